@@ -1,0 +1,34 @@
+//! Mail for local runs: each message is written as an `.eml` file to an outbox folder,
+//! where a developer (or a test) reads it.
+
+use crate::adapters::smtp_mailer::build_message;
+use crate::ports::mailer::{Email, MailError, Mailer};
+use async_trait::async_trait;
+use lettre::message::Mailbox;
+use std::path::PathBuf;
+
+pub struct OutboxMailer {
+    from: Mailbox,
+    dir: PathBuf,
+}
+
+impl OutboxMailer {
+    pub fn new(from: &str, dir: PathBuf) -> Result<Self, MailError> {
+        let from = from.parse().map_err(|_| MailError::InvalidAddress(from.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| MailError::Failed(e.to_string()))?;
+        Ok(OutboxMailer { from, dir })
+    }
+}
+
+#[async_trait]
+impl Mailer for OutboxMailer {
+    async fn send(&self, email: Email) -> Result<(), MailError> {
+        let message = build_message(&self.from, &email)?;
+        let path = self.dir.join(format!("{}.eml", ulid::Ulid::new()));
+        tokio::fs::write(&path, message.formatted())
+            .await
+            .map_err(|e| MailError::Failed(e.to_string()))?;
+        tracing::info!(path = %path.display(), "mail written to the outbox");
+        Ok(())
+    }
+}

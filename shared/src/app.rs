@@ -1,0 +1,45 @@
+//! What a request handler reaches: the ports, the clock and the settings, built once per
+//! process (outside the Lambda handler) and borrowed by every invocation.
+
+use crate::clock::Clock;
+use crate::ports::mailer::Mailer;
+use crate::ports::secrets::Secrets;
+use crate::ports::table::Table;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where invitation links point (the web frontend).
+    pub app_url: String,
+    /// Request bodies above this many bytes get 413.
+    pub body_limit: usize,
+    pub token_ttl: chrono::Duration,
+    /// Failed logins allowed per email, and per source address, in one window.
+    pub login_failures_per_email: i64,
+    pub login_failures_per_address: i64,
+    pub login_window_seconds: i64,
+    pub invitation_ttl: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            app_url: "http://localhost:3000".into(),
+            body_limit: 64 * 1024,
+            token_ttl: chrono::Duration::hours(12),
+            login_failures_per_email: 5,
+            login_failures_per_address: 20,
+            login_window_seconds: 15 * 60,
+            invitation_ttl: chrono::Duration::days(7),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub table: Arc<dyn Table>,
+    pub secrets: Arc<dyn Secrets>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}

@@ -1,0 +1,84 @@
+use super::{PublicUser, password, token};
+use crate::api::router::{self, RouteTable};
+use crate::api::{Reply, Req};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::model;
+use lambda_http::http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Clone, Copy)]
+enum Route {
+    Signup,
+    Login,
+    Me,
+}
+
+const ROUTES: &RouteTable<Route> = &[
+    (Method::POST, "/v1/auth/signup", Route::Signup),
+    (Method::POST, "/v1/auth/login", Route::Login),
+    (Method::GET, "/v1/auth/me", Route::Me),
+];
+
+pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
+    let (route, _) = router::find(ROUTES, &req.method, &req.path)?;
+    match route {
+        Route::Signup => signup(app, req).await,
+        Route::Login => login(app, req).await,
+        Route::Me => me(app, req).await,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupInput {
+    email: String,
+    password: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginInput {
+    email: String,
+    password: String,
+}
+
+async fn signed_in(app: &App, user: super::User, status_created: bool) -> AppResult<Reply> {
+    let issued = token::issue(app, &user.id, &user.email).await?;
+    let data = json!({
+        "user": PublicUser::from(user),
+        "token": issued.token,
+        "expiresAt": crate::clock::timestamp(issued.expires_at),
+    });
+    if status_created { Reply::created(data) } else { Reply::ok(data) }
+}
+
+async fn signup(app: &App, req: Req) -> AppResult<Reply> {
+    let input: SignupInput = req.json()?;
+    let email = model::email("email", &input.email)?;
+    let name = model::text("name", &input.name, 100)?;
+    password::check_strength(&input.password)?;
+    let user = super::create_user(app, &email, &name, &input.password).await?;
+    tracing::info!(user_id = %user.id, "signed up");
+    signed_in(app, user, true).await
+}
+
+async fn login(app: &App, req: Req) -> AppResult<Reply> {
+    let input: LoginInput = req.json()?;
+    let email = model::email("email", &input.email)?;
+    if input.password.len() > password::MAX_LENGTH * 4 {
+        return Err(AppError::validation("password is too long"));
+    }
+    let user = super::login(app, &email, &input.password, req.source_ip.as_deref()).await?;
+    signed_in(app, user, false).await
+}
+
+async fn me(app: &App, req: Req) -> AppResult<Reply> {
+    let principal = token::verify(app, req.bearer_token()).await?;
+    let user = super::user_by_id(app, principal.user_id())
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    Reply::ok(PublicUser::from(user))
+}

@@ -1,0 +1,123 @@
+//! Configuration, read once into typed structs that fail loudly and clearly at start-up,
+//! and the wiring of a cloud function: clients built once, reused by every invocation.
+
+use crate::adapters::dynamo_table::DynamoTable;
+use crate::adapters::secrets_manager::SecretsManagerSecrets;
+use crate::adapters::smtp_mailer::SmtpMailer;
+use crate::api::{Group, serve};
+use crate::app::{App, Settings};
+use crate::clock::SystemClock;
+use crate::ports::secrets::SecretName;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing configuration: set {0}")]
+    Missing(String),
+    #[error("bad configuration: {0}")]
+    Invalid(String),
+}
+
+/// A cloud function's settings, from its environment (set by `template.yaml`).
+#[derive(Debug, Clone)]
+pub struct CloudConfig {
+    /// `CHIEF_TABLE_NAME`
+    pub table_name: String,
+    /// `CHIEF_JWT_SECRET_ID`: the Secrets Manager id of the token signing key.
+    pub jwt_secret_id: String,
+    /// `CHIEF_SMTP_SECRET_ID` (optional): the id of the SMTP URL; without it mail is refused.
+    pub smtp_secret_id: Option<String>,
+    /// `CHIEF_MAIL_FROM`
+    pub mail_from: String,
+    /// `CHIEF_APP_URL`: the web frontend, for links in mail.
+    pub app_url: String,
+    /// `CHIEF_SECRETS_TTL_SECONDS`: how long a fetched secret is reused (default 300).
+    pub secrets_ttl: Duration,
+}
+
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+impl CloudConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut missing = Vec::new();
+        let mut required = |name: &str| {
+            optional(name).unwrap_or_else(|| {
+                missing.push(name.to_string());
+                String::new()
+            })
+        };
+        let table_name = required("CHIEF_TABLE_NAME");
+        let jwt_secret_id = required("CHIEF_JWT_SECRET_ID");
+        let app_url = required("CHIEF_APP_URL");
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing.join(", ")));
+        }
+        let secrets_ttl = match optional("CHIEF_SECRETS_TTL_SECONDS") {
+            None => Duration::from_secs(300),
+            Some(v) => Duration::from_secs(
+                v.parse()
+                    .map_err(|_| ConfigError::Invalid(format!("CHIEF_SECRETS_TTL_SECONDS={v} is not a number of seconds")))?,
+            ),
+        };
+        Ok(CloudConfig {
+            table_name,
+            jwt_secret_id,
+            smtp_secret_id: optional("CHIEF_SMTP_SECRET_ID"),
+            mail_from: optional("CHIEF_MAIL_FROM").unwrap_or_else(|| "Chief <no-reply@chief.invalid>".into()),
+            app_url,
+            secrets_ttl,
+        })
+    }
+}
+
+/// Builds the App on AWS. No network call happens here: the SDK resolves credentials and
+/// opens connections on the first request that needs them.
+pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
+    let aws = aws_config::load_from_env().await;
+    if aws.region().is_none() {
+        return Err(ConfigError::Missing("AWS_REGION".into()));
+    }
+    let clock = Arc::new(SystemClock);
+    let table = Arc::new(DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.table_name.clone(),
+        clock.clone(),
+    ));
+    let mut ids = HashMap::from([(SecretName::JwtSigningKey, config.jwt_secret_id.clone())]);
+    if let Some(smtp) = &config.smtp_secret_id {
+        ids.insert(SecretName::SmtpUrl, smtp.clone());
+    }
+    let secrets = Arc::new(SecretsManagerSecrets::new(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        ids,
+        config.secrets_ttl,
+    ));
+    let mailer =
+        Arc::new(SmtpMailer::new(&config.mail_from, secrets.clone()).map_err(|e| ConfigError::Invalid(format!("CHIEF_MAIL_FROM: {e}")))?);
+    Ok(App {
+        table,
+        secrets,
+        mailer,
+        clock,
+        settings: Settings {
+            app_url: config.app_url.clone(),
+            ..Settings::default()
+        },
+    })
+}
+
+/// The whole of an API function: JSON logs, config, clients, then serve the group.
+pub async fn run_api(group: Group) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = CloudConfig::from_env()?;
+    let app = cloud_app(&config).await?;
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(serve(app, group, req).await)
+    }))
+    .await
+}

@@ -1,0 +1,97 @@
+//! One error type for every request, mapped in one place to the HTTP error shape
+//! `{"success": false, "error": {"code", "message"}}`.
+
+use crate::ports::table::TableError;
+use lambda_http::http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("the request body is over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("the token has expired: sign in again")]
+    TokenExpired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn validation(message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            code: "VALIDATION_ERROR",
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unauthorized(_) | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
+            AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            AppError::Unauthorized(_) => "UNAUTHORIZED",
+            AppError::TokenExpired => "TOKEN_EXPIRED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
+            AppError::RateLimited(_) => "RATE_LIMITED",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<TableError> for AppError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::ConditionFailed { .. } => AppError::conflict("CONFLICT", "the item changed meanwhile: read it again"),
+            TableError::Invalid(m) if m == "bad cursor" => AppError::BadRequest {
+                code: "INVALID_CURSOR",
+                message: "the cursor is not one this API gave".into(),
+            },
+            TableError::Invalid(m) => AppError::Internal(m),
+            TableError::Unavailable(m) => AppError::Unavailable(format!("the store is unavailable: {m}")),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Chief's domain crate: every rule, model, port and adapter. Functions only wire.
+
+pub mod adapters;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod leads;
+pub mod local;
+pub mod model;
+pub mod orgs;
+pub mod ports;
+pub mod usage;

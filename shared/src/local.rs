@@ -1,0 +1,207 @@
+//! The whole product in one process on a laptop: every route group on one HTTP server, on
+//! the embedded SQLite store, with mail written to an outbox folder. It routes a request to
+//! the same group handler the cloud function runs; only this front door differs.
+
+use crate::adapters::local_secrets::LocalSecrets;
+use crate::adapters::outbox_mailer::OutboxMailer;
+use crate::adapters::sqlite_table::SqliteTable;
+use crate::api::{Group, error_response, serve};
+use crate::app::{App, Settings};
+use crate::clock::SystemClock;
+use crate::config::ConfigError;
+use crate::error::AppError;
+use crate::ports::secrets::SecretName;
+use base64::Engine;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// `PORT` (default 3000; 0 picks a free one).
+    pub port: u16,
+    /// `CHIEF_DATA_DIR` (default `.chief`): the store, the secrets and the outbox.
+    pub data_dir: PathBuf,
+    /// `CHIEF_CORS_ORIGINS`: comma-separated origins the browser may call from (default `*`).
+    pub cors_origins: Vec<String>,
+    /// `CHIEF_APP_URL`: where links in mail point (default this server).
+    pub app_url: Option<String>,
+}
+
+impl LocalConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let port = match var("PORT") {
+            None => 3000,
+            Some(p) => p
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid(format!("PORT={p} is not a port number")))?,
+        };
+        Ok(LocalConfig {
+            port,
+            data_dir: var("CHIEF_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".chief")),
+            cors_origins: var("CHIEF_CORS_ORIGINS")
+                .unwrap_or_else(|| "*".into())
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            app_url: var("CHIEF_APP_URL"),
+        })
+    }
+}
+
+/// Keeps a development signing key in the data folder, made on the first run.
+fn ensure_dev_key(secrets_dir: &Path) -> std::io::Result<()> {
+    let path = secrets_dir.join(SecretName::JwtSigningKey.as_str());
+    if path.exists() {
+        return Ok(());
+    }
+    let mut key = [0u8; 48];
+    rand::rng().fill_bytes(&mut key);
+    std::fs::write(&path, base64::engine::general_purpose::STANDARD.encode(key))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigError> {
+    let io = |what: &str, e: &dyn std::fmt::Display| ConfigError::Invalid(format!("{what}: {e}"));
+    let secrets_dir = config.data_dir.join("secrets");
+    std::fs::create_dir_all(&secrets_dir).map_err(|e| io("cannot create the data folder", &e))?;
+    ensure_dev_key(&secrets_dir).map_err(|e| io("cannot write the development key", &e))?;
+    let clock = Arc::new(SystemClock);
+    let table = SqliteTable::open(&config.data_dir.join("chief.db"), clock.clone()).map_err(|e| io("cannot open the store", &e))?;
+    let mailer = OutboxMailer::new("Chief <no-reply@chief.local>", config.data_dir.join("outbox"))
+        .map_err(|e| io("cannot create the outbox", &e))?;
+    Ok(App {
+        table: Arc::new(table),
+        secrets: Arc::new(LocalSecrets::new(Some(secrets_dir))),
+        mailer: Arc::new(mailer),
+        clock,
+        settings: Settings {
+            app_url,
+            ..Settings::default()
+        },
+    })
+}
+
+type Response = hyper::Response<Full<Bytes>>;
+
+fn cors(config: &LocalConfig, origin: Option<&str>, response: &mut Response) {
+    let allowed = match origin {
+        Some(o) if config.cors_origins.iter().any(|a| a == "*" || a == o) => o.to_string(),
+        _ => return,
+    };
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = value.parse() {
+            headers.insert(name, v);
+        }
+    };
+    set("access-control-allow-origin", &allowed);
+    set("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    set("access-control-allow-headers", "authorization, content-type");
+    set("access-control-max-age", "600");
+    set("vary", "origin");
+}
+
+fn to_hyper(response: lambda_http::Response<Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Converts at the edge: the request becomes the `lambda_http` request API Gateway would
+/// hand the function, with the peer address as its source IP.
+async fn handle(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::Request<Incoming>) -> Response {
+    let origin = req.headers().get("origin").and_then(|o| o.to_str().ok()).map(str::to_string);
+    let mut response = if req.method() == hyper::Method::OPTIONS {
+        hyper::Response::builder()
+            .status(204)
+            .body(Full::new(Bytes::new()))
+            .unwrap_or_default()
+    } else {
+        to_hyper(forward(app, peer, req).await)
+    };
+    cors(config, origin.as_deref(), &mut response);
+    response
+}
+
+async fn forward(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> lambda_http::Response<Body> {
+    let Some(group) = Group::for_path(req.uri().path()) else {
+        return error_response(&AppError::NotFound("route"));
+    };
+    let limit = app.settings.body_limit;
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return error_response(&AppError::PayloadTooLarge { limit }),
+        Err(_) => {
+            return error_response(&AppError::BadRequest {
+                code: "BAD_REQUEST",
+                message: "the request body could not be read".into(),
+            });
+        }
+    };
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
+    let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(peer.ip().to_string());
+    context.request_id = Some(ulid::Ulid::new().to_string());
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    let request = lambda_http::Request::from_parts(parts, body)
+        .with_query_string_parameters(query)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
+    serve(app, group, request).await
+}
+
+/// Serves until Ctrl-C. Prints the address it listens on (useful with `PORT=0`).
+pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let address = listener.local_addr()?;
+    let app_url = config.app_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let app = Arc::new(local_app(&config, app_url)?);
+    let config = Arc::new(config);
+    let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
+    tracing::info!(store = %data.join("chief.db").display(), outbox = %data.join("outbox").display(), secrets = %data.join("secrets").display(), "local Chief ready (offline adapters: SQLite store, file outbox)");
+    println!("listening on http://{address}");
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("stopping");
+                return Ok(());
+            }
+        };
+        let (app, config) = (app.clone(), config.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let (app, config) = (app.clone(), config.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(&app, &config, peer, req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+}

@@ -1,0 +1,130 @@
+//! Helpers every capability uses: items to and from models, ids, input checks.
+
+use crate::error::{AppError, AppResult};
+use crate::ports::table::{Item, PK, SK};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// A model as an item under a key; `extra` adds index attributes and the like.
+pub fn to_item<T: Serialize>(pk: &str, sk: &str, model: &T) -> AppResult<Item> {
+    let Value::Object(mut item) = serde_json::to_value(model).map_err(|e| AppError::Internal(e.to_string()))? else {
+        return Err(AppError::Internal("a model must serialise to an object".into()));
+    };
+    item.insert(PK.into(), pk.into());
+    item.insert(SK.into(), sk.into());
+    Ok(item)
+}
+
+/// An item as a model; key and index attributes are ignored.
+pub fn from_item<T: DeserializeOwned>(item: Item) -> AppResult<T> {
+    serde_json::from_value(Value::Object(item)).map_err(|e| AppError::Internal(format!("stored item unreadable: {e}")))
+}
+
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+/// Ids in paths are ULIDs: anything else is a 400 before any store call.
+pub fn check_id(id: &str, what: &str) -> AppResult<()> {
+    if id.len() == 26 && ulid::Ulid::from_string(id).is_ok() {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest {
+            code: "INVALID_ID",
+            message: format!("{what} is not a valid id"),
+        })
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in a patch.
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub fn text(field: &str, value: &str, max_chars: usize) -> AppResult<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::validation(format!("{field} must not be empty")));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(AppError::validation(format!("{field} is longer than {max_chars} characters")));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::validation(format!("{field} holds control characters")));
+    }
+    Ok(trimmed.to_string())
+}
+
+pub fn optional_text(field: &str, value: Option<&str>, max_chars: usize) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text(field, v, max_chars).map(Some),
+    }
+}
+
+/// A plausible address: one `@`, a dotted domain, no spaces; lower-cased for comparison.
+pub fn email(field: &str, value: &str) -> AppResult<String> {
+    let value = value.trim();
+    let valid = value.len() <= 254
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        })
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(value.to_lowercase())
+    } else {
+        Err(AppError::validation(format!("{field} is not a valid email address")))
+    }
+}
+
+/// A page size from `?limit=`: default 50, at most 100.
+pub fn page_limit(raw: Option<&str>) -> AppResult<usize> {
+    match raw {
+        None => Ok(50),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(AppError::validation("limit must be a whole number from 1 to 100")),
+        },
+    }
+}
+
+pub fn timestamp_param(field: &str, value: &str) -> AppResult<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| AppError::validation(format!("{field} must be an RFC 3339 time, like 2026-11-22T09:30:00Z")))
+}
+
+#[derive(Serialize)]
+pub struct PageOf<T: Serialize> {
+    pub items: Vec<T>,
+    #[serde(rename = "nextCursor")]
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        assert_eq!(email("email", " Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@x.io", "ada@x", "a b@x.io", "ada@x.io.", "a@b@c.io"] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_must_be_ulids() {
+        assert!(check_id(&new_id(), "id").is_ok());
+        assert!(check_id("../../etc", "id").is_err());
+        assert!(check_id("01HZZZZZZZZZZZZZZZZZZZZZZZ#", "id").is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(text("name", "  Ada ", 10).unwrap(), "Ada");
+        assert!(text("name", "   ", 10).is_err());
+        assert!(text("name", &"x".repeat(11), 10).is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! The only way to a tenant: the verified caller must be a member of the org in the path.
+//! [`TenantCtx`] has private fields and is made here alone, and every tenant repository
+//! takes one, so no code path reaches an org's data on an id it did not check.
+
+use super::Role;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::check_id;
+use crate::ports::table::{Item, Key};
+
+#[derive(Debug, Clone)]
+pub struct TenantCtx {
+    org_id: String,
+    user_id: String,
+    role: Role,
+}
+
+impl TenantCtx {
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn pk(&self) -> String {
+        keys::org_pk(&self.org_id)
+    }
+    pub fn key(&self, sk: impl Into<String>) -> Key {
+        Key::new(self.pk(), sk)
+    }
+
+    pub fn require(&self, role: Role) -> AppResult<()> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("this needs the {} role or higher", role.as_str())))
+        }
+    }
+}
+
+/// Checks membership and role, reading the membership and the org-partition items named by
+/// `also` (sort keys) in the same store call. A non-member learns nothing: 404, as if the
+/// org did not exist; a member short of the role gets 403.
+pub async fn authorize_with(
+    app: &App,
+    principal: &Principal,
+    org_id: &str,
+    min_role: Role,
+    also: &[String],
+) -> AppResult<(TenantCtx, Vec<Option<Item>>)> {
+    check_id(org_id, "the organisation id")?;
+    let pk = keys::org_pk(org_id);
+    let mut keys = vec![Key::new(pk.clone(), keys::member_sk(principal.user_id()))];
+    keys.extend(also.iter().map(|sk| Key::new(pk.clone(), sk.clone())));
+    let mut items = app.table.get_many(&keys).await?;
+    let membership = items.remove(0).ok_or(AppError::NotFound("organisation"))?;
+    let role = membership
+        .get("role")
+        .and_then(|r| serde_json::from_value::<Role>(r.clone()).ok())
+        .ok_or_else(|| AppError::Internal("membership without a role".into()))?;
+    tracing::Span::current().record("org_id", org_id);
+    let tenant = TenantCtx {
+        org_id: org_id.to_string(),
+        user_id: principal.user_id().to_string(),
+        role,
+    };
+    tenant.require(min_role)?;
+    Ok((tenant, items))
+}
+
+pub async fn authorize(app: &App, principal: &Principal, org_id: &str, min_role: Role) -> AppResult<TenantCtx> {
+    Ok(authorize_with(app, principal, org_id, min_role, &[]).await?.0)
+}

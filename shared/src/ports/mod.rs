@@ -1,0 +1,4 @@
+pub mod cursor;
+pub mod mailer;
+pub mod secrets;
+pub mod table;
