@@ -15,3 +15,6 @@ pub mod model;
 pub mod orgs;
 pub mod ports;
 pub mod usage;
+
+#[cfg(test)]
+mod contract;

@@ -55,14 +55,17 @@ impl Expr {
     }
 
     fn condition(&mut self, condition: &Condition, now: i64) -> String {
-        let pk = self.name(PK);
         match condition {
             Condition::NotExists => {
+                let pk = self.name(PK);
                 let ttl = self.name(TTL);
                 let now = self.value(number(now));
                 format!("(attribute_not_exists({pk}) OR {ttl} <= {now})")
             }
-            Condition::Exists => format!("attribute_exists({pk}) AND {}", self.live(now)),
+            Condition::Exists => {
+                let pk = self.name(PK);
+                format!("attribute_exists({pk}) AND {}", self.live(now))
+            }
             Condition::VersionEquals(v) => {
                 let version = self.name(VERSION);
                 let v = self.value(number(*v as i64));
