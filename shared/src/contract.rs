@@ -2,7 +2,7 @@
 //! DynamoDB through moto (`scripts/test` starts it and sets `AWS_ENDPOINT_URL`). The DynamoDB
 //! table is created from `template.yaml`'s table resource.
 
-use crate::adapters::dynamo_table::DynamoTable;
+use crate::adapters::dynamo_table::{DynamoTable, create_table_from_template};
 use crate::adapters::sqlite_table::SqliteTable;
 use crate::clock::{Clock, ManualClock};
 use crate::ports::table::*;
@@ -24,71 +24,33 @@ pub fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
     let table = SqliteTable::open(&dir.path().join("chief.db"), clock.clone()).unwrap();
-    Fixture { table: Arc::new(table), clock, _dir: Some(dir) }
-}
-
-/// The table resource of `template.yaml`, as a CreateTable request on a fresh table name.
-pub async fn dynamo_table_from_template(client: &aws_sdk_dynamodb::Client, name: &str) {
-    use aws_sdk_dynamodb::types::*;
-    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(include_str!("../../template.yaml")).unwrap();
-    let props = &template["Resources"]["Table"]["Properties"];
-    let key_schema = |schema: &serde_yaml_ng::Value| -> Vec<KeySchemaElement> {
-        schema
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|k| {
-                let kind = if k["KeyType"].as_str() == Some("HASH") { KeyType::Hash } else { KeyType::Range };
-                KeySchemaElement::builder().attribute_name(k["AttributeName"].as_str().unwrap()).key_type(kind).build().unwrap()
-            })
-            .collect()
-    };
-    let attributes = props["AttributeDefinitions"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            assert_eq!(a["AttributeType"].as_str(), Some("S"));
-            AttributeDefinition::builder().attribute_name(a["AttributeName"].as_str().unwrap()).attribute_type(ScalarAttributeType::S).build().unwrap()
-        })
-        .collect();
-    let indexes = props["GlobalSecondaryIndexes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            GlobalSecondaryIndex::builder()
-                .index_name(g["IndexName"].as_str().unwrap())
-                .set_key_schema(Some(key_schema(&g["KeySchema"])))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
-    client
-        .create_table()
-        .table_name(name)
-        .set_attribute_definitions(Some(attributes))
-        .set_key_schema(Some(key_schema(&props["KeySchema"])))
-        .set_global_secondary_indexes(Some(indexes))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create the table from template.yaml");
+    Fixture {
+        table: Arc::new(table),
+        clock,
+        _dir: Some(dir),
+    }
 }
 
 pub async fn aws_config() -> aws_config::SdkConfig {
-    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run scripts/test");
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS_ENDPOINT_URL must point at moto: run scripts/test"
+    );
     aws_config::load_from_env().await
 }
 
 pub async fn dynamo() -> Fixture {
     let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
     let name = format!("chief-contract-{}", ulid::Ulid::new().to_string().to_lowercase());
-    dynamo_table_from_template(&client, &name).await;
+    create_table_from_template(&client, &name, include_str!("../../template.yaml"))
+        .await
+        .expect("create the table from template.yaml");
     let clock = clock();
-    Fixture { table: Arc::new(DynamoTable::new(client, name, clock.clone())), clock, _dir: None }
+    Fixture {
+        table: Arc::new(DynamoTable::new(client, name, clock.clone())),
+        clock,
+        _dir: None,
+    }
 }
 
 fn item(pk: &str, sk: &str, extra: Value) -> Item {
@@ -112,7 +74,11 @@ pub mod cases {
         let t = &f.table;
         let key = Key::new("ORG#1", "LEAD#a");
         assert!(t.get(&key).await.unwrap().is_none());
-        let stored = item("ORG#1", "LEAD#a", json!({"name": "Ada", "value": 12.5, "count": 3, "tags": ["x", "y"], "nested": {"ok": true}, "none": null}));
+        let stored = item(
+            "ORG#1",
+            "LEAD#a",
+            json!({"name": "Ada", "value": 12.5, "count": 3, "tags": ["x", "y"], "nested": {"ok": true}, "none": null}),
+        );
         t.put(stored.clone(), None).await.unwrap();
         assert_eq!(t.get(&key).await.unwrap().unwrap(), stored);
         t.delete(&key, None).await.unwrap();
@@ -122,12 +88,18 @@ pub mod cases {
     pub async fn conditions_guard_writes(f: Fixture) {
         let t = &f.table;
         let key = Key::new("ORG#1", "X");
-        t.put(item("ORG#1", "X", json!({"version": 1})), Some(Condition::NotExists)).await.unwrap();
+        t.put(item("ORG#1", "X", json!({"version": 1})), Some(Condition::NotExists))
+            .await
+            .unwrap();
         let again = t.put(item("ORG#1", "X", json!({"version": 9})), Some(Condition::NotExists)).await;
         assert!(matches!(again, Err(TableError::ConditionFailed { .. })));
-        let stale = t.put(item("ORG#1", "X", json!({"version": 2})), Some(Condition::VersionEquals(7))).await;
+        let stale = t
+            .put(item("ORG#1", "X", json!({"version": 2})), Some(Condition::VersionEquals(7)))
+            .await;
         assert!(matches!(stale, Err(TableError::ConditionFailed { .. })));
-        t.put(item("ORG#1", "X", json!({"version": 2})), Some(Condition::VersionEquals(1))).await.unwrap();
+        t.put(item("ORG#1", "X", json!({"version": 2})), Some(Condition::VersionEquals(1)))
+            .await
+            .unwrap();
         assert_eq!(item_version(&t.get(&key).await.unwrap().unwrap()), 2);
         let missing = t.delete(&Key::new("ORG#1", "nope"), Some(Condition::Exists)).await;
         assert!(matches!(missing, Err(TableError::ConditionFailed { .. })));
@@ -140,13 +112,22 @@ pub mod cases {
         let key = Key::new("ORG#1", "USAGE#2026-11");
         assert_eq!(t.add(&key, Counter::new("tasks", 2).at_most(3)).await.unwrap(), 2);
         assert_eq!(t.add(&key, Counter::new("tasks", 1).at_most(3)).await.unwrap(), 3);
-        assert!(matches!(t.add(&key, Counter::new("tasks", 1).at_most(3)).await, Err(TableError::ConditionFailed { .. })));
+        assert!(matches!(
+            t.add(&key, Counter::new("tasks", 1).at_most(3)).await,
+            Err(TableError::ConditionFailed { .. })
+        ));
         assert_eq!(t.add(&key, Counter::new("posts", 5)).await.unwrap(), 5);
         assert_eq!(t.add(&key, Counter::new("tasks", -3).at_least(0)).await.unwrap(), 0);
-        assert!(matches!(t.add(&key, Counter::new("tasks", -1).at_least(0)).await, Err(TableError::ConditionFailed { .. })));
+        assert!(matches!(
+            t.add(&key, Counter::new("tasks", -1).at_least(0)).await,
+            Err(TableError::ConditionFailed { .. })
+        ));
         // A first change that already breaks the bound creates nothing.
         let fresh = Key::new("ORG#1", "OWNERS");
-        assert!(matches!(t.add(&fresh, Counter::new("count", -1).at_least(1)).await, Err(TableError::ConditionFailed { .. })));
+        assert!(matches!(
+            t.add(&fresh, Counter::new("count", -1).at_least(1)).await,
+            Err(TableError::ConditionFailed { .. })
+        ));
         assert!(t.get(&fresh).await.unwrap().is_none());
         let stored = t.get(&key).await.unwrap().unwrap();
         assert_eq!((stored["tasks"].as_i64(), stored["posts"].as_i64()), (Some(0), Some(5)));
@@ -180,7 +161,10 @@ pub mod cases {
         t.put(item("ORG#2", "LEAD#99", json!({})), None).await.unwrap();
 
         let all = t.query(Query::partition("ORG#1").prefix("LEAD#")).await.unwrap();
-        assert_eq!(sks(&all), ["LEAD#00", "LEAD#01", "LEAD#02", "LEAD#03", "LEAD#04", "LEAD#05", "LEAD#06"]);
+        assert_eq!(
+            sks(&all),
+            ["LEAD#00", "LEAD#01", "LEAD#02", "LEAD#03", "LEAD#04", "LEAD#05", "LEAD#06"]
+        );
         assert!(all.cursor.is_none());
         let range = t.query(Query::partition("ORG#1").between("LEAD#02", "LEAD#04")).await.unwrap();
         assert_eq!(sks(&range), ["LEAD#02", "LEAD#03", "LEAD#04"]);
@@ -191,7 +175,10 @@ pub mod cases {
         let mut cursor = None;
         let mut pages = 0;
         loop {
-            let page = t.query(Query::partition("ORG#1").prefix("LEAD#").descending().limit(3).after(cursor)).await.unwrap();
+            let page = t
+                .query(Query::partition("ORG#1").prefix("LEAD#").descending().limit(3).after(cursor))
+                .await
+                .unwrap();
             pages += 1;
             seen.extend(sks(&page).into_iter().map(str::to_string));
             match page.cursor {
@@ -211,14 +198,28 @@ pub mod cases {
     pub async fn indexes_are_sparse_and_page(f: Fixture) {
         let t = &f.table;
         for org in ["A", "B", "C", "D", "E"] {
-            t.put(item(&format!("ORG#{org}"), "ORG", json!({"planPK": "PLAN#pro", "planSK": format!("ORG#{org}")})), None).await.unwrap();
+            t.put(
+                item(
+                    &format!("ORG#{org}"),
+                    "ORG",
+                    json!({"planPK": "PLAN#pro", "planSK": format!("ORG#{org}")}),
+                ),
+                None,
+            )
+            .await
+            .unwrap();
         }
-        t.put(item("ORG#F", "ORG", json!({"planPK": "PLAN#free", "planSK": "ORG#F"})), None).await.unwrap();
+        t.put(item("ORG#F", "ORG", json!({"planPK": "PLAN#free", "planSK": "ORG#F"})), None)
+            .await
+            .unwrap();
         t.put(item("ORG#G", "ORG", json!({})), None).await.unwrap();
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
-            let page = t.query(Query::partition("PLAN#pro").on(Index::Plan).limit(2).after(cursor)).await.unwrap();
+            let page = t
+                .query(Query::partition("PLAN#pro").on(Index::Plan).limit(2).after(cursor))
+                .await
+                .unwrap();
             seen.extend(page.items.iter().map(|i| i[PK].as_str().unwrap().to_string()));
             match page.cursor {
                 Some(c) => cursor = Some(c),
@@ -230,44 +231,91 @@ pub mod cases {
         assert_eq!(free.items.len(), 1);
         // Moving an item out of the index (removing its attributes) removes it from queries.
         t.put(item("ORG#F", "ORG", json!({})), None).await.unwrap();
-        assert!(t.query(Query::partition("PLAN#free").on(Index::Plan)).await.unwrap().items.is_empty());
+        assert!(
+            t.query(Query::partition("PLAN#free").on(Index::Plan))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
     }
 
     pub async fn transactions_are_all_or_nothing(f: Fixture) {
         let t = &f.table;
         t.put(item("USER#1", "PROFILE", json!({"version": 1})), None).await.unwrap();
         let failing = vec![
-            TxOp::Put { item: item("EMAIL#a", "CLAIM", json!({})), condition: Some(Condition::NotExists) },
-            TxOp::Add { key: Key::new("ORG#1", "USAGE"), counter: Counter::new("tasks", 1).at_most(5) },
-            TxOp::Put { item: item("USER#1", "PROFILE", json!({"version": 2})), condition: Some(Condition::NotExists) },
+            TxOp::Put {
+                item: item("EMAIL#a", "CLAIM", json!({})),
+                condition: Some(Condition::NotExists),
+            },
+            TxOp::Add {
+                key: Key::new("ORG#1", "USAGE"),
+                counter: Counter::new("tasks", 1).at_most(5),
+            },
+            TxOp::Put {
+                item: item("USER#1", "PROFILE", json!({"version": 2})),
+                condition: Some(Condition::NotExists),
+            },
         ];
-        assert!(matches!(t.transact(failing).await, Err(TableError::ConditionFailed { op: Some(2) })));
+        assert!(matches!(
+            t.transact(failing).await,
+            Err(TableError::ConditionFailed { op: Some(2) })
+        ));
         assert!(t.get(&Key::new("EMAIL#a", "CLAIM")).await.unwrap().is_none());
         assert!(t.get(&Key::new("ORG#1", "USAGE")).await.unwrap().is_none());
 
         let passing = vec![
-            TxOp::Put { item: item("EMAIL#a", "CLAIM", json!({})), condition: Some(Condition::NotExists) },
-            TxOp::Add { key: Key::new("ORG#1", "USAGE"), counter: Counter::new("tasks", 1).at_most(5) },
-            TxOp::Check { key: Key::new("USER#1", "PROFILE"), condition: Condition::VersionEquals(1) },
-            TxOp::Delete { key: Key::new("ORG#1", "gone"), condition: None },
+            TxOp::Put {
+                item: item("EMAIL#a", "CLAIM", json!({})),
+                condition: Some(Condition::NotExists),
+            },
+            TxOp::Add {
+                key: Key::new("ORG#1", "USAGE"),
+                counter: Counter::new("tasks", 1).at_most(5),
+            },
+            TxOp::Check {
+                key: Key::new("USER#1", "PROFILE"),
+                condition: Condition::VersionEquals(1),
+            },
+            TxOp::Delete {
+                key: Key::new("ORG#1", "gone"),
+                condition: None,
+            },
         ];
         t.transact(passing).await.unwrap();
         assert!(t.get(&Key::new("EMAIL#a", "CLAIM")).await.unwrap().is_some());
-        assert_eq!(t.get(&Key::new("ORG#1", "USAGE")).await.unwrap().unwrap()["tasks"].as_i64(), Some(1));
+        assert_eq!(
+            t.get(&Key::new("ORG#1", "USAGE")).await.unwrap().unwrap()["tasks"].as_i64(),
+            Some(1)
+        );
 
         let twice = vec![
-            TxOp::Check { key: Key::new("USER#1", "PROFILE"), condition: Condition::Exists },
-            TxOp::Delete { key: Key::new("USER#1", "PROFILE"), condition: None },
+            TxOp::Check {
+                key: Key::new("USER#1", "PROFILE"),
+                condition: Condition::Exists,
+            },
+            TxOp::Delete {
+                key: Key::new("USER#1", "PROFILE"),
+                condition: None,
+            },
         ];
         assert!(matches!(t.transact(twice).await, Err(TableError::Invalid(_))));
-        let over_quota = vec![TxOp::Add { key: Key::new("ORG#1", "USAGE"), counter: Counter::new("tasks", 5).at_most(5) }];
-        assert!(matches!(t.transact(over_quota).await, Err(TableError::ConditionFailed { op: Some(0) })));
+        let over_quota = vec![TxOp::Add {
+            key: Key::new("ORG#1", "USAGE"),
+            counter: Counter::new("tasks", 5).at_most(5),
+        }];
+        assert!(matches!(
+            t.transact(over_quota).await,
+            Err(TableError::ConditionFailed { op: Some(0) })
+        ));
     }
 
     pub async fn expired_items_read_as_absent(f: Fixture) {
         let t = &f.table;
         let now = f.clock.now().timestamp();
-        t.put(item("THROTTLE#x", "WINDOW#1", json!({"ttl": now + 60, "failures": 1})), None).await.unwrap();
+        t.put(item("THROTTLE#x", "WINDOW#1", json!({"ttl": now + 60, "failures": 1})), None)
+            .await
+            .unwrap();
         t.put(item("THROTTLE#x", "WINDOW#0", json!({"ttl": now - 1})), None).await.unwrap();
         assert!(t.get(&Key::new("THROTTLE#x", "WINDOW#0")).await.unwrap().is_none());
         assert_eq!(t.query(Query::partition("THROTTLE#x")).await.unwrap().items.len(), 1);
@@ -276,19 +324,31 @@ pub mod cases {
         assert!(t.get_many(&[Key::new("THROTTLE#x", "WINDOW#1")]).await.unwrap()[0].is_none());
         assert!(t.query(Query::partition("THROTTLE#x")).await.unwrap().items.is_empty());
         // An expired item does not block a conditional create, and cannot be updated by version.
-        t.put(item("THROTTLE#x", "WINDOW#1", json!({"version": 1})), Some(Condition::NotExists)).await.unwrap();
+        t.put(item("THROTTLE#x", "WINDOW#1", json!({"version": 1})), Some(Condition::NotExists))
+            .await
+            .unwrap();
         let expiring = Counter::new("failures", 1).expiring(f.clock.now().timestamp() + 5);
         t.add(&Key::new("THROTTLE#y", "W"), expiring.clone()).await.unwrap();
-        t.add(&Key::new("THROTTLE#y", "W"), expiring.expiring(f.clock.now().timestamp() + 500)).await.unwrap();
+        t.add(&Key::new("THROTTLE#y", "W"), expiring.expiring(f.clock.now().timestamp() + 500))
+            .await
+            .unwrap();
         f.clock.advance(chrono::Duration::seconds(6));
-        assert!(t.get(&Key::new("THROTTLE#y", "W")).await.unwrap().is_none(), "the first expiry stands");
+        assert!(
+            t.get(&Key::new("THROTTLE#y", "W")).await.unwrap().is_none(),
+            "the first expiry stands"
+        );
     }
 
     pub async fn batch_reads_keep_the_order_asked(f: Fixture) {
         let t = &f.table;
         t.put(item("ORG#1", "B", json!({"n": 2})), None).await.unwrap();
         t.put(item("ORG#1", "A", json!({"n": 1})), None).await.unwrap();
-        let keys = [Key::new("ORG#1", "B"), Key::new("ORG#1", "missing"), Key::new("ORG#1", "A"), Key::new("ORG#1", "B")];
+        let keys = [
+            Key::new("ORG#1", "B"),
+            Key::new("ORG#1", "missing"),
+            Key::new("ORG#1", "A"),
+            Key::new("ORG#1", "B"),
+        ];
         let got = t.get_many(&keys).await.unwrap();
         let ns: Vec<Option<i64>> = got.iter().map(|i| i.as_ref().and_then(|i| i["n"].as_i64())).collect();
         assert_eq!(ns, [Some(2), None, Some(1), Some(2)]);
@@ -319,4 +379,8 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(sqlite_table, sqlite(), [cfg(all())]);
-contract_suite!(dynamo_table, dynamo().await, [ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]);
+contract_suite!(
+    dynamo_table,
+    dynamo().await,
+    [ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
+);

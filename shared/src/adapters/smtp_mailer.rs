@@ -5,6 +5,7 @@ use crate::ports::mailer::{Email, MailError, Mailer};
 use crate::ports::secrets::{SecretName, Secrets};
 use async_trait::async_trait;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -47,6 +48,7 @@ pub fn build_message(from: &Mailbox, email: &Email) -> Result<Message, MailError
         .from(from.clone())
         .to(to)
         .subject(email.subject.clone())
+        .header(ContentType::TEXT_PLAIN)
         .body(email.text.clone())
         .map_err(|e| MailError::Failed(e.to_string()))
 }

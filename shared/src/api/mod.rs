@@ -87,13 +87,12 @@ impl Req {
                 message: "a JSON body is required".into(),
             });
         }
-        serde_json::from_slice(&self.body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => AppError::validation(e.to_string()),
-            _ => AppError::BadRequest {
-                code: "INVALID_JSON",
-                message: format!("the body is not valid JSON: {e}"),
-            },
-        })
+        // Syntax first, then shape: `[1, 2` is malformed JSON, `[1, 2]` the wrong type.
+        let value: Value = serde_json::from_slice(&self.body).map_err(|e| AppError::BadRequest {
+            code: "INVALID_JSON",
+            message: format!("the body is not valid JSON: {e}"),
+        })?;
+        serde_json::from_value(value).map_err(|e| AppError::validation(e.to_string()))
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {

@@ -104,7 +104,7 @@ pub async fn invite(app: &App, tenant: &TenantCtx, org_name: &str, email: String
         to: email.clone(),
         subject: format!("You are invited to {org_name} on Chief"),
         text: format!(
-            "You have been invited to join {org_name} on Chief as {}.\n\nAccept the invitation: {link}\n\nOr accept it through the API with this token: {token}\n\nThe invitation expires at {}.\n",
+            "You have been invited to join {org_name} on Chief as {}.\n\nAccept the invitation:\n{link}\n\nOr accept it through the API with this token:\n{token}\n\nThe invitation expires at {}.\n",
             role.as_str(),
             invitation.expires_at
         ),

@@ -1,0 +1,148 @@
+//! Helpers for the black-box tests: build and start the real binaries, talk HTTP to them.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Builds (a no-op after `scripts/test`'s build) and answers the path of a workspace binary.
+pub fn binary(name: &str) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", name])
+        .current_dir(workspace_root())
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "cargo build -p {name} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join(name)
+}
+
+/// `local` on a free port with its own data folder; stopped when dropped.
+pub struct Local {
+    pub base: String,
+    pub data: tempfile::TempDir,
+    child: Child,
+    http: reqwest::Client,
+}
+
+impl Local {
+    pub fn start() -> Local {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(binary("local"))
+            .env("PORT", "0")
+            .env("CHIEF_DATA_DIR", data.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start local");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the address");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        Local {
+            base,
+            data,
+            child,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method_path} answered non-JSON: {text}", method_path = path));
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, Some(&body.to_string())).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(&body.to_string())).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs up a user and answers (token, user id).
+    pub async fn signup(&self, email: &str) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"email": email, "password": "a long password", "name": email}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["data"]["token"].as_str().unwrap().to_string(),
+            body["data"]["user"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub async fn create_org(&self, token: &str, name: &str) -> String {
+        let (status, body) = self.post("/v1/orgs", Some(token), json!({"name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// The invitation token from the newest mail in the outbox sent to `to`.
+    pub fn invitation_token(&self, to: &str) -> String {
+        let outbox = self.data.path().join("outbox");
+        let mut mails: Vec<_> = std::fs::read_dir(&outbox).expect("outbox").map(|e| e.unwrap().path()).collect();
+        mails.sort();
+        for mail in mails.iter().rev() {
+            let text = std::fs::read_to_string(mail).unwrap();
+            if text.contains(&format!("To: {to}")) {
+                // The token has a line of its own, which mail encodings leave whole.
+                let mut lines = text
+                    .lines()
+                    .skip_while(|l| !l.starts_with("Or accept it through the API with this token:"));
+                return lines.nth(1).expect("token line").trim().to_string();
+            }
+        }
+        panic!("no mail to {to} in {}", outbox.display());
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts the error envelope and answers its code.
+pub fn error_code(status: StatusCode, body: &Value, expected: StatusCode) -> String {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body["error"]["code"].as_str().expect("error code").to_string()
+}
