@@ -87,7 +87,6 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
             "127.0.0.1",
             "--invoke-port",
             &port.to_string(),
-            "--only-lambda-apis",
         ])
         .current_dir(workspace_root())
         .env("CHIEF_TABLE_NAME", &table)

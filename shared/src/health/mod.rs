@@ -19,7 +19,12 @@ fn check<E: std::fmt::Display>(started: Instant, outcome: Result<(), E>) -> Valu
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(()) => json!({"ok": true, "latencyMs": (latency_ms * 10.0).round() / 10.0}),
-        Err(e) => json!({"ok": false, "latencyMs": (latency_ms * 10.0).round() / 10.0, "error": e.to_string()}),
+        Err(e) => {
+            // The full error goes to the log; the public answer keeps its first words.
+            tracing::warn!(error = %e, "health check failed");
+            let summary: String = e.to_string().chars().take(120).collect();
+            json!({"ok": false, "latencyMs": (latency_ms * 10.0).round() / 10.0, "error": summary})
+        }
     }
 }
 
