@@ -219,7 +219,7 @@ async fn store_calls_table() {
     println!("\n## Store calls per request (leads routes)\n");
     println!("| route | store calls |");
     println!("|---|---|");
-    let mut row = |route: &str, calls: usize| println!("| {route} | {calls} |");
+    let row = |route: &str, calls: usize| println!("| {route} | {calls} |");
     let created = call(
         &app,
         Group::Leads,

@@ -22,10 +22,10 @@ impl LocalSecrets {
 #[async_trait]
 impl Secrets for LocalSecrets {
     async fn get(&self, name: SecretName) -> Result<String, SecretsError> {
-        if let Ok(value) = std::env::var(Self::env_var(name)) {
-            if !value.is_empty() {
-                return Ok(value);
-            }
+        if let Ok(value) = std::env::var(Self::env_var(name))
+            && !value.is_empty()
+        {
+            return Ok(value);
         }
         let Some(dir) = &self.dir else {
             return Err(SecretsError::Missing(name.as_str()));

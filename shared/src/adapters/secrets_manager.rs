@@ -32,10 +32,10 @@ impl Secrets for SecretsManagerSecrets {
         let id = self.ids.get(&name).ok_or(SecretsError::Missing(name.as_str()))?;
         // Held across the fetch so that concurrent first requests make one call, not many.
         let mut cache = self.cache.lock().await;
-        if let Some((value, fetched)) = cache.get(&name) {
-            if fetched.elapsed() < self.ttl {
-                return Ok(value.clone());
-            }
+        if let Some((value, fetched)) = cache.get(&name)
+            && fetched.elapsed() < self.ttl
+        {
+            return Ok(value.clone());
         }
         let out = self
             .client

@@ -173,10 +173,10 @@ impl Table for SqliteTable {
         let key = item_key(&item)?;
         self.run(move |conn, now| {
             let tx = begin(conn)?;
-            if let Some(condition) = &condition {
-                if !check(read(&tx, &key, now)?.as_ref(), condition) {
-                    return Err(TableError::ConditionFailed { op: None });
-                }
+            if let Some(condition) = &condition
+                && !check(read(&tx, &key, now)?.as_ref(), condition)
+            {
+                return Err(TableError::ConditionFailed { op: None });
             }
             write(&tx, &item)?;
             tx.commit().map_err(db_err)
@@ -188,10 +188,10 @@ impl Table for SqliteTable {
         let key = key.clone();
         self.run(move |conn, now| {
             let tx = begin(conn)?;
-            if let Some(condition) = &condition {
-                if !check(read(&tx, &key, now)?.as_ref(), condition) {
-                    return Err(TableError::ConditionFailed { op: None });
-                }
+            if let Some(condition) = &condition
+                && !check(read(&tx, &key, now)?.as_ref(), condition)
+            {
+                return Err(TableError::ConditionFailed { op: None });
             }
             remove(&tx, &key)?;
             tx.commit().map_err(db_err)
@@ -222,18 +222,18 @@ impl Table for SqliteTable {
                 let failed = Err(TableError::ConditionFailed { op: Some(i) });
                 match op {
                     TxOp::Put { item, condition } => {
-                        if let Some(c) = condition {
-                            if !check(read(&tx, &item_key(item)?, now)?.as_ref(), c) {
-                                return failed;
-                            }
+                        if let Some(c) = condition
+                            && !check(read(&tx, &item_key(item)?, now)?.as_ref(), c)
+                        {
+                            return failed;
                         }
                         write(&tx, item)?;
                     }
                     TxOp::Delete { key, condition } => {
-                        if let Some(c) = condition {
-                            if !check(read(&tx, key, now)?.as_ref(), c) {
-                                return failed;
-                            }
+                        if let Some(c) = condition
+                            && !check(read(&tx, key, now)?.as_ref(), c)
+                        {
+                            return failed;
                         }
                         remove(&tx, key)?;
                     }

@@ -54,10 +54,10 @@ pub async fn invite(app: &App, tenant: &TenantCtx, org_name: &str, email: String
     if role == Role::Owner {
         tenant.require(Role::Owner)?;
     }
-    if let Some(user_id) = crate::auth::user_id_by_email(app, &email).await? {
-        if app.table.get(&tenant.key(keys::member_sk(&user_id))).await?.is_some() {
-            return Err(AppError::conflict("ALREADY_MEMBER", "this address belongs to a member already"));
-        }
+    if let Some(user_id) = crate::auth::user_id_by_email(app, &email).await?
+        && app.table.get(&tenant.key(keys::member_sk(&user_id))).await?.is_some()
+    {
+        return Err(AppError::conflict("ALREADY_MEMBER", "this address belongs to a member already"));
     }
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);

@@ -176,7 +176,7 @@ pub async fn list_mine(app: &App, principal: &Principal) -> AppResult<Vec<OrgVie
             });
         }
     }
-    views.sort_by(|a, b| a.org.name.to_lowercase().cmp(&b.org.name.to_lowercase()));
+    views.sort_by_key(|a| a.org.name.to_lowercase());
     Ok(views)
 }
 
