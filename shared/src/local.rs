@@ -205,3 +205,35 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::StatusCode;
+
+    /// The fixtures `cargo lambda invoke --data-file` sends are requests the handlers serve.
+    #[tokio::test]
+    async fn event_fixtures_route_to_their_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalConfig {
+            port: 0,
+            data_dir: dir.path().to_path_buf(),
+            cors_origins: vec![],
+            app_url: None,
+        };
+        let app = local_app(&config, "http://localhost".into()).unwrap();
+        let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+        for (file, group, status) in [
+            ("api-health.json", Group::Health, StatusCode::OK),
+            ("api-auth.json", Group::Auth, StatusCode::CREATED),
+            ("api-orgs.json", Group::Orgs, StatusCode::UNAUTHORIZED),
+            ("api-leads.json", Group::Leads, StatusCode::UNAUTHORIZED),
+        ] {
+            let text = std::fs::read_to_string(events.join(file)).unwrap();
+            let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(Group::for_path(request.uri().path()), Some(group), "{file}");
+            let response = serve(&app, group, request).await;
+            assert_eq!(response.status(), status, "{file}: {:?}", response.body());
+        }
+    }
+}

@@ -32,3 +32,37 @@ impl Mailer for OutboxMailer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_mail_becomes_an_eml_file_and_bad_addresses_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = OutboxMailer::new("Chief <no-reply@chief.local>", dir.path().join("outbox")).unwrap();
+        let mail = Email {
+            to: "ada@example.com".into(),
+            subject: "Hello".into(),
+            text: "Line one\nLine two\n".into(),
+        };
+        outbox.send(mail.clone()).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(
+            text.contains("To: ada@example.com") && text.contains("Subject: Hello") && text.contains("Line two"),
+            "{text}"
+        );
+        let bad = outbox
+            .send(Email {
+                to: "not an address".into(),
+                ..mail
+            })
+            .await;
+        assert!(matches!(bad, Err(MailError::InvalidAddress(_))));
+    }
+}

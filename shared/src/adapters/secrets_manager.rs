@@ -49,3 +49,38 @@ impl Secrets for SecretsManagerSecrets {
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    #[ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
+    async fn a_secret_is_fetched_once_per_ttl_and_a_rotation_is_seen_after_it() {
+        assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto");
+        let client = Client::new(&aws_config::load_from_env().await);
+        let id = format!("chief-test-{}", ulid::Ulid::new());
+        client.create_secret().name(&id).secret_string("first").send().await.unwrap();
+        let secrets = SecretsManagerSecrets::new(
+            client.clone(),
+            HashMap::from([(SecretName::JwtSigningKey, id.clone())]),
+            Duration::from_millis(300),
+        );
+        assert_eq!(secrets.get(SecretName::JwtSigningKey).await.unwrap(), "first");
+        client
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string("second")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            secrets.get(SecretName::JwtSigningKey).await.unwrap(),
+            "first",
+            "cached within the TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(secrets.get(SecretName::JwtSigningKey).await.unwrap(), "second");
+        assert!(matches!(secrets.get(SecretName::SmtpUrl).await, Err(SecretsError::Missing(_))));
+    }
+}
