@@ -12,7 +12,7 @@ use crate::config::ConfigError;
 use crate::error::AppError;
 use crate::ports::secrets::SecretName;
 use base64::Engine;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
@@ -147,15 +147,9 @@ async fn forward(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> 
     };
     let limit = app.settings.body_limit;
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return error_response(&AppError::PayloadTooLarge { limit }),
-        Err(_) => {
-            return error_response(&AppError::BadRequest {
-                code: "BAD_REQUEST",
-                message: "the request body could not be read".into(),
-            });
-        }
+    let bytes = match read_body(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) => return error_response(&e),
     };
     let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
     let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
@@ -170,6 +164,34 @@ async fn forward(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> 
         .with_query_string_parameters(query)
         .with_request_context(RequestContext::ApiGatewayV2(context));
     serve(app, group, request).await
+}
+
+/// How much of an oversized body is read (and dropped) before answering 413, so that a
+/// client still sending gets the answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, AppError> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| AppError::BadRequest {
+            code: "BAD_REQUEST",
+            message: "the request body could not be read".into(),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+            if seen <= limit {
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > limit {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// Serves until Ctrl-C. Prints the address it listens on (useful with `PORT=0`).
