@@ -53,6 +53,8 @@ impl CloudConfig {
         let table_name = required("CHIEF_TABLE_NAME");
         let jwt_secret_id = required("CHIEF_JWT_SECRET_ID");
         let app_url = required("CHIEF_APP_URL");
+        // Lambda sets it; read here so a missing region fails at start-up, not on a request.
+        required("AWS_REGION");
         if !missing.is_empty() {
             return Err(ConfigError::Missing(missing.join(", ")));
         }
@@ -78,9 +80,6 @@ impl CloudConfig {
 /// opens connections on the first request that needs them.
 pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
     let aws = aws_config::load_from_env().await;
-    if aws.region().is_none() {
-        return Err(ConfigError::Missing("AWS_REGION".into()));
-    }
     let clock = Arc::new(SystemClock);
     let table = Arc::new(DynamoTable::new(
         aws_sdk_dynamodb::Client::new(&aws),
