@@ -86,7 +86,7 @@ impl From<TableError> for AppError {
     fn from(e: TableError) -> Self {
         match e {
             TableError::ConditionFailed { .. } => AppError::conflict("CONFLICT", "the item changed meanwhile: read it again"),
-            TableError::Invalid(m) if m == "bad cursor" => AppError::BadRequest {
+            TableError::Invalid(m) if m == crate::ports::cursor::BAD_CURSOR => AppError::BadRequest {
                 code: "INVALID_CURSOR",
                 message: "the cursor is not one this API gave".into(),
             },

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,18 +14,28 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds (a no-op after `scripts/test`'s build) and answers the path of a workspace binary.
+/// Builds (a no-op after `scripts/test`'s build) and answers the path of a workspace binary;
+/// once per test process for each binary.
 pub fn binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !built.iter().any(|b| b == name) {
+        build(name);
+        built.push(name.to_string());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join(name)
+}
+
+fn build(name: &str) {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "-p", name])
         .current_dir(workspace_root())
         .status()
         .expect("cargo build");
     assert!(status.success(), "cargo build -p {name} failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("debug").join(name)
 }
 
 /// `local` on a free port with its own data folder; stopped when dropped.

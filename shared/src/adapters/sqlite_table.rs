@@ -52,6 +52,18 @@ impl SqliteTable {
         })
     }
 
+    /// A single write: a transaction of one, whose failed condition names no operation.
+    async fn write_one(&self, op: TxOp) -> TableResult<()> {
+        self.run(move |conn, now| {
+            let tx = begin(conn)?;
+            if !apply(&tx, &op, now)? {
+                return Err(TableError::ConditionFailed { op: None });
+            }
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
+
     async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Connection, i64) -> TableResult<T> + Send + 'static) -> TableResult<T> {
         let conn = self.conn.clone();
         let now = self.clock.now().timestamp();
@@ -170,31 +182,13 @@ impl Table for SqliteTable {
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> TableResult<()> {
-        let key = item_key(&item)?;
-        self.run(move |conn, now| {
-            let tx = begin(conn)?;
-            if let Some(condition) = &condition
-                && !check(read(&tx, &key, now)?.as_ref(), condition)
-            {
-                return Err(TableError::ConditionFailed { op: None });
-            }
-            write(&tx, &item)?;
-            tx.commit().map_err(db_err)
-        })
-        .await
+        self.write_one(TxOp::Put { item, condition }).await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> TableResult<()> {
-        let key = key.clone();
-        self.run(move |conn, now| {
-            let tx = begin(conn)?;
-            if let Some(condition) = &condition
-                && !check(read(&tx, &key, now)?.as_ref(), condition)
-            {
-                return Err(TableError::ConditionFailed { op: None });
-            }
-            remove(&tx, &key)?;
-            tx.commit().map_err(db_err)
+        self.write_one(TxOp::Delete {
+            key: key.clone(),
+            condition,
         })
         .await
     }
@@ -219,39 +213,41 @@ impl Table for SqliteTable {
         self.run(move |conn, now| {
             let tx = begin(conn)?;
             for (i, op) in ops.iter().enumerate() {
-                let failed = Err(TableError::ConditionFailed { op: Some(i) });
-                match op {
-                    TxOp::Put { item, condition } => {
-                        if let Some(c) = condition
-                            && !check(read(&tx, &item_key(item)?, now)?.as_ref(), c)
-                        {
-                            return failed;
-                        }
-                        write(&tx, item)?;
-                    }
-                    TxOp::Delete { key, condition } => {
-                        if let Some(c) = condition
-                            && !check(read(&tx, key, now)?.as_ref(), c)
-                        {
-                            return failed;
-                        }
-                        remove(&tx, key)?;
-                    }
-                    TxOp::Add { key, counter } => {
-                        if add_in(&tx, key, counter, now)?.is_none() {
-                            return failed;
-                        }
-                    }
-                    TxOp::Check { key, condition } => {
-                        if !check(read(&tx, key, now)?.as_ref(), condition) {
-                            return failed;
-                        }
-                    }
+                if !apply(&tx, op, now)? {
+                    return Err(TableError::ConditionFailed { op: Some(i) });
                 }
             }
             tx.commit().map_err(db_err)
         })
         .await
+    }
+}
+
+/// Applies one write inside a transaction; `false` when its condition does not hold.
+fn apply(tx: &Transaction, op: &TxOp, now: i64) -> TableResult<bool> {
+    let holds = |key: &Key, condition: Option<&Condition>| -> TableResult<bool> {
+        match condition {
+            Some(c) => Ok(check(read(tx, key, now)?.as_ref(), c)),
+            None => Ok(true),
+        }
+    };
+    match op {
+        TxOp::Put { item, condition } => {
+            let ok = holds(&item_key(item)?, condition.as_ref())?;
+            if ok {
+                write(tx, item)?;
+            }
+            Ok(ok)
+        }
+        TxOp::Delete { key, condition } => {
+            let ok = holds(key, condition.as_ref())?;
+            if ok {
+                remove(tx, key)?;
+            }
+            Ok(ok)
+        }
+        TxOp::Add { key, counter } => Ok(add_in(tx, key, counter, now)?.is_some()),
+        TxOp::Check { key, condition } => holds(key, Some(condition)),
     }
 }
 

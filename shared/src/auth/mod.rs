@@ -72,10 +72,7 @@ pub async fn create_user(app: &App, email: &str, name: &str, password: &str) -> 
         password_hash: password::hash(password)?,
         created_at: crate::clock::timestamp(app.clock.now()),
     };
-    let mut claim = crate::ports::table::Item::new();
-    claim.insert("PK".into(), keys::email_pk(email).into());
-    claim.insert("SK".into(), keys::CLAIM_SK.into());
-    claim.insert("userId".into(), user.id.clone().into());
+    let claim = to_item(&keys::email_pk(email), keys::CLAIM_SK, &serde_json::json!({"userId": user.id}))?;
     let ops = vec![
         TxOp::Put {
             item: claim,

@@ -9,7 +9,7 @@ use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::orgs::access::TenantCtx;
 use crate::ports::cursor;
-use crate::ports::table::{Condition, Item, Query, TableError, TxOp};
+use crate::ports::table::{Condition, Item, Query, TableError, delete_all, item_key, query_all};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -238,28 +238,13 @@ pub async fn delete(app: &App, tenant: &TenantCtx, lead_id: &str) -> AppResult<(
             TableError::ConditionFailed { .. } => AppError::NotFound("lead"),
             other => other.into(),
         })?;
+    let mut children = Vec::new();
     for prefix in [keys::activity_prefix(lead_id), keys::meeting_prefix(lead_id)] {
-        loop {
-            let page = app
-                .table
-                .query(Query::partition(tenant.pk()).prefix(prefix.clone()).limit(100))
-                .await?;
-            if page.items.is_empty() {
-                break;
-            }
-            let ops = page
-                .items
-                .iter()
-                .map(|item| {
-                    Ok(TxOp::Delete {
-                        key: crate::ports::table::item_key(item)?,
-                        condition: None,
-                    })
-                })
-                .collect::<AppResult<Vec<_>>>()?;
-            app.table.transact(ops).await?;
+        for item in query_all(&*app.table, Query::partition(tenant.pk()).prefix(prefix)).await? {
+            children.push(item_key(&item)?);
         }
     }
+    delete_all(&*app.table, children).await?;
     Ok(())
 }
 

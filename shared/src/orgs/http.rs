@@ -115,9 +115,11 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
         Route::Invite => {
             let input: InviteMember = req.json()?;
             let email = model::email("email", &input.email)?;
-            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Admin, &[keys::ORG_SK.into()]).await?;
+            let also = [keys::ORG_SK.into(), keys::org_invite_sk(&email)];
+            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Admin, &also).await?;
             let org = super::org_from(items.remove(0))?;
-            Reply::created(invitations::invite(app, &tenant, &org.name, email, input.role).await?)
+            let previous = items.remove(0);
+            Reply::created(invitations::invite(app, &tenant, &org.name, email, input.role, previous.as_ref()).await?)
         }
         Route::ChangeRole => {
             let input: ChangeRole = req.json()?;

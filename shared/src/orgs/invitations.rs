@@ -49,7 +49,15 @@ fn stored(invitation: &Invitation, pk: &str, sk: &str, ttl: i64) -> AppResult<It
     Ok(item)
 }
 
-pub async fn invite(app: &App, tenant: &TenantCtx, org_name: &str, email: String, role: Role) -> AppResult<Invitation> {
+/// `previous` is the address's pending invitation, read with the caller's authorisation.
+pub async fn invite(
+    app: &App,
+    tenant: &TenantCtx,
+    org_name: &str,
+    email: String,
+    role: Role,
+    previous: Option<&Item>,
+) -> AppResult<Invitation> {
     tenant.require(Role::Admin)?;
     if role == Role::Owner {
         tenant.require(Role::Owner)?;
@@ -75,7 +83,6 @@ pub async fn invite(app: &App, tenant: &TenantCtx, org_name: &str, email: String
     };
     let org_key = tenant.key(keys::org_invite_sk(&email));
     // Inviting an address again replaces its invitation: the earlier link stops working.
-    let previous = app.table.get(&org_key).await?;
     let mut ops = vec![
         TxOp::Put {
             item: stored(&invitation, &org_key.pk, &org_key.sk, expires.timestamp())?,
@@ -91,7 +98,7 @@ pub async fn invite(app: &App, tenant: &TenantCtx, org_name: &str, email: String
             condition: Some(Condition::NotExists),
         },
     ];
-    if let Some(old) = previous.as_ref().and_then(|p| p.get("tokenHash")).and_then(|h| h.as_str()) {
+    if let Some(old) = previous.and_then(|p| p.get("tokenHash")).and_then(|h| h.as_str()) {
         ops.push(TxOp::Delete {
             key: invitation_key(old),
             condition: None,

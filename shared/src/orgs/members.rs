@@ -7,25 +7,14 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::from_item;
-use crate::ports::table::{Condition, Query, TableError, TxOp};
+use crate::ports::table::{Condition, Query, TableError, TxOp, query_all};
 
 pub async fn list(app: &App, tenant: &TenantCtx) -> AppResult<Vec<Membership>> {
-    let mut members = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = app
-            .table
-            .query(Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX).limit(100).after(cursor))
-            .await?;
-        for item in page.items {
-            members.push(from_item::<Membership>(item)?);
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    Ok(members)
+    query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX))
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 async fn target(app: &App, tenant: &TenantCtx, user_id: &str) -> AppResult<Membership> {

@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{from_item, new_id, to_item};
-use crate::ports::table::{Condition, Counter, Item, Key, Query, TxOp};
+use crate::ports::table::{Condition, Counter, Item, Key, Query, TxOp, delete_all, item_key, query_all};
 use crate::usage::Plan;
 use access::TenantCtx;
 use serde::{Deserialize, Serialize};
@@ -226,41 +226,19 @@ pub async fn update(
 pub async fn delete(app: &App, tenant: &TenantCtx) -> AppResult<()> {
     let pk = tenant.pk();
     let last = [keys::ORG_SK.to_string(), keys::member_sk(tenant.user_id())];
-    let mut cursor = None;
-    loop {
-        let page = app.table.query(Query::partition(pk.clone()).limit(100).after(cursor)).await?;
-        let mut ops = Vec::new();
-        for item in &page.items {
-            let key = crate::ports::table::item_key(item)?;
-            if last.contains(&key.sk) {
-                continue;
-            }
-            if let Some(hash) = item.get("tokenHash").and_then(|v| v.as_str()) {
-                ops.push(TxOp::Delete {
-                    key: Key::new(keys::invitation_pk(hash), keys::CLAIM_SK),
-                    condition: None,
-                });
-            }
-            ops.push(TxOp::Delete { key, condition: None });
+    let mut doomed = Vec::new();
+    for item in query_all(&*app.table, Query::partition(pk.clone())).await? {
+        let key = item_key(&item)?;
+        if last.contains(&key.sk) {
+            continue;
         }
-        for chunk in ops.chunks(crate::ports::table::MAX_TRANSACTION_OPS) {
-            app.table.transact(chunk.to_vec()).await?;
+        if let Some(hash) = item.get("tokenHash").and_then(|v| v.as_str()) {
+            doomed.push(Key::new(keys::invitation_pk(hash), keys::CLAIM_SK));
         }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
+        doomed.push(key);
     }
-    app.table
-        .transact(
-            last.iter()
-                .map(|sk| TxOp::Delete {
-                    key: Key::new(pk.clone(), sk.clone()),
-                    condition: None,
-                })
-                .collect(),
-        )
-        .await?;
+    delete_all(&*app.table, doomed).await?;
+    delete_all(&*app.table, last.iter().map(|sk| Key::new(pk.clone(), sk.clone())).collect()).await?;
     tracing::info!(org_id = %tenant.org_id(), "organisation deleted");
     Ok(())
 }

@@ -236,6 +236,28 @@ pub fn is_expired(item: &Item, now_epoch: i64) -> bool {
     item.get(TTL).and_then(Value::as_i64).is_some_and(|ttl| ttl <= now_epoch)
 }
 
+/// Every item a query selects, reading page after page (`query.limit` items a page).
+pub async fn query_all(table: &dyn Table, mut query: Query) -> TableResult<Vec<Item>> {
+    let mut items = Vec::new();
+    loop {
+        let page = table.query(query.clone()).await?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Deletes the keys unconditionally, one transaction per `MAX_TRANSACTION_OPS` of them.
+pub async fn delete_all(table: &dyn Table, keys: Vec<Key>) -> TableResult<()> {
+    let ops: Vec<TxOp> = keys.into_iter().map(|key| TxOp::Delete { key, condition: None }).collect();
+    for chunk in ops.chunks(MAX_TRANSACTION_OPS) {
+        table.transact(chunk.to_vec()).await?;
+    }
+    Ok(())
+}
+
 /// Checks that a transaction names each key once and fits the limit, as DynamoDB requires.
 pub fn validate_transaction(ops: &[TxOp]) -> TableResult<Vec<Key>> {
     if ops.is_empty() || ops.len() > MAX_TRANSACTION_OPS {
