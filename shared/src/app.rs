@@ -1,8 +1,11 @@
 //! What a request handler reaches: the ports, the clock and the settings, built once per
 //! process (outside the Lambda handler) and borrowed by every invocation.
 
+use crate::billing::BillingSettings;
 use crate::clock::Clock;
+use crate::ports::events::EventBus;
 use crate::ports::mailer::Mailer;
+use crate::ports::payments::Payments;
 use crate::ports::secrets::Secrets;
 use crate::ports::table::Table;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ pub struct Settings {
     pub login_failures_per_address: i64,
     pub login_window_seconds: i64,
     pub invitation_ttl: chrono::Duration,
+    pub billing: BillingSettings,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             login_failures_per_address: 20,
             login_window_seconds: 15 * 60,
             invitation_ttl: chrono::Duration::days(7),
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -40,6 +45,8 @@ pub struct App {
     pub table: Arc<dyn Table>,
     pub secrets: Arc<dyn Secrets>,
     pub mailer: Arc<dyn Mailer>,
+    pub payments: Arc<dyn Payments>,
+    pub events: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }

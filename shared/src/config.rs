@@ -2,10 +2,13 @@
 //! and the wiring of a cloud function: clients built once, reused by every invocation.
 
 use crate::adapters::dynamo_table::DynamoTable;
+use crate::adapters::eventbridge_bus::EventBridgeBus;
 use crate::adapters::secrets_manager::SecretsManagerSecrets;
 use crate::adapters::smtp_mailer::SmtpMailer;
+use crate::adapters::stripe_payments::StripePayments;
 use crate::api::{Group, serve};
 use crate::app::{App, Settings};
+use crate::billing::BillingSettings;
 use crate::clock::SystemClock;
 use crate::ports::secrets::SecretName;
 use std::collections::HashMap;
@@ -35,9 +38,31 @@ pub struct CloudConfig {
     pub app_url: String,
     /// `CHIEF_SECRETS_TTL_SECONDS`: how long a fetched secret is reused (default 300).
     pub secrets_ttl: Duration,
+    /// `CHIEF_EVENT_BUS_NAME`: the app's own EventBridge bus for domain events.
+    pub event_bus_name: String,
+    /// `CHIEF_STRIPE_SECRET_ID` / `CHIEF_STRIPE_WEBHOOK_SECRET_ID` (optional): the ids of the
+    /// Stripe API key and webhook signing secret(s); without them billing answers 503.
+    pub stripe_secret_id: Option<String>,
+    pub stripe_webhook_secret_id: Option<String>,
+    pub billing: BillingSettings,
+    /// `STRIPE_API_BASE` (optional): another Stripe API address, for tests.
+    pub stripe_api_base: Option<String>,
 }
 
-fn optional(name: &str) -> Option<String> {
+/// Billing settings both front doors read from the environment: `STRIPE_PRICE_PRO`,
+/// `STRIPE_PRICE_ENTERPRISE`, and optionally `CHIEF_BILLING_SUCCESS_URL`,
+/// `CHIEF_BILLING_CANCEL_URL`, `CHIEF_BILLING_PORTAL_RETURN_URL`.
+pub fn billing_from_env() -> BillingSettings {
+    BillingSettings {
+        price_pro: optional("STRIPE_PRICE_PRO"),
+        price_enterprise: optional("STRIPE_PRICE_ENTERPRISE"),
+        success_url: optional("CHIEF_BILLING_SUCCESS_URL"),
+        cancel_url: optional("CHIEF_BILLING_CANCEL_URL"),
+        portal_return_url: optional("CHIEF_BILLING_PORTAL_RETURN_URL"),
+    }
+}
+
+pub fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
@@ -53,6 +78,7 @@ impl CloudConfig {
         let table_name = required("CHIEF_TABLE_NAME");
         let jwt_secret_id = required("CHIEF_JWT_SECRET_ID");
         let app_url = required("CHIEF_APP_URL");
+        let event_bus_name = required("CHIEF_EVENT_BUS_NAME");
         // Lambda sets it; read here so a missing region fails at start-up, not on a request.
         required("AWS_REGION");
         if !missing.is_empty() {
@@ -72,6 +98,11 @@ impl CloudConfig {
             mail_from: optional("CHIEF_MAIL_FROM").unwrap_or_else(|| "Chief <no-reply@chief.invalid>".into()),
             app_url,
             secrets_ttl,
+            event_bus_name,
+            stripe_secret_id: optional("CHIEF_STRIPE_SECRET_ID"),
+            stripe_webhook_secret_id: optional("CHIEF_STRIPE_WEBHOOK_SECRET_ID"),
+            billing: billing_from_env(),
+            stripe_api_base: optional("STRIPE_API_BASE"),
         })
     }
 }
@@ -87,8 +118,14 @@ pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
         clock.clone(),
     ));
     let mut ids = HashMap::from([(SecretName::JwtSigningKey, config.jwt_secret_id.clone())]);
-    if let Some(smtp) = &config.smtp_secret_id {
-        ids.insert(SecretName::SmtpUrl, smtp.clone());
+    for (name, id) in [
+        (SecretName::SmtpUrl, &config.smtp_secret_id),
+        (SecretName::StripeSecretKey, &config.stripe_secret_id),
+        (SecretName::StripeWebhookSecret, &config.stripe_webhook_secret_id),
+    ] {
+        if let Some(id) = id {
+            ids.insert(name, id.clone());
+        }
     }
     let secrets = Arc::new(SecretsManagerSecrets::new(
         aws_sdk_secretsmanager::Client::new(&aws),
@@ -99,11 +136,17 @@ pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
         Arc::new(SmtpMailer::new(&config.mail_from, secrets.clone()).map_err(|e| ConfigError::Invalid(format!("CHIEF_MAIL_FROM: {e}")))?);
     Ok(App {
         table,
+        payments: Arc::new(StripePayments::new(secrets.clone(), config.stripe_api_base.clone())),
+        events: Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&aws),
+            config.event_bus_name.clone(),
+        )),
         secrets,
         mailer,
         clock,
         settings: Settings {
             app_url: config.app_url.clone(),
+            billing: config.billing.clone(),
             ..Settings::default()
         },
     })

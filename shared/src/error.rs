@@ -28,6 +28,12 @@ pub enum AppError {
     RateLimited(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A capability that is off until configured (e.g. billing without a Stripe key).
+    #[error("{message}")]
+    Disabled { code: &'static str, message: String },
+    /// A provider refused what we asked of it (a setting of ours is wrong, not the input).
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -60,14 +66,15 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Disabled { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
+            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } | AppError::Disabled { code, .. } => code,
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             AppError::Unauthorized(_) => "UNAUTHORIZED",
             AppError::TokenExpired => "TOKEN_EXPIRED",
@@ -77,6 +84,7 @@ impl AppError {
             AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            AppError::Upstream(_) => "PAYMENT_PROVIDER_ERROR",
             AppError::Internal(_) => "INTERNAL",
         }
     }

@@ -32,6 +32,21 @@ pub fn meeting_prefix(lead_id: &str) -> String {
 pub fn meeting_sk(lead_id: &str, starts_at: &str, id: &str) -> String {
     format!("LEADMTG#{lead_id}#{starts_at}#{id}")
 }
+/// Domain events recorded by the local event bus, in time order.
+pub const EVENT_PREFIX: &str = "EVENT#";
+pub fn event_sk(at: &str, id: &str) -> String {
+    format!("{EVENT_PREFIX}{at}#{id}")
+}
+/// The org's Stripe subscription state (one per org).
+pub const SUBSCRIPTION_SK: &str = "SUBSCRIPTION";
+/// Which org a Stripe customer belongs to.
+pub fn stripe_customer_pk(customer_id: &str) -> String {
+    format!("STRIPECUSTOMER#{customer_id}")
+}
+/// A Stripe event id seen once (expires after 30 days, past Stripe's retry window).
+pub fn stripe_event_pk(event_id: &str) -> String {
+    format!("STRIPEEVENT#{event_id}")
+}
 
 pub fn user_pk(user_id: &str) -> String {
     format!("USER#{user_id}")

@@ -4,6 +4,7 @@ pub mod adapters;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod billing;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -5,15 +5,21 @@
 use crate::adapters::local_secrets::LocalSecrets;
 use crate::adapters::outbox_mailer::OutboxMailer;
 use crate::adapters::sqlite_table::SqliteTable;
+use crate::adapters::store_events::{StoreEventBus, recorded};
+use crate::adapters::stripe_payments::StripePayments;
+use crate::api::Reply;
+use crate::api::router::{self, RouteTable};
 use crate::api::{Group, error_response, serve};
 use crate::app::{App, Settings};
 use crate::clock::SystemClock;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, billing_from_env, optional};
 use crate::error::AppError;
+use crate::orgs::Role;
 use crate::ports::secrets::SecretName;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
+use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use rand::RngCore;
@@ -81,15 +87,20 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
     ensure_dev_key(&secrets_dir).map_err(|e| io("cannot write the development key", &e))?;
     let clock = Arc::new(SystemClock);
     let table = SqliteTable::open(&config.data_dir.join("chief.db"), clock.clone()).map_err(|e| io("cannot open the store", &e))?;
+    let table: Arc<dyn crate::ports::table::Table> = Arc::new(table);
+    let secrets = Arc::new(LocalSecrets::new(Some(secrets_dir)));
     let mailer = OutboxMailer::new("Chief <no-reply@chief.local>", config.data_dir.join("outbox"))
         .map_err(|e| io("cannot create the outbox", &e))?;
     Ok(App {
-        table: Arc::new(table),
-        secrets: Arc::new(LocalSecrets::new(Some(secrets_dir))),
+        events: Arc::new(StoreEventBus::new(table.clone())),
+        payments: Arc::new(StripePayments::new(secrets.clone(), optional("STRIPE_API_BASE"))),
+        table,
+        secrets,
         mailer: Arc::new(mailer),
         clock,
         settings: Settings {
             app_url,
+            billing: billing_from_env(),
             ..Settings::default()
         },
     })
@@ -141,11 +152,44 @@ async fn handle(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::R
     response
 }
 
+/// Routes that only `local` serves, for developers and tests; never deployed.
+#[derive(Clone, Copy)]
+enum LocalRoute {
+    Events,
+}
+
+const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[(Method::GET, "/local/orgs/{orgId}/events", LocalRoute::Events)];
+
+async fn local_route(app: &App, req: &hyper::Request<Incoming>) -> Result<Reply, AppError> {
+    let (route, params) = router::find(LOCAL_ROUTES, req.method(), req.uri().path())?;
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let principal = crate::auth::token::verify(app, bearer).await?;
+    match route {
+        LocalRoute::Events => {
+            let tenant = crate::orgs::access::authorize(app, &principal, params.get("orgId"), Role::Member).await?;
+            let events = recorded(&*app.table, tenant.org_id())
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            Reply::ok(events)
+        }
+    }
+}
+
 async fn forward(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> lambda_http::Response<Body> {
+    if req.uri().path().starts_with("/local/") {
+        return match local_route(app, &req).await {
+            Ok(reply) => crate::api::reply_response(reply),
+            Err(e) => error_response(&e),
+        };
+    }
     let Some(group) = Group::for_path(req.uri().path()) else {
         return error_response(&AppError::NotFound("route"));
     };
-    let limit = app.settings.body_limit;
+    let limit = group.body_limit(&app.settings);
     let (parts, body) = req.into_parts();
     let bytes = match read_body(body, limit).await {
         Ok(bytes) => bytes,

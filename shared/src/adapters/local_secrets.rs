@@ -1,5 +1,6 @@
-//! Secrets for local runs: an environment variable `CHIEF_SECRET_<NAME>` (e.g.
-//! `CHIEF_SECRET_JWT_SIGNING_KEY`), else a file `<dir>/<name>` (e.g. `jwt-signing-key`).
+//! Secrets for local runs: an environment variable (`CHIEF_SECRET_<NAME>`, e.g.
+//! `CHIEF_SECRET_JWT_SIGNING_KEY`; Stripe's under the names Stripe's own tools use,
+//! `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`), else a file `<dir>/<name>`.
 
 use crate::ports::secrets::{SecretName, Secrets, SecretsError};
 use async_trait::async_trait;
@@ -15,6 +16,11 @@ impl LocalSecrets {
     }
 
     pub fn env_var(name: SecretName) -> String {
+        match name {
+            SecretName::StripeSecretKey => return "STRIPE_SECRET_KEY".into(),
+            SecretName::StripeWebhookSecret => return "STRIPE_WEBHOOK_SECRET".into(),
+            SecretName::JwtSigningKey | SecretName::SmtpUrl => {}
+        }
         format!("CHIEF_SECRET_{}", name.as_str().to_uppercase().replace('-', "_"))
     }
 }

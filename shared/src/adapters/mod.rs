@@ -1,6 +1,9 @@
 pub mod dynamo_table;
+pub mod eventbridge_bus;
 pub mod local_secrets;
 pub mod outbox_mailer;
 pub mod secrets_manager;
 pub mod smtp_mailer;
 pub mod sqlite_table;
+pub mod store_events;
+pub mod stripe_payments;

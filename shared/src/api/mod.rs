@@ -19,7 +19,10 @@ pub enum Group {
     Auth,
     Orgs,
     Leads,
+    Billing,
     Health,
+    /// Stripe's deliveries, on a function URL of their own.
+    StripeWebhook,
 }
 
 impl Group {
@@ -30,11 +33,24 @@ impl Group {
             ["v1", "auth", ..] => Some(Group::Auth),
             ["v1", "health"] => Some(Group::Health),
             ["v1", "orgs", _, "leads", ..] => Some(Group::Leads),
+            ["v1", "orgs", _, "billing", ..] => Some(Group::Billing),
+            ["v1", "stripe", "webhook"] => Some(Group::StripeWebhook),
             ["v1", "orgs", ..] | ["v1", "invitations", ..] => Some(Group::Orgs),
             _ => None,
         }
     }
+
+    /// The largest body the group reads: Stripe's events (an invoice with many lines) can
+    /// be larger than any request the app's own routes take.
+    pub fn body_limit(self, settings: &crate::app::Settings) -> usize {
+        match self {
+            Group::StripeWebhook => settings.body_limit.max(WEBHOOK_BODY_LIMIT),
+            _ => settings.body_limit,
+        }
+    }
 }
+
+pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A parsed request: what handlers read, already bounded in size.
 pub struct Req {
@@ -136,6 +152,10 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
         .unwrap_or_default()
 }
 
+pub fn reply_response(reply: Reply) -> Response<Body> {
+    json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data}))
+}
+
 pub fn error_response(err: &AppError) -> Response<Body> {
     json_response(
         err.status(),
@@ -146,7 +166,7 @@ pub fn error_response(err: &AppError) -> Response<Body> {
 /// Serves one request of a group: parse, route, answer in the envelope, log the outcome.
 pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
     let started = std::time::Instant::now();
-    let outcome = match Req::from_lambda(req, app.settings.body_limit) {
+    let outcome = match Req::from_lambda(req, group.body_limit(&app.settings)) {
         Ok(req) => {
             let span = tracing::info_span!("request", request_id = req.request_id.as_deref().unwrap_or("-"), method = %req.method, path = %req.path, org_id = tracing::field::Empty);
             let _enter = span.enter();
@@ -155,11 +175,11 @@ pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
         Err(e) => Err(e),
     };
     let response = match outcome {
-        Ok(reply) => json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data})),
+        Ok(reply) => reply_response(reply),
         Err(err) => {
             match &err {
                 AppError::Internal(detail) => tracing::error!(%detail, "request failed"),
-                AppError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+                AppError::Unavailable(detail) | AppError::Upstream(detail) => tracing::warn!(%detail, "dependency unavailable"),
                 _ => {}
             }
             error_response(&err)
@@ -178,6 +198,8 @@ async fn dispatch(app: &App, group: Group, req: Req) -> AppResult<Reply> {
         Group::Auth => crate::auth::http::route(app, req).await,
         Group::Orgs => crate::orgs::http::route(app, req).await,
         Group::Leads => crate::leads::http::route(app, req).await,
+        Group::Billing => crate::billing::http::route(app, req).await,
+        Group::StripeWebhook => crate::billing::http::route_webhook(app, req).await,
         Group::Health => crate::health::route(app, req).await,
     }
 }
@@ -194,6 +216,8 @@ mod tests {
         assert_eq!(Group::for_path("/v1/orgs/abc/leads/x/activities"), Some(Group::Leads));
         assert_eq!(Group::for_path("/v1/invitations/t/accept"), Some(Group::Orgs));
         assert_eq!(Group::for_path("/v1/health"), Some(Group::Health));
+        assert_eq!(Group::for_path("/v1/orgs/abc/billing/checkout"), Some(Group::Billing));
+        assert_eq!(Group::for_path("/v1/stripe/webhook"), Some(Group::StripeWebhook));
         assert_eq!(Group::for_path("/v2/x"), None);
     }
 }

@@ -84,7 +84,7 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
         Route::Read => {
             let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[keys::ORG_SK.into()]).await?;
             Reply::ok(super::OrgView {
-                org: super::org_from(items.remove(0))?,
+                org: super::org_from(items.remove(0))?.as_of(app.clock.now()),
                 role: tenant.role(),
             })
         }
@@ -94,7 +94,10 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
             let tz = input.time_zone.map(|tz| super::time_zone(tz.as_deref())).transpose()?;
             let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Admin, &[keys::ORG_SK.into()]).await?;
             let org = super::update(app, &tenant, super::org_from(items.remove(0))?, name, tz, input.version).await?;
-            Reply::ok(super::OrgView { org, role: tenant.role() })
+            Reply::ok(super::OrgView {
+                org: org.as_of(app.clock.now()),
+                role: tenant.role(),
+            })
         }
         Route::Delete => {
             let tenant = authorize(app, &principal, org_id, Role::Owner).await?;
@@ -148,7 +151,7 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
             let mut items = items.into_iter();
             let org = super::org_from(items.next().flatten())?;
             let usage = items.next().flatten();
-            Reply::ok(crate::usage::report(org.plan, usage.as_ref(), now))
+            Reply::ok(crate::usage::report(org.plan_at(now), usage.as_ref(), now))
         }
     }
 }

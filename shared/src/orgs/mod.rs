@@ -40,6 +40,10 @@ pub struct Org {
     pub id: String,
     pub name: String,
     pub plan: Plan,
+    /// Set while a past-due subscription is in its grace period: the plan lapses to free
+    /// at this time unless a payment comes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_until: Option<String>,
     pub time_zone: String,
     pub created_at: String,
     pub updated_at: String,
@@ -47,6 +51,23 @@ pub struct Org {
 }
 
 impl Org {
+    /// The plan in force at `now`: the stored one, or free once its grace period is over.
+    pub fn plan_at(&self, now: chrono::DateTime<chrono::Utc>) -> Plan {
+        match self.plan_until.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
+            Some(Ok(until)) if until <= now => Plan::Free,
+            _ => self.plan,
+        }
+    }
+
+    /// The org as callers see it at `now`, with a lapsed plan shown as free.
+    pub fn as_of(mut self, now: chrono::DateTime<chrono::Utc>) -> Org {
+        self.plan = self.plan_at(now);
+        if self.plan == Plan::Free {
+            self.plan_until = None;
+        }
+        self
+    }
+
     pub fn to_item(&self) -> AppResult<Item> {
         let mut item = to_item(&keys::org_pk(&self.id), keys::ORG_SK, self)?;
         // The plan index lists orgs by plan for the hourly agent's fan-out.
@@ -118,6 +139,7 @@ pub async fn create(app: &App, principal: &Principal, name: String, time_zone: S
         id: new_id(),
         name,
         plan: Plan::Free,
+        plan_until: None,
         time_zone,
         created_at: now.clone(),
         updated_at: now.clone(),
@@ -171,7 +193,7 @@ pub async fn list_mine(app: &App, principal: &Principal) -> AppResult<Vec<OrgVie
     for (membership, org) in memberships.into_iter().zip(orgs) {
         if let Some(org) = org {
             views.push(OrgView {
-                org: from_item(org)?,
+                org: from_item::<Org>(org)?.as_of(app.clock.now()),
                 role: membership.role,
             });
         }
@@ -234,6 +256,9 @@ pub async fn delete(app: &App, tenant: &TenantCtx) -> AppResult<()> {
         }
         if let Some(hash) = item.get("tokenHash").and_then(|v| v.as_str()) {
             doomed.push(Key::new(keys::invitation_pk(hash), keys::CLAIM_SK));
+        }
+        if let Some(customer) = item.get("customerId").and_then(|v| v.as_str()).filter(|c| !c.is_empty()) {
+            doomed.push(crate::billing::customer_key(customer));
         }
         doomed.push(key);
     }

@@ -7,6 +7,10 @@ pub enum SecretName {
     JwtSigningKey,
     /// `smtp://user:password@host:port` (or `smtps://`) for outgoing mail.
     SmtpUrl,
+    /// Stripe's secret API key (`sk_…`); without it checkout and portal are off.
+    StripeSecretKey,
+    /// The webhook signing secret (`whsec_…`); two, comma-separated, during a rotation.
+    StripeWebhookSecret,
 }
 
 impl SecretName {
@@ -14,6 +18,8 @@ impl SecretName {
         match self {
             SecretName::JwtSigningKey => "jwt-signing-key",
             SecretName::SmtpUrl => "smtp-url",
+            SecretName::StripeSecretKey => "stripe-secret-key",
+            SecretName::StripeWebhookSecret => "stripe-webhook-secret",
         }
     }
 }

@@ -1,0 +1,6 @@
+//! Receives Stripe's webhook on a Lambda function URL: all logic lives in `chief`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    chief::config::run_api(chief::api::Group::StripeWebhook).await
+}
