@@ -1,5 +1,7 @@
 //! Helpers for the black-box tests: build and start the real binaries, talk HTTP to them.
 
+pub mod stripe;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -48,8 +50,14 @@ pub struct Local {
 
 impl Local {
     pub fn start() -> Local {
+        Self::start_with(&[])
+    }
+
+    /// `local` with extra environment (Stripe settings, say).
+    pub fn start_with(env: &[(&str, &str)]) -> Local {
         let data = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(binary("local"))
+            .envs(env.iter().copied())
             .env("PORT", "0")
             .env("CHIEF_DATA_DIR", data.path())
             .env("RUST_LOG", "warn")
@@ -87,6 +95,25 @@ impl Local {
         let text = res.text().await.expect("body");
         let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method_path} answered non-JSON: {text}", method_path = path));
         (status, value)
+    }
+
+    /// A Stripe delivery: the raw body and its `Stripe-Signature` header, if any.
+    pub async fn webhook(&self, body: &str, signature: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/stripe/webhook", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(s) = signature {
+            req = req.header("stripe-signature", s);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("webhook answered non-JSON: {text}")),
+        )
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -28,7 +28,8 @@ impl StripePayments {
     pub fn new(secrets: Arc<dyn Secrets>, api_base: Option<String>) -> Self {
         StripePayments {
             secrets,
-            api_base,
+            // The client joins `<base>v1/<path>`.
+            api_base: api_base.map(|b| format!("{}/", b.trim_end_matches('/'))),
             client: Mutex::new(None),
         }
     }
@@ -80,6 +81,10 @@ fn org_metadata(org_id: &str, plan: Option<&str>) -> HashMap<String, String> {
 
 #[async_trait]
 impl Payments for StripePayments {
+    async fn ready(&self) -> Result<(), PaymentsError> {
+        self.client().await.map(|_| ())
+    }
+
     async fn create_customer(&self, customer: NewCustomer<'_>) -> Result<String, PaymentsError> {
         let client = self.client().await?;
         let key = IdempotencyKey::new(format!("chief-customer-{}", customer.org_id)).map_err(|e| PaymentsError::Rejected(e.to_string()))?;

@@ -48,6 +48,9 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
     let mut items = items.into_iter();
     let org = crate::orgs::org_from(items.next().flatten())?;
     let subscription = super::subscription_from(items.next().flatten())?;
+    if !matches!(route, Route::Read) {
+        super::ensure_configured(app).await?;
+    }
     match route {
         Route::Read => Reply::ok(super::view(&org, subscription, items.next().flatten().as_ref(), now)),
         Route::Checkout => {

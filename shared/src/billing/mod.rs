@@ -132,8 +132,13 @@ fn payments_error(e: PaymentsError) -> AppError {
 fn not_configured(what: &str) -> AppError {
     AppError::Disabled {
         code: "BILLING_NOT_CONFIGURED",
-        message: format!("billing is not configured: set {what}"),
+        message: format!("billing is not configured: set {what} to the Stripe price of the plan"),
     }
+}
+
+/// The first check after authorisation: without a key nothing else is looked at.
+pub async fn ensure_configured(app: &App) -> AppResult<()> {
+    app.payments.ready().await.map_err(payments_error)
 }
 
 #[derive(Debug, Serialize)]

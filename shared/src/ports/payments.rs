@@ -38,6 +38,8 @@ pub enum PaymentsError {
 
 #[async_trait]
 pub trait Payments: Send + Sync {
+    /// Whether a key is set, without calling Stripe: billing answers 503 early without one.
+    async fn ready(&self) -> Result<(), PaymentsError>;
     /// Creates the org's customer. The same `org_id` gives the same customer when asked
     /// twice in a row (an idempotency key), so concurrent first checkouts make one.
     async fn create_customer(&self, customer: NewCustomer<'_>) -> Result<String, PaymentsError>;

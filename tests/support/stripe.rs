@@ -1,0 +1,204 @@
+//! A stand-in for the part of Stripe's API that Chief calls (customers, Checkout Sessions,
+//! portal sessions): it records what it is sent, checks the key, keeps Stripe's idempotency
+//! (one key, one object) and answers with Stripe's published example objects, edited.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub const SECRET_KEY: &str = "sk_test_chief_fixture";
+/// A price this fixture answers as Stripe does a price that does not exist.
+pub const REJECTED_PRICE: &str = "price_rejected";
+
+/// One request as the fixture received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub form: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Stripe's published example objects (see tests/fixtures/stripe/README.md).
+pub fn stripe_object(kind: &str) -> Value {
+    let text = std::fs::read_to_string(crate::workspace_root().join("tests/fixtures/stripe/objects.json")).expect("Stripe fixtures");
+    let all: Value = serde_json::from_str(&text).expect("Stripe fixtures are JSON");
+    all[kind].clone()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    customers_by_key: HashMap<String, String>,
+    counter: u64,
+}
+
+pub struct StripeFixture {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StripeFixture {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn error(status: u16, kind: &str, message: &str, param: Option<&str>) -> (u16, Value) {
+    (status, json!({"error": {"type": kind, "message": message, "param": param}}))
+}
+
+fn answer(state: &mut State, request: &Recorded) -> (u16, Value) {
+    if request.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {SECRET_KEY}")) {
+        return error(401, "invalid_request_error", "Invalid API Key provided", None);
+    }
+    state.counter += 1;
+    let n = state.counter;
+    let metadata: serde_json::Map<String, Value> = request
+        .form
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("metadata[")?.strip_suffix(']')?.to_string(), Value::from(v.as_str()))))
+        .collect();
+    match (request.method.as_str(), request.path.as_str()) {
+        ("POST", "/v1/customers") => {
+            let key = request
+                .headers
+                .get("idempotency-key")
+                .cloned()
+                .unwrap_or_else(|| format!("none-{n}"));
+            let id = state
+                .customers_by_key
+                .entry(key)
+                .or_insert_with(|| format!("cus_fixture{n}"))
+                .clone();
+            let mut customer = stripe_object("customer");
+            customer["id"] = id.into();
+            customer["email"] = request.field("email").into();
+            customer["name"] = request.field("name").into();
+            customer["metadata"] = Value::Object(metadata);
+            (200, customer)
+        }
+        ("POST", "/v1/checkout/sessions") => {
+            if request.field("line_items[0][price]") == Some(REJECTED_PRICE) {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    "No such price: 'price_rejected'",
+                    Some("line_items[0][price]"),
+                );
+            }
+            let mut session = stripe_object("checkout.session");
+            session["id"] = format!("cs_test_fixture{n}").into();
+            session["url"] = format!("https://checkout.stripe.com/c/pay/cs_test_fixture{n}").into();
+            session["customer"] = request.field("customer").into();
+            session["mode"] = "subscription".into();
+            session["status"] = "open".into();
+            session["metadata"] = Value::Object(metadata);
+            session["success_url"] = request.field("success_url").into();
+            session["cancel_url"] = request.field("cancel_url").into();
+            (200, session)
+        }
+        ("POST", "/v1/billing_portal/sessions") => {
+            let mut session = stripe_object("billing_portal.session");
+            session["id"] = format!("bps_fixture{n}").into();
+            session["url"] = format!("https://billing.stripe.com/p/session/test_fixture{n}").into();
+            session["customer"] = request.field("customer").into();
+            session["return_url"] = request.field("return_url").into();
+            session["flow"] = Value::Null;
+            (200, session)
+        }
+        _ => error(404, "invalid_request_error", "Unrecognized request URL", None),
+    }
+}
+
+impl StripeFixture {
+    pub async fn start() -> StripeFixture {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let state = state.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let recorded = Recorded {
+                                method: parts.method.to_string(),
+                                path: parts.uri.path().to_string(),
+                                headers: parts
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+                                    .collect(),
+                                form: parse_form(std::str::from_utf8(&body).unwrap_or_default()),
+                            };
+                            let (status, value) = {
+                                let mut state = state.lock().unwrap();
+                                state.requests.push(recorded.clone());
+                                answer(&mut state, &recorded)
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(value.to_string())))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        StripeFixture { base, state, server }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
