@@ -1,7 +1,9 @@
 //! Drives real function binaries through `cargo lambda watch` and `cargo lambda invoke`
 //! with the API Gateway fixtures in `events/`, against DynamoDB and Secrets Manager in moto.
 
-use chief::adapters::dynamo_table::create_table_from_template;
+use chief::adapters::dynamo_table::{DynamoTable, create_table_from_template};
+use chief::billing::signature::sign;
+use chief::ports::table::{Item, Table};
 use chief_tests::workspace_root;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -59,6 +61,31 @@ fn invoke_when_ready(port: u16, function: &str, event: &str) -> Value {
     }
 }
 
+const FIXTURE_WEBHOOK_SECRET: &str = "whsec_chief_fixture";
+const FIXTURE_ORG: &str = "01JD3Z5Q1T6N8WQ4S0F9V7C2XA";
+
+/// `events/stripe-webhook.json` with its body signed at `t` by the fixture's secret.
+fn webhook_fixture_signed_at(t: i64) -> Value {
+    let mut fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/stripe-webhook.json")).unwrap()).unwrap();
+    let body = fixture["body"].as_str().unwrap().to_string();
+    fixture["headers"]["stripe-signature"] = sign(body.as_bytes(), FIXTURE_WEBHOOK_SECRET, t).into();
+    fixture
+}
+
+#[test]
+fn the_webhook_fixture_carries_a_signature_of_its_body() {
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/stripe-webhook.json")).unwrap()).unwrap();
+    let header = fixture["headers"]["stripe-signature"].as_str().unwrap();
+    let t: i64 = header.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
+    assert_eq!(
+        fixture,
+        webhook_fixture_signed_at(t),
+        "regenerate the signature of events/stripe-webhook.json"
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs moto on AWS_ENDPOINT_URL and cargo-lambda on PATH: scripts/test runs it"]
 async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto() {
@@ -78,6 +105,40 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .await
         .unwrap();
 
+    let bus = format!("chief-lambda-{}", std::process::id());
+    aws_sdk_eventbridge::Client::new(&aws)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let webhook_secret_id = format!("chief-webhook-{}", std::process::id());
+    aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(&webhook_secret_id)
+        .secret_string(FIXTURE_WEBHOOK_SECRET)
+        .send()
+        .await
+        .unwrap();
+    // The org and the Stripe customer the webhook fixture is about.
+    let store = DynamoTable::new(dynamo.clone(), table.clone(), std::sync::Arc::new(chief::clock::SystemClock));
+    let org = chief::orgs::Org {
+        id: FIXTURE_ORG.into(),
+        name: "Fixture".into(),
+        plan: chief::usage::Plan::Free,
+        plan_until: None,
+        time_zone: "UTC".into(),
+        created_at: "2026-11-22T09:00:00.000Z".into(),
+        updated_at: "2026-11-22T09:00:00.000Z".into(),
+        version: 1,
+    };
+    store.put(org.to_item().unwrap(), None).await.unwrap();
+    let mut claim = Item::new();
+    claim.insert("PK".into(), "STRIPECUSTOMER#cus_chief_fixture".into());
+    claim.insert("SK".into(), "CLAIM".into());
+    claim.insert("orgId".into(), FIXTURE_ORG.into());
+    store.put(claim, None).await.unwrap();
+
     let port = free_port();
     let watch = Command::new("cargo")
         .args([
@@ -92,6 +153,9 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .env("CHIEF_TABLE_NAME", &table)
         .env("CHIEF_JWT_SECRET_ID", &secret_id)
         .env("CHIEF_APP_URL", "http://localhost:5173")
+        .env("CHIEF_EVENT_BUS_NAME", &bus)
+        .env("CHIEF_STRIPE_WEBHOOK_SECRET_ID", &webhook_secret_id)
+        .env("STRIPE_PRICE_PRO", "price_chief_fixture_pro")
         .env("AWS_ENDPOINT_URL", &endpoint)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -124,4 +188,29 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
 
     let leads = invoke_when_ready(port, "api-leads", "events/api-leads.json");
     assert_eq!(leads["statusCode"], 401, "the fixture carries no token: {leads}");
+
+    let billing = invoke_when_ready(port, "api-billing", "events/api-billing.json");
+    assert_eq!(billing["statusCode"], 401, "the fixture carries no token: {billing}");
+
+    // The webhook fixture, signed now: applied once, then a duplicate.
+    let fresh = tempfile::NamedTempFile::new().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    std::fs::write(fresh.path(), webhook_fixture_signed_at(now).to_string()).unwrap();
+    let event = fresh.path().to_str().unwrap();
+    for expected in ["applied", "duplicate"] {
+        let answer = invoke_when_ready(port, "stripe-webhook", event);
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["data"]["outcome"], expected, "{body}");
+    }
+    let stored = store
+        .get(&chief::ports::table::Key::new(format!("ORG#{FIXTURE_ORG}"), "ORG"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored["plan"], "pro", "{stored:?}");
+    assert_eq!(stored["planPK"], "PLAN#pro", "the plan index follows the plan");
 }

@@ -384,3 +384,183 @@ contract_suite!(
     dynamo().await,
     [ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
 );
+
+/// The EventBus contract: what is published arrives whole, however many at once. The
+/// EventBridge adapter is read back through a rule on its bus that targets an SQS queue.
+pub mod event_bus {
+    use crate::adapters::eventbridge_bus::EventBridgeBus;
+    use crate::adapters::store_events::{StoreEventBus, recorded};
+    use crate::ports::events::{DomainEvent, EventBus};
+    use crate::ports::table::Table;
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    pub enum Reader {
+        Store(Arc<dyn Table>),
+        Queue(aws_sdk_sqs::Client, String),
+    }
+
+    pub struct Fixture {
+        pub bus: Arc<dyn EventBus>,
+        reader: Reader,
+        _table: Option<super::Fixture>,
+    }
+
+    impl Fixture {
+        /// What arrived for `org_id`, as (id, source, detail type, detail), sorted by id.
+        pub async fn arrived(&self, org_id: &str, expected: usize) -> Vec<(String, String, String, Value)> {
+            let mut seen = Vec::new();
+            match &self.reader {
+                Reader::Store(table) => {
+                    for e in recorded(&**table, org_id).await.unwrap() {
+                        seen.push((e.id, e.source, e.detail_type, e.detail));
+                    }
+                }
+                Reader::Queue(sqs, url) => {
+                    for _ in 0..50 {
+                        let out = sqs
+                            .receive_message()
+                            .queue_url(url)
+                            .max_number_of_messages(10)
+                            .wait_time_seconds(1)
+                            .send()
+                            .await
+                            .unwrap();
+                        for m in out.messages() {
+                            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                            let envelope = &body["detail"];
+                            if envelope["orgId"] == org_id {
+                                seen.push((
+                                    envelope["id"].as_str().unwrap().to_string(),
+                                    body["source"].as_str().unwrap().to_string(),
+                                    body["detail-type"].as_str().unwrap().to_string(),
+                                    envelope["detail"].clone(),
+                                ));
+                            }
+                            sqs.delete_message()
+                                .queue_url(url)
+                                .receipt_handle(m.receipt_handle().unwrap())
+                                .send()
+                                .await
+                                .unwrap();
+                        }
+                        if seen.len() >= expected {
+                            break;
+                        }
+                    }
+                    // Anything more would be a duplicate: give it a moment to show.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            seen.sort_by(|a, b| a.0.cmp(&b.0));
+            seen
+        }
+    }
+
+    pub fn store() -> Fixture {
+        let table = super::sqlite();
+        Fixture {
+            bus: Arc::new(StoreEventBus::new(table.table.clone())),
+            reader: Reader::Store(table.table.clone()),
+            _table: Some(table),
+        }
+    }
+
+    pub async fn eventbridge() -> Fixture {
+        let aws = super::aws_config().await;
+        let events = aws_sdk_eventbridge::Client::new(&aws);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let name = format!("chief-contract-{}", ulid::Ulid::new().to_string().to_lowercase());
+        events.create_event_bus().name(&name).send().await.unwrap();
+        let url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(&name)
+            .event_pattern(json!({"source": [{"prefix": "chief."}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(&name)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        Fixture {
+            bus: Arc::new(EventBridgeBus::new(events, name)),
+            reader: Reader::Queue(sqs, url),
+            _table: None,
+        }
+    }
+
+    fn event(org: &str, n: usize) -> DomainEvent {
+        DomainEvent {
+            id: format!("{org}-{n:03}"),
+            source: "chief.billing".into(),
+            detail_type: "billing.plan_changed".into(),
+            org_id: org.into(),
+            at: format!("2026-11-22T12:00:{:02}.000Z", n % 60),
+            detail: json!({"n": n, "to": "pro", "nested": {"ok": true}}),
+        }
+    }
+
+    pub mod cases {
+        use super::*;
+
+        pub async fn published_events_arrive_whole_past_the_batch_size(f: Fixture) {
+            let org = format!("ORG{}", ulid::Ulid::new());
+            let sent: Vec<DomainEvent> = (0..23).map(|n| event(&org, n)).collect();
+            f.bus.publish(&sent).await.unwrap();
+            let arrived = f.arrived(&org, sent.len()).await;
+            assert_eq!(arrived.len(), sent.len(), "{arrived:?}");
+            for (e, (id, source, detail_type, detail)) in sent.iter().zip(&arrived) {
+                assert_eq!((id, source, detail_type, detail), (&e.id, &e.source, &e.detail_type, &e.detail));
+            }
+        }
+
+        pub async fn publishing_nothing_sends_nothing(f: Fixture) {
+            let org = format!("ORG{}", ulid::Ulid::new());
+            f.bus.publish(&[]).await.unwrap();
+            assert!(f.arrived(&org, 0).await.is_empty());
+        }
+    }
+
+    macro_rules! event_bus_suite {
+        ($adapter:ident, $fixture:expr, $attr:tt) => {
+            mod $adapter {
+                use super::*;
+                #[tokio::test]
+                #$attr
+                async fn published_events_arrive_whole_past_the_batch_size() {
+                    cases::published_events_arrive_whole_past_the_batch_size($fixture).await
+                }
+                #[tokio::test]
+                #$attr
+                async fn publishing_nothing_sends_nothing() {
+                    cases::publishing_nothing_sends_nothing($fixture).await
+                }
+            }
+        };
+    }
+
+    event_bus_suite!(store_bus, store(), [cfg(all())]);
+    event_bus_suite!(
+        eventbridge_bus,
+        eventbridge().await,
+        [ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
+    );
+}

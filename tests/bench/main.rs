@@ -46,6 +46,7 @@ fn start_once(binary: &PathBuf) -> (Duration, u64) {
         .env("CHIEF_TABLE_NAME", "chief-bench")
         .env("CHIEF_JWT_SECRET_ID", "chief-bench-jwt")
         .env("CHIEF_APP_URL", "https://app.chief.example")
+        .env("CHIEF_EVENT_BUS_NAME", "chief-bench")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -89,7 +90,15 @@ fn startup_table() {
     println!("| binary | size | start to first poll | vs hello-world | peak memory |");
     println!("|---|---|---|---|---|");
     let mut baseline = None;
-    for name in ["hello_lambda", "api-health", "api-auth", "api-orgs", "api-leads"] {
+    for name in [
+        "hello_lambda",
+        "api-health",
+        "api-auth",
+        "api-orgs",
+        "api-leads",
+        "api-billing",
+        "stripe-webhook",
+    ] {
         let path = dir.join(name);
         let size = std::fs::metadata(&path)
             .unwrap_or_else(|_| panic!("{} missing: build with cargo build --release --workspace --bins", path.display()))
@@ -282,6 +291,54 @@ async fn store_calls_table() {
     row("GET /leads/{id}/meetings", counting.take());
     call(&app, Group::Leads, "DELETE", &one, Some(&token), None).await;
     row("DELETE /leads/{id}", counting.take());
+
+    // Billing: the org gets a Stripe customer, then Stripe's deliveries are counted.
+    std::fs::write(dir.path().join("secrets/stripe-webhook-secret"), "whsec_bench").unwrap();
+    app.settings.billing.price_pro = Some("price_bench_pro".into());
+    let mut claim = Item::new();
+    claim.insert("PK".into(), "STRIPECUSTOMER#cus_bench".into());
+    claim.insert("SK".into(), "CLAIM".into());
+    claim.insert("orgId".into(), org.clone().into());
+    counting.inner.put(claim, None).await.unwrap();
+    println!("\n## Store calls per request (billing)\n");
+    println!("| request | store calls |");
+    println!("|---|---|");
+    call(&app, Group::Billing, "GET", &format!("/v1/orgs/{org}/billing"), Some(&token), None).await;
+    row("GET /billing", counting.take());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let subscription = |id: &str, created: i64| {
+        json!({"id": id, "type": "customer.subscription.updated", "created": created, "data": {"object": {
+            "id": "sub_bench", "customer": "cus_bench", "status": "active", "cancel_at_period_end": false,
+            "items": {"data": [{"price": {"id": "price_bench_pro"}, "current_period_end": now + 2_592_000}]}}}})
+    };
+    let deliveries = [
+        ("webhook: first subscription event (plan changes)", subscription("evt_1", now - 100)),
+        ("webhook: the same event again", subscription("evt_1", now - 100)),
+        ("webhook: a newer event (no plan change)", subscription("evt_2", now - 50)),
+        ("webhook: an older event (stale)", subscription("evt_3", now - 200)),
+        (
+            "webhook: an unhandled type",
+            json!({"id": "evt_4", "type": "price.created", "created": now, "data": {"object": {}}}),
+        ),
+    ];
+    for (what, event) in deliveries {
+        let body = event.to_string();
+        let req = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/v1/stripe/webhook")
+            .header(
+                "stripe-signature",
+                chief::billing::signature::sign(body.as_bytes(), "whsec_bench", now),
+            )
+            .body(lambda_http::Body::Text(body))
+            .unwrap();
+        let res = serve(&app, Group::StripeWebhook, req).await;
+        assert_eq!(res.status(), 200, "{what}: {:?}", res.body());
+        row(what, counting.take());
+    }
 }
 
 #[tokio::main]

@@ -44,7 +44,12 @@ impl Secrets for SecretsManagerSecrets {
             .send()
             .await
             .map_err(|e| SecretsError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
-        let value = out.secret_string.ok_or(SecretsError::Missing(name.as_str()))?;
+        // A blank value is a secret not set yet (the template creates some that way).
+        let value = out
+            .secret_string
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .ok_or(SecretsError::Missing(name.as_str()))?;
         cache.insert(name, (value.clone(), Instant::now()));
         Ok(value)
     }
