@@ -3,7 +3,7 @@
 
 use chief::adapters::dynamo_table::{DynamoTable, create_table_from_template};
 use chief::billing::signature::sign;
-use chief::ports::table::{Item, Table};
+use chief::ports::table::Table;
 use chief_tests::workspace_root;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -133,11 +133,10 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         version: 1,
     };
     store.put(org.to_item().unwrap(), None).await.unwrap();
-    let mut claim = Item::new();
-    claim.insert("PK".into(), "STRIPECUSTOMER#cus_chief_fixture".into());
-    claim.insert("SK".into(), "CLAIM".into());
-    claim.insert("orgId".into(), FIXTURE_ORG.into());
-    store.put(claim, None).await.unwrap();
+    store
+        .put(chief::billing::customer_claim("cus_chief_fixture", FIXTURE_ORG), None)
+        .await
+        .unwrap();
 
     let port = free_port();
     let watch = Command::new("cargo")

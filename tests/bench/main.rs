@@ -295,10 +295,7 @@ async fn store_calls_table() {
     // Billing: the org gets a Stripe customer, then Stripe's deliveries are counted.
     std::fs::write(dir.path().join("secrets/stripe-webhook-secret"), "whsec_bench").unwrap();
     app.settings.billing.price_pro = Some("price_bench_pro".into());
-    let mut claim = Item::new();
-    claim.insert("PK".into(), "STRIPECUSTOMER#cus_bench".into());
-    claim.insert("SK".into(), "CLAIM".into());
-    claim.insert("orgId".into(), org.clone().into());
+    let claim = chief::billing::customer_claim("cus_bench", &org);
     counting.inner.put(claim, None).await.unwrap();
     println!("\n## Store calls per request (billing)\n");
     println!("| request | store calls |");

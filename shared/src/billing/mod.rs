@@ -118,6 +118,15 @@ pub fn customer_key(customer_id: &str) -> Key {
     Key::new(keys::stripe_customer_pk(customer_id), keys::CLAIM_SK)
 }
 
+/// The lookup from a Stripe customer to its org, which webhook deliveries start from.
+pub fn customer_claim(customer_id: &str, org_id: &str) -> Item {
+    let mut claim = Item::new();
+    claim.insert(crate::ports::table::PK.into(), keys::stripe_customer_pk(customer_id).into());
+    claim.insert(crate::ports::table::SK.into(), keys::CLAIM_SK.into());
+    claim.insert("orgId".into(), org_id.into());
+    claim
+}
+
 fn payments_error(e: PaymentsError) -> AppError {
     match e {
         PaymentsError::NotConfigured(message) => AppError::Disabled {
@@ -199,10 +208,7 @@ async fn customer(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subsc
         version: 1,
         ..Subscription::default()
     };
-    let mut claim = Item::new();
-    claim.insert("PK".into(), keys::stripe_customer_pk(&customer_id).into());
-    claim.insert("SK".into(), keys::CLAIM_SK.into());
-    claim.insert("orgId".into(), org.id.clone().into());
+    let claim = customer_claim(&customer_id, &org.id);
     let stored = app
         .table
         .transact(vec![
