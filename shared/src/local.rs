@@ -162,12 +162,7 @@ const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[(Method::GET, "/local/orgs/{orgI
 
 async fn local_route(app: &App, req: &hyper::Request<Incoming>) -> Result<Reply, AppError> {
     let (route, params) = router::find(LOCAL_ROUTES, req.method(), req.uri().path())?;
-    let bearer = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let principal = crate::auth::token::verify(app, bearer).await?;
+    let principal = crate::auth::token::verify(app, crate::api::bearer_token(req.headers())).await?;
     match route {
         LocalRoute::Events => {
             let tenant = crate::orgs::access::authorize(app, &principal, params.get("orgId"), Role::Member).await?;
