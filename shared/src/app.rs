@@ -3,10 +3,13 @@
 
 use crate::billing::BillingSettings;
 use crate::clock::Clock;
+use crate::ports::ai::Ai;
 use crate::ports::events::EventBus;
 use crate::ports::mailer::Mailer;
 use crate::ports::payments::Payments;
+use crate::ports::queue::JobQueue;
 use crate::ports::secrets::Secrets;
+use crate::ports::social::Social;
 use crate::ports::table::Table;
 use std::sync::Arc;
 
@@ -47,6 +50,9 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub payments: Arc<dyn Payments>,
     pub events: Arc<dyn EventBus>,
+    pub queue: Arc<dyn JobQueue>,
+    pub ai: Arc<dyn Ai>,
+    pub social: Arc<dyn Social>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }

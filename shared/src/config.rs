@@ -3,14 +3,21 @@
 
 use crate::adapters::dynamo_table::DynamoTable;
 use crate::adapters::eventbridge_bus::EventBridgeBus;
+use crate::adapters::offline_ai::OfflineAi;
+use crate::adapters::openai_ai::{AiSettings, OpenAiCompatible};
+use crate::adapters::sandbox_social::SandboxSocial;
 use crate::adapters::secrets_manager::SecretsManagerSecrets;
 use crate::adapters::smtp_mailer::SmtpMailer;
+use crate::adapters::sqs_queue::SqsQueue;
 use crate::adapters::stripe_payments::StripePayments;
 use crate::api::{Group, serve};
 use crate::app::{App, Settings};
 use crate::billing::BillingSettings;
 use crate::clock::SystemClock;
-use crate::ports::secrets::SecretName;
+use crate::jobs::Job;
+use crate::ports::ai::Ai;
+use crate::ports::queue::QueueName;
+use crate::ports::secrets::{SecretName, Secrets};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +54,40 @@ pub struct CloudConfig {
     pub billing: BillingSettings,
     /// `STRIPE_API_BASE` (optional): another Stripe API address, for tests.
     pub stripe_api_base: Option<String>,
+    /// `CHIEF_TASK_QUEUE_URL` / `CHIEF_ANALYSIS_QUEUE_URL`: the SQS queues of the two jobs.
+    pub queue_urls: HashMap<QueueName, String>,
+    /// `CHIEF_AI_SECRET_ID` (optional): the id of the AI provider's API key.
+    pub ai_secret_id: Option<String>,
+}
+
+/// Which Ai adapter, from `CHIEF_AI_PROVIDER` (`openai` for any OpenAI-compatible endpoint,
+/// or `offline`), with `default` when unset; the endpoint from `CHIEF_AI_BASE_URL`, the models
+/// from `CHIEF_AI_MODEL_STRATEGY` and `CHIEF_AI_MODEL_ROUTINE`, the per-attempt timeout from
+/// `CHIEF_AI_TIMEOUT_SECONDS`.
+pub fn ai_from_env(secrets: Arc<dyn Secrets>, default: &str) -> Result<Arc<dyn Ai>, ConfigError> {
+    let provider = optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| default.to_string());
+    match provider.as_str() {
+        crate::adapters::offline_ai::PROVIDER => Ok(Arc::new(OfflineAi)),
+        crate::adapters::openai_ai::PROVIDER => {
+            let defaults = AiSettings::default();
+            let timeout = match optional("CHIEF_AI_TIMEOUT_SECONDS") {
+                None => defaults.timeout,
+                Some(v) => Duration::from_secs(
+                    v.parse()
+                        .map_err(|_| ConfigError::Invalid(format!("CHIEF_AI_TIMEOUT_SECONDS={v} is not a number of seconds")))?,
+                ),
+            };
+            let settings = AiSettings {
+                base_url: optional("CHIEF_AI_BASE_URL"),
+                strategy_model: optional("CHIEF_AI_MODEL_STRATEGY").unwrap_or(defaults.strategy_model),
+                routine_model: optional("CHIEF_AI_MODEL_ROUTINE").unwrap_or(defaults.routine_model),
+                timeout,
+                ..defaults
+            };
+            Ok(Arc::new(OpenAiCompatible::new(secrets, settings)))
+        }
+        other => Err(ConfigError::Invalid(format!("CHIEF_AI_PROVIDER={other}: use openai or offline"))),
+    }
 }
 
 /// Billing settings both front doors read from the environment: `STRIPE_PRICE_PRO`,
@@ -103,6 +144,14 @@ impl CloudConfig {
             stripe_webhook_secret_id: optional("CHIEF_STRIPE_WEBHOOK_SECRET_ID"),
             billing: billing_from_env(),
             stripe_api_base: optional("STRIPE_API_BASE"),
+            queue_urls: [
+                (QueueName::Tasks, optional("CHIEF_TASK_QUEUE_URL")),
+                (QueueName::Analysis, optional("CHIEF_ANALYSIS_QUEUE_URL")),
+            ]
+            .into_iter()
+            .filter_map(|(queue, url)| url.map(|url| (queue, url)))
+            .collect(),
+            ai_secret_id: optional("CHIEF_AI_SECRET_ID"),
         })
     }
 }
@@ -122,6 +171,7 @@ pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
         (SecretName::SmtpUrl, &config.smtp_secret_id),
         (SecretName::StripeSecretKey, &config.stripe_secret_id),
         (SecretName::StripeWebhookSecret, &config.stripe_webhook_secret_id),
+        (SecretName::AiApiKey, &config.ai_secret_id),
     ] {
         if let Some(id) = id {
             ids.insert(name, id.clone());
@@ -134,7 +184,11 @@ pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
     ));
     let mailer =
         Arc::new(SmtpMailer::new(&config.mail_from, secrets.clone()).map_err(|e| ConfigError::Invalid(format!("CHIEF_MAIL_FROM: {e}")))?);
+    let ai = ai_from_env(secrets.clone(), crate::adapters::openai_ai::PROVIDER)?;
     Ok(App {
+        social: Arc::new(SandboxSocial::new(table.clone(), clock.clone())),
+        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_urls.clone())),
+        ai,
         table,
         payments: Arc::new(StripePayments::new(secrets.clone(), config.stripe_api_base.clone())),
         events: Arc::new(EventBridgeBus::new(
@@ -161,5 +215,31 @@ pub async fn run_api(group: Group) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(serve(app, group, req).await)
     }))
+    .await
+}
+
+/// The whole of a background function: JSON logs, config, clients, then handle events. A
+/// schedule that fails returns the error, so EventBridge's invocation is retried; a queue
+/// batch reports the ids of the messages that failed.
+pub async fn run_job(job: Job) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = CloudConfig::from_env()?;
+    let app = cloud_app(&config).await?;
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let queue = match job {
+                Job::Executor | Job::Agent => {
+                    let report = crate::jobs::run_schedule(app, job).await?;
+                    tracing::info!(%report, "scheduled run done");
+                    return Ok::<_, lambda_runtime::Error>(report);
+                }
+                Job::RunTask => QueueName::Tasks,
+                Job::Analyze => QueueName::Analysis,
+            };
+            let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.payload)?;
+            Ok(serde_json::to_value(crate::jobs::handle_batch(app, queue, batch).await)?)
+        },
+    ))
     .await
 }

@@ -32,8 +32,8 @@ pub enum AppError {
     #[error("{message}")]
     Disabled { code: &'static str, message: String },
     /// A provider refused what we asked of it (a setting of ours is wrong, not the input).
-    #[error("{0}")]
-    Upstream(String),
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -67,14 +67,17 @@ impl AppError {
             AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::Disabled { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } | AppError::Disabled { code, .. } => code,
+            AppError::BadRequest { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Disabled { code, .. }
+            | AppError::Upstream { code, .. } => code,
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             AppError::Unauthorized(_) => "UNAUTHORIZED",
             AppError::TokenExpired => "TOKEN_EXPIRED",
@@ -84,8 +87,31 @@ impl AppError {
             AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
-            AppError::Upstream(_) => "PAYMENT_PROVIDER_ERROR",
             AppError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<crate::ports::ai::AiError> for AppError {
+    fn from(e: crate::ports::ai::AiError) -> Self {
+        use crate::ports::ai::AiError;
+        match e {
+            AiError::NotConfigured(m) => AppError::Disabled {
+                code: "AI_NOT_CONFIGURED",
+                message: format!("the AI provider is not configured: {m}"),
+            },
+            AiError::RateLimited(m) => AppError::Disabled {
+                code: "AI_RATE_LIMITED",
+                message: format!("the AI provider is rate limiting; try again shortly ({m})"),
+            },
+            AiError::Rejected(m) => AppError::Upstream {
+                code: "AI_PROVIDER_ERROR",
+                message: format!("the AI provider refused the request: {m}"),
+            },
+            AiError::Unavailable(m) => AppError::Disabled {
+                code: "AI_UNAVAILABLE",
+                message: format!("the AI provider is unavailable; try again shortly ({m})"),
+            },
         }
     }
 }

@@ -48,6 +48,55 @@ pub fn stripe_event_pk(event_id: &str) -> String {
     format!("STRIPEEVENT#{event_id}")
 }
 
+/// Tasks; a runnable one also carries a due-index entry (see `tasks::due`).
+pub const TASK_PREFIX: &str = "TASK#";
+pub fn task_sk(task_id: &str) -> String {
+    format!("{TASK_PREFIX}{task_id}")
+}
+/// That a campaign's email went to a lead: written before the send, so a redelivered job
+/// never mails the same lead twice.
+pub fn campaign_send_sk(task_id: &str, lead_id: &str) -> String {
+    format!("TASKSEND#{task_id}#{lead_id}")
+}
+/// What the sandbox social platform posted, once per idempotency key.
+pub fn social_post_sk(idempotency_key: &str) -> String {
+    format!("SOCIALPOST#{idempotency_key}")
+}
+pub const SOCIAL_POST_PREFIX: &str = "SOCIALPOST#";
+/// The AI CEO's persona and the org's goals (one per org).
+pub const AI_CONFIG_SK: &str = "AICONFIG";
+/// The org's autonomy policy (one per org).
+pub const AUTONOMY_SK: &str = "AUTONOMY";
+/// A member's conversations with the AI CEO are theirs: keyed under their user id.
+pub fn conversation_prefix(user_id: &str) -> String {
+    format!("CONV#{user_id}#")
+}
+pub fn conversation_sk(user_id: &str, conversation_id: &str) -> String {
+    format!("CONV#{user_id}#{conversation_id}")
+}
+pub fn message_prefix(conversation_id: &str) -> String {
+    format!("CHAT#{conversation_id}#")
+}
+pub fn message_sk(conversation_id: &str, message_id: &str) -> String {
+    format!("CHAT#{conversation_id}#{message_id}")
+}
+/// One AI call's tokens, kept for 90 days.
+pub fn ai_call_sk(call_id: &str) -> String {
+    format!("AICALL#{call_id}")
+}
+/// The agent's findings, newest hour last; one per kind per hour.
+pub const INSIGHT_PREFIX: &str = "INSIGHT#";
+pub fn insight_sk(hour: &str, kind: &str) -> String {
+    format!("{INSIGHT_PREFIX}{hour}#{kind}")
+}
+/// The due index: `DUE#<minute>#<shard>`, sorted by due time then org and task.
+pub fn due_pk(minute: &str, shard: u32) -> String {
+    format!("DUE#{minute}#{shard}")
+}
+/// The minute executor's progress through the due index (one item, not per tenant).
+pub const EXECUTOR_PK: &str = "EXECUTOR";
+pub const CURSOR_SK: &str = "CURSOR";
+
 pub fn user_pk(user_id: &str) -> String {
     format!("USER#{user_id}")
 }

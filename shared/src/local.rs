@@ -4,6 +4,8 @@
 
 use crate::adapters::local_secrets::LocalSecrets;
 use crate::adapters::outbox_mailer::OutboxMailer;
+use crate::adapters::sandbox_social::SandboxSocial;
+use crate::adapters::sqlite_queue::SqliteQueue;
 use crate::adapters::sqlite_table::SqliteTable;
 use crate::adapters::store_events::{StoreEventBus, recorded};
 use crate::adapters::stripe_payments::StripePayments;
@@ -12,9 +14,11 @@ use crate::api::router::{self, RouteTable};
 use crate::api::{Group, error_response, serve};
 use crate::app::{App, Settings};
 use crate::clock::SystemClock;
-use crate::config::{ConfigError, billing_from_env, optional};
+use crate::config::{ConfigError, ai_from_env, billing_from_env, optional};
 use crate::error::AppError;
+use crate::jobs::Job;
 use crate::orgs::Role;
+use crate::ports::queue::QueueName;
 use crate::ports::secrets::SecretName;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
@@ -37,6 +41,9 @@ pub struct LocalConfig {
     pub cors_origins: Vec<String>,
     /// `CHIEF_APP_URL`: where links in mail point (default this server).
     pub app_url: Option<String>,
+    /// `CHIEF_LOCAL_SCHEDULES` (default `on`): run the executor every minute and the agent
+    /// every hour; `off` leaves them to `POST /local/executor/run` and `/local/agent/run`.
+    pub schedules: bool,
 }
 
 impl LocalConfig {
@@ -59,6 +66,11 @@ impl LocalConfig {
                 .filter(|o| !o.is_empty())
                 .collect(),
             app_url: var("CHIEF_APP_URL"),
+            schedules: match var("CHIEF_LOCAL_SCHEDULES").as_deref().map(str::trim) {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => return Err(ConfigError::Invalid(format!("CHIEF_LOCAL_SCHEDULES={other}: use on or off"))),
+            },
         })
     }
 }
@@ -80,6 +92,11 @@ fn ensure_dev_key(secrets_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How long a received local message stays hidden before it comes back.
+const LOCAL_VISIBILITY_SECONDS: u64 = 300;
+/// Receives before a message becomes a dead letter: `maxReceiveCount` in `template.yaml`.
+pub const MAX_RECEIVES: u32 = 5;
+
 pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigError> {
     let io = |what: &str, e: &dyn std::fmt::Display| ConfigError::Invalid(format!("{what}: {e}"));
     let secrets_dir = config.data_dir.join("secrets");
@@ -88,11 +105,21 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
     let clock = Arc::new(SystemClock);
     let table = SqliteTable::open(&config.data_dir.join("chief.db"), clock.clone()).map_err(|e| io("cannot open the store", &e))?;
     let table: Arc<dyn crate::ports::table::Table> = Arc::new(table);
+    let queue = SqliteQueue::open(
+        &config.data_dir.join("chief.db"),
+        clock.clone(),
+        std::time::Duration::from_secs(LOCAL_VISIBILITY_SECONDS),
+        MAX_RECEIVES,
+    )
+    .map_err(|e| io("cannot open the queue", &e))?;
     let secrets = Arc::new(LocalSecrets::new(Some(secrets_dir)));
     let mailer = OutboxMailer::new("Chief <no-reply@chief.local>", config.data_dir.join("outbox"))
         .map_err(|e| io("cannot create the outbox", &e))?;
     Ok(App {
         events: Arc::new(StoreEventBus::new(table.clone())),
+        social: Arc::new(SandboxSocial::new(table.clone(), clock.clone())),
+        queue: Arc::new(queue),
+        ai: ai_from_env(secrets.clone(), crate::adapters::offline_ai::PROVIDER)?,
         payments: Arc::new(StripePayments::new(secrets.clone(), optional("STRIPE_API_BASE"))),
         table,
         secrets,
@@ -156,9 +183,17 @@ async fn handle(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::R
 #[derive(Clone, Copy)]
 enum LocalRoute {
     Events,
+    Executor,
+    Agent,
+    DeadLetters,
 }
 
-const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[(Method::GET, "/local/orgs/{orgId}/events", LocalRoute::Events)];
+const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
+    (Method::GET, "/local/orgs/{orgId}/events", LocalRoute::Events),
+    (Method::POST, "/local/executor/run", LocalRoute::Executor),
+    (Method::POST, "/local/agent/run", LocalRoute::Agent),
+    (Method::GET, "/local/queues/{queue}/dead-letters", LocalRoute::DeadLetters),
+];
 
 async fn local_route(app: &App, req: &hyper::Request<Incoming>) -> Result<Reply, AppError> {
     let (route, params) = router::find(LOCAL_ROUTES, req.method(), req.uri().path())?;
@@ -170,6 +205,55 @@ async fn local_route(app: &App, req: &hyper::Request<Incoming>) -> Result<Reply,
                 .await
                 .map_err(|e| AppError::Unavailable(e.to_string()))?;
             Reply::ok(events)
+        }
+        // Any signed-in developer may run the schedules at once; `local` listens on loopback only.
+        LocalRoute::Executor => Reply::ok(crate::jobs::run_schedule(app, Job::Executor).await?),
+        LocalRoute::Agent => Reply::ok(crate::jobs::run_schedule(app, Job::Agent).await?),
+        LocalRoute::DeadLetters => {
+            let queue = QueueName::ALL
+                .into_iter()
+                .find(|q| q.as_str() == params.get("queue"))
+                .ok_or(AppError::NotFound("queue"))?;
+            let letters = app
+                .queue
+                .dead_letters(queue, 100)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            Reply::ok(
+                letters
+                    .into_iter()
+                    .map(|m| serde_json::json!({"id": m.id, "body": m.body, "receiveCount": m.receive_count}))
+                    .collect::<Vec<_>>(),
+            )
+        }
+    }
+}
+
+/// Drains both queues for as long as `local` runs, pausing briefly when they are empty.
+async fn drain_forever(app: Arc<App>) {
+    loop {
+        let mut busy = false;
+        for queue in QueueName::ALL {
+            match crate::jobs::drain_once(&app, queue).await {
+                Ok(report) => busy |= report.received > 0,
+                Err(e) => tracing::warn!(error = %e, queue = queue.as_str(), "queue drain failed"),
+            }
+        }
+        if !busy {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Runs a schedule every `period`, as EventBridge would.
+async fn every(app: Arc<App>, job: Job, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match crate::jobs::run_schedule(&app, job).await {
+            Ok(report) => tracing::info!(?job, %report, "scheduled run"),
+            Err(e) => tracing::warn!(?job, error = %e, "scheduled run failed"),
         }
     }
 }
@@ -239,9 +323,14 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
     let address = listener.local_addr()?;
     let app_url = config.app_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let app = Arc::new(local_app(&config, app_url)?);
+    tokio::spawn(drain_forever(app.clone()));
+    if config.schedules {
+        tokio::spawn(every(app.clone(), Job::Executor, std::time::Duration::from_secs(60)));
+        tokio::spawn(every(app.clone(), Job::Agent, std::time::Duration::from_secs(3600)));
+    }
     let config = Arc::new(config);
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
-    tracing::info!(store = %data.join("chief.db").display(), outbox = %data.join("outbox").display(), secrets = %data.join("secrets").display(), "local Chief ready (offline adapters: SQLite store, file outbox)");
+    tracing::info!(store = %data.join("chief.db").display(), outbox = %data.join("outbox").display(), secrets = %data.join("secrets").display(), schedules = config.schedules, "local Chief ready (offline adapters: SQLite store and queue, file outbox, sandbox social; AI per CHIEF_AI_PROVIDER, offline by default)");
     println!("listening on http://{address}");
     loop {
         let (stream, peer) = tokio::select! {
@@ -281,6 +370,7 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             cors_origins: vec![],
             app_url: None,
+            schedules: false,
         };
         let app = local_app(&config, "http://localhost".into()).unwrap();
         let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");

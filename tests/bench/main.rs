@@ -190,6 +190,7 @@ async fn store_calls_table() {
         data_dir: dir.path().to_path_buf(),
         cors_origins: vec![],
         app_url: None,
+        schedules: false,
     };
     let mut app = chief::local::local_app(&config, "http://localhost".into()).unwrap();
     let counting = Arc::new(CountingTable {

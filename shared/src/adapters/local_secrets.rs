@@ -1,6 +1,6 @@
 //! Secrets for local runs: an environment variable (`CHIEF_SECRET_<NAME>`, e.g.
 //! `CHIEF_SECRET_JWT_SIGNING_KEY`; Stripe's under the names Stripe's own tools use,
-//! `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`), else a file `<dir>/<name>`.
+//! `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`; the AI key as `OPENAI_API_KEY`), else a file `<dir>/<name>`.
 
 use crate::ports::secrets::{SecretName, Secrets, SecretsError};
 use async_trait::async_trait;
@@ -19,6 +19,7 @@ impl LocalSecrets {
         match name {
             SecretName::StripeSecretKey => return "STRIPE_SECRET_KEY".into(),
             SecretName::StripeWebhookSecret => return "STRIPE_WEBHOOK_SECRET".into(),
+            SecretName::AiApiKey => return "OPENAI_API_KEY".into(),
             SecretName::JwtSigningKey | SecretName::SmtpUrl => {}
         }
         format!("CHIEF_SECRET_{}", name.as_str().to_uppercase().replace('-', "_"))

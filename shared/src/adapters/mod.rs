@@ -1,9 +1,14 @@
 pub mod dynamo_table;
 pub mod eventbridge_bus;
 pub mod local_secrets;
+pub mod offline_ai;
+pub mod openai_ai;
 pub mod outbox_mailer;
+pub mod sandbox_social;
 pub mod secrets_manager;
 pub mod smtp_mailer;
+pub mod sqlite_queue;
 pub mod sqlite_table;
+pub mod sqs_queue;
 pub mod store_events;
 pub mod stripe_payments;

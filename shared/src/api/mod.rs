@@ -20,6 +20,10 @@ pub enum Group {
     Orgs,
     Leads,
     Billing,
+    /// The AI CEO: its config and conversations.
+    Chat,
+    /// Tasks, approvals, the autonomy policy and the agent's insights.
+    Tasks,
     Health,
     /// Stripe's deliveries, on a function URL of their own.
     StripeWebhook,
@@ -34,6 +38,8 @@ impl Group {
             ["v1", "health"] => Some(Group::Health),
             ["v1", "orgs", _, "leads", ..] => Some(Group::Leads),
             ["v1", "orgs", _, "billing", ..] => Some(Group::Billing),
+            ["v1", "orgs", _, "ai-config" | "conversations", ..] => Some(Group::Chat),
+            ["v1", "orgs", _, "tasks" | "autonomy" | "insights" | "agent", ..] => Some(Group::Tasks),
             ["v1", "stripe", "webhook"] => Some(Group::StripeWebhook),
             ["v1", "orgs", ..] | ["v1", "invitations", ..] => Some(Group::Orgs),
             _ => None,
@@ -184,7 +190,9 @@ pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
         Err(err) => {
             match &err {
                 AppError::Internal(detail) => tracing::error!(%detail, "request failed"),
-                AppError::Unavailable(detail) | AppError::Upstream(detail) => tracing::warn!(%detail, "dependency unavailable"),
+                AppError::Unavailable(detail) | AppError::Upstream { message: detail, .. } => {
+                    tracing::warn!(%detail, "dependency unavailable")
+                }
                 _ => {}
             }
             error_response(&err)
@@ -204,6 +212,8 @@ async fn dispatch(app: &App, group: Group, req: Req) -> AppResult<Reply> {
         Group::Orgs => crate::orgs::http::route(app, req).await,
         Group::Leads => crate::leads::http::route(app, req).await,
         Group::Billing => crate::billing::http::route(app, req).await,
+        Group::Chat => crate::ceo::http::route(app, req).await,
+        Group::Tasks => crate::tasks::http::route(app, req).await,
         Group::StripeWebhook => crate::billing::http::route_webhook(app, req).await,
         Group::Health => crate::health::route(app, req).await,
     }
@@ -223,6 +233,12 @@ mod tests {
         assert_eq!(Group::for_path("/v1/health"), Some(Group::Health));
         assert_eq!(Group::for_path("/v1/orgs/abc/billing/checkout"), Some(Group::Billing));
         assert_eq!(Group::for_path("/v1/stripe/webhook"), Some(Group::StripeWebhook));
+        assert_eq!(Group::for_path("/v1/orgs/abc/conversations/c/messages"), Some(Group::Chat));
+        assert_eq!(Group::for_path("/v1/orgs/abc/ai-config"), Some(Group::Chat));
+        assert_eq!(Group::for_path("/v1/orgs/abc/tasks/t/approve"), Some(Group::Tasks));
+        assert_eq!(Group::for_path("/v1/orgs/abc/agent/analyze"), Some(Group::Tasks));
+        assert_eq!(Group::for_path("/v1/orgs/abc/insights"), Some(Group::Tasks));
+        assert_eq!(Group::for_path("/v1/orgs/abc/leads/l/score"), Some(Group::Leads));
         assert_eq!(Group::for_path("/v2/x"), None);
     }
 }

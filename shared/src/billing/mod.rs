@@ -133,7 +133,10 @@ fn payments_error(e: PaymentsError) -> AppError {
             code: "BILLING_NOT_CONFIGURED",
             message,
         },
-        PaymentsError::Rejected(message) => AppError::Upstream(format!("Stripe refused the request: {message}")),
+        PaymentsError::Rejected(message) => AppError::Upstream {
+            code: "PAYMENT_PROVIDER_ERROR",
+            message: format!("Stripe refused the request: {message}"),
+        },
         PaymentsError::Unavailable(message) => AppError::Unavailable(format!("Stripe is unavailable: {message}")),
     }
 }

@@ -74,7 +74,7 @@ const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 /// Tries when the lead changes between the read and the write.
 const WRITE_TRIES: usize = 3;
 
-pub async fn log(app: &App, tenant: &TenantCtx, mut lead: Lead, input: NewActivity) -> AppResult<Activity> {
+pub async fn log(app: &App, tenant: &TenantCtx, lead: Lead, input: NewActivity) -> AppResult<Activity> {
     let now = app.clock.now();
     let occurred = match input.occurred_at.as_deref() {
         Some(t) => model::timestamp_param("occurredAt", t)?,
@@ -94,6 +94,19 @@ pub async fn log(app: &App, tenant: &TenantCtx, mut lead: Lead, input: NewActivi
         created_by: tenant.user_id().to_string(),
         created_at: crate::clock::timestamp(now),
     };
+    Ok(record(app, tenant, lead, activity, |_| {}).await?.0)
+}
+
+/// Stores an activity and, in the same write, moves the lead's `lastActivityAt` forward and
+/// applies `also` to the lead. Answers false (and changes nothing) when an activity with this
+/// key was stored before, which makes a retried job's activity land once.
+pub async fn record(
+    app: &App,
+    tenant: &TenantCtx,
+    mut lead: Lead,
+    activity: Activity,
+    also: impl Fn(&mut Lead),
+) -> AppResult<(Activity, bool)> {
     let activity_item = to_item(
         &tenant.pk(),
         &keys::activity_sk(&lead.id, &activity.occurred_at, &activity.id),
@@ -101,16 +114,20 @@ pub async fn log(app: &App, tenant: &TenantCtx, mut lead: Lead, input: NewActivi
     )?;
     for _ in 0..WRITE_TRIES {
         let read_version = lead.version;
-        let moves_forward = lead
+        let mut changed = lead.clone();
+        also(&mut changed);
+        if changed
             .last_activity_at
             .as_deref()
-            .is_none_or(|last| activity.occurred_at.as_str() > last);
-        let lead_op = if moves_forward {
-            lead.last_activity_at = Some(activity.occurred_at.clone());
-            lead.version += 1;
-            lead.updated_at = crate::clock::timestamp(now);
+            .is_none_or(|last| activity.occurred_at.as_str() > last)
+        {
+            changed.last_activity_at = Some(activity.occurred_at.clone());
+        }
+        let lead_op = if changed != lead {
+            changed.version += 1;
+            changed.updated_at = crate::clock::timestamp(app.clock.now());
             TxOp::Put {
-                item: to_item(&tenant.pk(), &keys::lead_sk(&lead.id), &lead)?,
+                item: to_item(&tenant.pk(), &keys::lead_sk(&lead.id), &changed)?,
                 condition: Some(Condition::VersionEquals(read_version)),
             }
         } else {
@@ -127,7 +144,8 @@ pub async fn log(app: &App, tenant: &TenantCtx, mut lead: Lead, input: NewActivi
             lead_op,
         ];
         match app.table.transact(ops).await {
-            Ok(()) => return Ok(activity),
+            Ok(()) => return Ok((activity, true)),
+            Err(TableError::ConditionFailed { op: Some(0) }) => return Ok((activity, false)),
             Err(TableError::ConditionFailed { op: Some(1) }) => {
                 lead = super::lead_from(app.table.get(&tenant.key(keys::lead_sk(&activity.lead_id))).await?)?;
             }

@@ -23,6 +23,7 @@ enum Route {
     LogActivity,
     Meetings,
     PlanMeeting,
+    Score,
 }
 
 const ROUTES: &RouteTable<Route> = &[
@@ -35,6 +36,7 @@ const ROUTES: &RouteTable<Route> = &[
     (Method::POST, "/v1/orgs/{orgId}/leads/{leadId}/activities", Route::LogActivity),
     (Method::GET, "/v1/orgs/{orgId}/leads/{leadId}/meetings", Route::Meetings),
     (Method::POST, "/v1/orgs/{orgId}/leads/{leadId}/meetings", Route::PlanMeeting),
+    (Method::GET, "/v1/orgs/{orgId}/leads/{leadId}/score", Route::Score),
 ];
 
 fn status_param(raw: Option<&str>) -> AppResult<Option<LeadStatus>> {
@@ -111,6 +113,11 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
             let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[lead_sk]).await?;
             let lead = super::lead_from(items.remove(0))?;
             Reply::created(activities::log(app, &tenant, lead, input).await?)
+        }
+        Route::Score => {
+            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[lead_sk]).await?;
+            let lead = super::lead_from(items.remove(0))?;
+            Reply::ok(super::score::score_lead(app, &tenant, lead).await?)
         }
         Route::PlanMeeting => {
             let input: NewMeeting = req.json()?;

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod http;
+pub mod score;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -32,7 +33,7 @@ pub enum Priority {
     High,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lead {
     pub id: String,
@@ -48,6 +49,12 @@ pub struct Lead {
     pub owner_id: Option<String>,
     pub value: Option<f64>,
     pub last_activity_at: Option<String>,
+    /// When someone (or the agent) means to follow up next.
+    #[serde(default)]
+    pub next_follow_up_at: Option<String>,
+    /// The last computed score, stored when it changes.
+    #[serde(default)]
+    pub score: Option<score::StoredScore>,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -184,6 +191,8 @@ pub fn new_lead(app: &App, tenant: &TenantCtx, fields: LeadFields, owner: Option
         owner_id: None,
         value: None,
         last_activity_at: None,
+        next_follow_up_at: None,
+        score: None,
         created_by: tenant.user_id().to_string(),
         created_at: now.clone(),
         updated_at: now,

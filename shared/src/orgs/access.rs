@@ -10,6 +10,9 @@ use crate::keys;
 use crate::model::check_id;
 use crate::ports::table::{Item, Key};
 
+/// Who background work acts as, in `createdBy` fields and the like.
+pub const BACKGROUND_USER: &str = "agent";
+
 #[derive(Debug, Clone)]
 pub struct TenantCtx {
     org_id: String,
@@ -32,6 +35,16 @@ impl TenantCtx {
     }
     pub fn key(&self, sk: impl Into<String>) -> Key {
         Key::new(self.pk(), sk)
+    }
+
+    /// The context of a background job (executor, task runner, agent) for an org whose id it
+    /// read back from the store or from the app's own queues, never from a request.
+    pub(crate) fn background(org_id: &str) -> TenantCtx {
+        TenantCtx {
+            org_id: org_id.to_string(),
+            user_id: BACKGROUND_USER.to_string(),
+            role: Role::Owner,
+        }
     }
 
     pub fn require(&self, role: Role) -> AppResult<()> {

@@ -1,6 +1,9 @@
+pub mod ai;
 pub mod cursor;
 pub mod events;
 pub mod mailer;
 pub mod payments;
+pub mod queue;
 pub mod secrets;
+pub mod social;
 pub mod table;

@@ -11,6 +11,8 @@ pub enum SecretName {
     StripeSecretKey,
     /// The webhook signing secret (`whsec_…`); two, comma-separated, during a rotation.
     StripeWebhookSecret,
+    /// The API key of the OpenAI-compatible endpoint the Ai port calls.
+    AiApiKey,
 }
 
 impl SecretName {
@@ -20,6 +22,7 @@ impl SecretName {
             SecretName::SmtpUrl => "smtp-url",
             SecretName::StripeSecretKey => "stripe-secret-key",
             SecretName::StripeWebhookSecret => "stripe-webhook-secret",
+            SecretName::AiApiKey => "ai-api-key",
         }
     }
 }

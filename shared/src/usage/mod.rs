@@ -2,9 +2,11 @@
 //! creation adds to an atomic counter bounded by the plan's limit, in the same transaction
 //! as what it creates, so a request over quota changes nothing.
 
-use crate::error::AppError;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::orgs::access::TenantCtx;
+use crate::ports::ai::{Completion, Prompt};
 use crate::ports::table::{Counter, Key, TableError, TxOp};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,9 +97,10 @@ pub fn spend(tenant: &TenantCtx, plan: Plan, metric: Metric, amount: i64, at: Da
 }
 
 /// Runs a transaction whose step `spend_op` spends quota: a failure of that step is 402.
-pub fn quota_error(err: TableError, spend_op: usize, metric: Metric, plan: Plan) -> AppError {
+/// `spend_op` is the step's index in a transaction, `None` for a lone counter change.
+pub fn quota_error(err: TableError, spend_op: Option<usize>, metric: Metric, plan: Plan) -> AppError {
     match err {
-        TableError::ConditionFailed { op: Some(op) } if op == spend_op => AppError::QuotaExceeded(format!(
+        TableError::ConditionFailed { op } if op == spend_op => AppError::QuotaExceeded(format!(
             "the {} plan allows {} {} a month: upgrade or wait for the next month",
             plan.as_str(),
             plan.limit(metric),
@@ -106,6 +109,49 @@ pub fn quota_error(err: TableError, spend_op: usize, metric: Metric, plan: Plan)
         other => other.into(),
     }
 }
+
+/// Spends one AI call of the plan's quota (402 past it), calls the model, and records the
+/// call's tokens: a ledger item per call and a monthly total. A failed call is given back.
+pub async fn ai_call(app: &App, tenant: &TenantCtx, plan: Plan, prompt: Prompt, purpose: &str) -> AppResult<Completion> {
+    let now = app.clock.now();
+    let key = usage_key(tenant, now);
+    let calls = Metric::AiCalls.attr();
+    app.table
+        .add(&key, Counter::new(calls, 1).at_most(plan.limit(Metric::AiCalls)))
+        .await
+        .map_err(|e| quota_error(e, None, Metric::AiCalls, plan))?;
+    let completion = match app.ai.complete(prompt).await {
+        Ok(completion) => completion,
+        Err(e) => {
+            if let Err(refund) = app.table.add(&key, Counter::new(calls, -1).at_least(0)).await {
+                tracing::warn!(error = %refund, "could not give back a failed AI call");
+            }
+            return Err(e.into());
+        }
+    };
+    let id = crate::model::new_id();
+    let ledger = serde_json::json!({
+        "id": id,
+        "purpose": purpose,
+        "provider": completion.provider,
+        "model": completion.model,
+        "promptTokens": completion.prompt_tokens,
+        "completionTokens": completion.completion_tokens,
+        "at": crate::clock::timestamp(now),
+        "ttl": (now + chrono::Duration::days(AI_LEDGER_DAYS)).timestamp(),
+    });
+    app.table
+        .put(crate::model::to_item(&tenant.pk(), &keys::ai_call_sk(&id), &ledger)?, None)
+        .await?;
+    let tokens = i64::from(completion.prompt_tokens) + i64::from(completion.completion_tokens);
+    app.table.add(&key, Counter::new(AI_TOKENS, tokens)).await?;
+    Ok(completion)
+}
+
+/// How long the per-call token ledger is kept.
+pub const AI_LEDGER_DAYS: i64 = 90;
+/// The month's total of AI tokens (prompt and completion), beside the quota counters.
+pub const AI_TOKENS: &str = "aiTokens";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -125,6 +171,7 @@ pub struct UsageReport {
     pub posts: MetricUsage,
     pub emails: MetricUsage,
     pub ai_calls: MetricUsage,
+    pub ai_tokens: i64,
 }
 
 pub fn report(plan: Plan, usage: Option<&crate::ports::table::Item>, at: DateTime<Utc>) -> UsageReport {
@@ -145,6 +192,7 @@ pub fn report(plan: Plan, usage: Option<&crate::ports::table::Item>, at: DateTim
         posts: of(Metric::Posts),
         emails: of(Metric::Emails),
         ai_calls: of(Metric::AiCalls),
+        ai_tokens: usage.and_then(|u| u.get(AI_TOKENS)).and_then(|v| v.as_i64()).unwrap_or(0),
     }
 }
 

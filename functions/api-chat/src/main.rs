@@ -1,0 +1,6 @@
+//! Serves the chat route group on API Gateway: all logic lives in `chief`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    chief::config::run_api(chief::api::Group::Chat).await
+}

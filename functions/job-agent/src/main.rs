@@ -1,0 +1,6 @@
+//! Runs the hourly agent's fan-out (EventBridge, every hour): all logic lives in `chief`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chief::config::run_job(chief::jobs::Job::Agent).await
+}

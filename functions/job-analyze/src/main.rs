@@ -1,0 +1,6 @@
+//! Runs the org analysis (SQS, the analysis queue): all logic lives in `chief`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chief::config::run_job(chief::jobs::Job::Analyze).await
+}

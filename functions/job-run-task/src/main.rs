@@ -1,0 +1,6 @@
+//! Runs the task runner (SQS, the tasks queue): all logic lives in `chief`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chief::config::run_job(chief::jobs::Job::RunTask).await
+}

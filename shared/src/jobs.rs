@@ -1,0 +1,95 @@
+//! The background functions: the two schedules (executor, agent) and the two queue
+//! consumers (run-task, analyze). The same handlers serve Lambda and `local`'s drain loop.
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ports::queue::QueueName;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// EventBridge, every minute.
+    Executor,
+    /// SQS, the tasks queue.
+    RunTask,
+    /// EventBridge, every hour.
+    Agent,
+    /// SQS, the analysis queue.
+    Analyze,
+}
+
+/// A scheduled run: what it did, as the function answers.
+pub async fn run_schedule(app: &App, job: Job) -> AppResult<Value> {
+    let report = match job {
+        Job::Executor => serde_json::to_value(crate::tasks::executor::tick(app).await?),
+        Job::Agent => serde_json::to_value(crate::agent::fan_out(app).await?),
+        Job::RunTask | Job::Analyze => return Err(AppError::Internal(format!("{job:?} is not a schedule"))),
+    };
+    report.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// One message of a queue. `Err` means "deliver it again" (and, after the queue's maximum
+/// receives, "to the dead-letter queue").
+pub async fn handle_message(app: &App, queue: QueueName, body: &str) -> AppResult<Value> {
+    let outcome = match queue {
+        QueueName::Tasks => serde_json::to_value(crate::tasks::run::run(app, body).await?),
+        QueueName::Analysis => serde_json::to_value(crate::agent::run_job(app, body).await?),
+    };
+    outcome.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// An SQS batch: every message is handled; the ids of those that failed are reported, so
+/// only they come back (the event source mapping has `ReportBatchItemFailures`).
+pub async fn handle_batch(app: &App, queue: QueueName, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.unwrap_or_default();
+        match handle_message(app, queue, record.body.as_deref().unwrap_or_default()).await {
+            Ok(outcome) => tracing::info!(message_id = %id, %outcome, "job done"),
+            Err(e) => {
+                tracing::warn!(message_id = %id, error = %e, "job failed; it will be delivered again");
+                response.add_failure(id);
+            }
+        }
+    }
+    response
+}
+
+/// What one pass over a local queue did.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainReport {
+    pub received: usize,
+    pub done: usize,
+    pub failed: usize,
+}
+
+/// Receives one batch from a queue and handles it as Lambda would: done messages are
+/// acknowledged, failed ones released to come back (and to reach the DLQ in the end).
+pub async fn drain_once(app: &App, queue: QueueName) -> AppResult<DrainReport> {
+    let messages = app
+        .queue
+        .receive(queue, crate::ports::queue::MAX_BATCH)
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let mut report = DrainReport {
+        received: messages.len(),
+        ..DrainReport::default()
+    };
+    for message in messages {
+        let settled = match handle_message(app, queue, &message.body).await {
+            Ok(_) => {
+                report.done += 1;
+                app.queue.ack(queue, &message.receipt).await
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %message.id, error = %e, receives = message.receive_count, "job failed; it will be delivered again");
+                report.failed += 1;
+                app.queue.release(queue, &message.receipt).await
+            }
+        };
+        settled.map_err(|e| AppError::Unavailable(e.to_string()))?;
+    }
+    Ok(report)
+}

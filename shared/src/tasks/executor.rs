@@ -1,0 +1,208 @@
+//! The minute executor: reads the due index for the minutes since its last tick, claims each
+//! due task with a conditional write, and enqueues one job per claim. Nothing is scanned.
+//!
+//! Idempotent under at-least-once schedules: two ticks at once (or one delivered twice) read
+//! the same entries, but a claim is a write conditional on the version read, so only one of
+//! them takes a task and only that one enqueues it.
+
+use super::autonomy::{Autonomy, AutonomyPolicy};
+use super::{Approval, Task, TaskStatus, due, save};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::from_item;
+use crate::ports::queue::QueueName;
+use crate::ports::table::{Index, Item, Key, Query, query_all};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Runs of a task before it fails for good (a claim whose job never finished counts as one).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// How long a claimed task may stay IN_PROGRESS before it is taken again.
+pub const LEASE_MINUTES: i64 = 15;
+/// Minutes re-read behind the last tick: index entries can appear late (eventual consistency
+/// of the index, clock skew between writers).
+const OVERLAP_MINUTES: i64 = 1;
+/// How far back the first tick ever looks.
+const FIRST_LOOKBACK_MINUTES: i64 = 60;
+/// Minutes one tick reads at most; after an outage the backlog is caught up tick by tick.
+const MAX_MINUTES_PER_TICK: i64 = 60;
+
+/// What a tick did, as the executor function answers and `local` shows.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickReport {
+    pub from_minute: String,
+    pub to_minute: String,
+    pub partitions_read: usize,
+    pub due: usize,
+    pub claimed: usize,
+    /// Claims whose lease ran out (the job was lost or crashed), taken again.
+    pub reclaimed: usize,
+    /// Another executor changed the task first.
+    pub lost_races: usize,
+    pub awaiting_approval: usize,
+    pub cancelled_by_policy: usize,
+    pub failed: usize,
+    pub enqueued: usize,
+    pub batches: usize,
+}
+
+/// The message `job-run-task` gets: which task, and the version its claim wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunTaskJob {
+    pub org_id: String,
+    pub task_id: String,
+    pub claim: u64,
+}
+
+fn cursor_key() -> Key {
+    Key::new(keys::EXECUTOR_PK, keys::CURSOR_SK)
+}
+
+fn parse_minute(value: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(&format!("{value}:00"), "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+pub async fn tick(app: &App) -> AppResult<TickReport> {
+    let now = app.clock.now();
+    let this_minute = due::minute_start(now);
+    let last = app
+        .table
+        .get(&cursor_key())
+        .await?
+        .and_then(|item| item.get("minute").and_then(|m| m.as_str()).and_then(parse_minute));
+    let from = match last {
+        Some(last) => (last - Duration::minutes(OVERLAP_MINUTES)).min(this_minute),
+        None => this_minute - Duration::minutes(FIRST_LOOKBACK_MINUTES),
+    };
+    let to = this_minute.min(from + Duration::minutes(MAX_MINUTES_PER_TICK - 1));
+    let mut report = TickReport {
+        from_minute: due::minute(from),
+        to_minute: due::minute(to),
+        ..TickReport::default()
+    };
+
+    let mut entries = Vec::new();
+    let mut minute = from;
+    while minute <= to {
+        for shard in 0..due::SHARDS {
+            let query = Query::partition(keys::due_pk(&due::minute(minute), shard))
+                .on(Index::Due)
+                .between("", due::due_by(now))
+                .limit(100);
+            entries.extend(query_all(&*app.table, query).await?);
+            report.partitions_read += 1;
+        }
+        minute += Duration::minutes(1);
+    }
+    report.due = entries.len();
+
+    let mut policies: HashMap<String, AutonomyPolicy> = HashMap::new();
+    let mut jobs = Vec::new();
+    for entry in entries {
+        if let Some(job) = take(app, entry, now, &mut policies, &mut report).await? {
+            jobs.push(serde_json::to_string(&job).map_err(|e| AppError::Internal(e.to_string()))?);
+        }
+    }
+    if !jobs.is_empty() {
+        report.batches = app
+            .queue
+            .send(QueueName::Tasks, &jobs)
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        report.enqueued = jobs.len();
+    }
+    // Moves forward only as far as it read; a later tick starts again just behind it.
+    if last.is_none_or(|last| to > last) {
+        let mut item = Item::new();
+        item.insert("PK".into(), keys::EXECUTOR_PK.into());
+        item.insert("SK".into(), keys::CURSOR_SK.into());
+        item.insert("minute".into(), due::minute(to).into());
+        app.table.put(item, None).await?;
+    }
+    Ok(report)
+}
+
+/// Decides one due entry: claim it (answering the job to send), hold it for approval, or
+/// cancel it as the policy says. A task changed by someone else first is left to them.
+async fn take(
+    app: &App,
+    entry: Item,
+    now: DateTime<Utc>,
+    policies: &mut HashMap<String, AutonomyPolicy>,
+    report: &mut TickReport,
+) -> AppResult<Option<RunTaskJob>> {
+    let org_id = entry
+        .get("PK")
+        .and_then(|pk| pk.as_str())
+        .and_then(|pk| pk.strip_prefix("ORG#"))
+        .ok_or_else(|| AppError::Internal("a due entry outside an org".into()))?
+        .to_string();
+    let mut task: Task = from_item(entry)?;
+    let stamp = crate::clock::timestamp(now);
+    match task.status {
+        TaskStatus::Pending if task.approval == Approval::Policy => {
+            if !policies.contains_key(&org_id) {
+                let stored = app.table.get(&Key::new(keys::org_pk(&org_id), keys::AUTONOMY_SK)).await?;
+                policies.insert(org_id.clone(), AutonomyPolicy::from_stored(stored)?);
+            }
+            match policies[&org_id].for_kind(task.kind) {
+                Autonomy::Auto => task.approval = Approval::Auto,
+                Autonomy::Approval => {
+                    task.approval = Approval::Awaiting;
+                    return settle(app, &org_id, task, report, |r| r.awaiting_approval += 1).await;
+                }
+                Autonomy::Off => {
+                    task.status = TaskStatus::Cancelled;
+                    task.error = Some(format!("the autonomy policy has {} off", task.kind.as_str()));
+                    task.finished_at = Some(stamp);
+                    return settle(app, &org_id, task, report, |r| r.cancelled_by_policy += 1).await;
+                }
+            }
+        }
+        TaskStatus::Pending => {}
+        TaskStatus::InProgress if task.attempts >= MAX_ATTEMPTS => {
+            task.status = TaskStatus::Failed;
+            task.error = Some(format!("did not finish in {MAX_ATTEMPTS} attempts"));
+            task.lease_until = None;
+            task.finished_at = Some(stamp);
+            return settle(app, &org_id, task, report, |r| r.failed += 1).await;
+        }
+        TaskStatus::InProgress => report.reclaimed += 1,
+        _ => return Ok(None),
+    }
+    task.status = TaskStatus::InProgress;
+    task.attempts += 1;
+    task.started_at = Some(stamp);
+    task.lease_until = Some(crate::clock::timestamp(now + Duration::minutes(LEASE_MINUTES)));
+    let task_id = task.id.clone();
+    match save(app, &org_id, task).await {
+        Ok(claimed) => {
+            report.claimed += 1;
+            Ok(Some(RunTaskJob {
+                org_id,
+                task_id,
+                claim: claimed.version,
+            }))
+        }
+        Err(AppError::Conflict { .. }) => {
+            report.lost_races += 1;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn settle(app: &App, org_id: &str, task: Task, report: &mut TickReport, count: fn(&mut TickReport)) -> AppResult<Option<RunTaskJob>> {
+    match save(app, org_id, task).await {
+        Ok(_) => count(report),
+        Err(AppError::Conflict { .. }) => report.lost_races += 1,
+        Err(e) => return Err(e),
+    }
+    Ok(None)
+}

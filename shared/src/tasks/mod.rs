@@ -1,0 +1,377 @@
+//! Autonomous tasks: a social post, an email campaign or a lead follow-up, run by the minute
+//! executor at `runAt`. PENDING → IN_PROGRESS → COMPLETED | FAILED | CANCELLED.
+//!
+//! A task that may run carries a due-index entry for the minute it is due (see [`due`]); an
+//! IN_PROGRESS task carries one for when its lease runs out, so a claim whose job was lost
+//! is taken again. Anything else (awaiting approval, finished) is not in the index.
+
+pub mod autonomy;
+pub mod due;
+pub mod executor;
+pub mod http;
+pub mod run;
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::{self, from_item, to_item};
+use crate::orgs::access::TenantCtx;
+use crate::ports::cursor;
+use crate::ports::table::{Condition, Item, Query, TableError, TxOp};
+use crate::usage::{self, Metric, Plan};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    SocialMediaPost,
+    EmailCampaign,
+    LeadFollowup,
+}
+
+impl TaskType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::SocialMediaPost => "social_media_post",
+            TaskType::EmailCampaign => "email_campaign",
+            TaskType::LeadFollowup => "lead_followup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// Whether a task may run. Members' tasks need no approval; the agent's are checked against
+/// the org's autonomy policy by the executor when they fall due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    NotRequired,
+    /// Created by the agent; the executor applies the policy when it is due.
+    Policy,
+    /// The policy allows it without asking.
+    Auto,
+    Awaiting,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Member,
+    Agent,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: TaskType,
+    pub input: Value,
+    pub status: TaskStatus,
+    pub approval: Approval,
+    pub origin: Origin,
+    pub run_at: String,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    /// While IN_PROGRESS: when the claim may be taken again if the run never finished.
+    pub lease_until: Option<String>,
+    pub created_by: String,
+    pub decided_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub version: u64,
+}
+
+impl Task {
+    /// When the executor should look at this task, if ever.
+    pub fn due_at(&self) -> Option<&str> {
+        match (self.status, self.approval) {
+            (TaskStatus::Pending, Approval::Awaiting | Approval::Rejected) => None,
+            (TaskStatus::Pending, _) => Some(&self.run_at),
+            (TaskStatus::InProgress, _) => self.lease_until.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn to_item(&self, org_id: &str) -> AppResult<Item> {
+        let mut item = to_item(&keys::org_pk(org_id), &keys::task_sk(&self.id), self)?;
+        if let Some(at) = self.due_at() {
+            let (pk, sk) = due::entry(org_id, &self.id, at)?;
+            item.insert("duePK".into(), pk.into());
+            item.insert("dueSK".into(), sk.into());
+        }
+        Ok(item)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+}
+
+/// What each type of task takes; checked on creation, read again by the runner.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PostInput {
+    pub topic: String,
+    #[serde(default = "sandbox")]
+    pub platform: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CampaignInput {
+    pub subject: String,
+    pub brief: String,
+    pub lead_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FollowupInput {
+    pub lead_id: String,
+    pub note: Option<String>,
+    #[serde(default = "three")]
+    pub next_follow_up_days: u32,
+}
+
+fn sandbox() -> String {
+    crate::adapters::sandbox_social::PLATFORM.into()
+}
+fn three() -> u32 {
+    3
+}
+
+pub const MAX_CAMPAIGN_LEADS: usize = 50;
+
+/// The input checked against its type and cleaned, as it is stored.
+pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
+    fn parse<T: serde::de::DeserializeOwned>(kind: TaskType, input: Value) -> AppResult<T> {
+        serde_json::from_value(input).map_err(|e| AppError::validation(format!("input for {}: {e}", kind.as_str())))
+    }
+    let cleaned = match kind {
+        TaskType::SocialMediaPost => {
+            let mut post: PostInput = parse(kind, input)?;
+            post.topic = model::text("input.topic", &post.topic, 1_000)?;
+            if post.platform != crate::adapters::sandbox_social::PLATFORM {
+                return Err(AppError::validation(
+                    "input.platform: only the sandbox platform is connected for now",
+                ));
+            }
+            serde_json::to_value(post)
+        }
+        TaskType::EmailCampaign => {
+            let mut campaign: CampaignInput = parse(kind, input)?;
+            campaign.subject = model::text("input.subject", &campaign.subject, 200)?;
+            campaign.brief = model::text("input.brief", &campaign.brief, 2_000)?;
+            if campaign.lead_ids.is_empty() || campaign.lead_ids.len() > MAX_CAMPAIGN_LEADS {
+                return Err(AppError::validation(format!(
+                    "input.leadIds holds 1 to {MAX_CAMPAIGN_LEADS} lead ids"
+                )));
+            }
+            for id in &campaign.lead_ids {
+                model::check_id(id, "each of input.leadIds")?;
+            }
+            campaign.lead_ids.sort();
+            campaign.lead_ids.dedup();
+            serde_json::to_value(campaign)
+        }
+        TaskType::LeadFollowup => {
+            let mut followup: FollowupInput = parse(kind, input)?;
+            model::check_id(&followup.lead_id, "input.leadId")?;
+            followup.note = model::optional_text("input.note", followup.note.as_deref(), 1_000)?;
+            if !(1..=90).contains(&followup.next_follow_up_days) {
+                return Err(AppError::validation("input.nextFollowUpDays must be from 1 to 90"));
+            }
+            serde_json::to_value(followup)
+        }
+    };
+    cleaned.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewTask {
+    #[serde(rename = "type")]
+    pub kind: TaskType,
+    pub input: Value,
+    pub run_at: Option<String>,
+}
+
+/// How far ahead a task may be scheduled.
+pub const MAX_SCHEDULE_DAYS: i64 = 366;
+
+pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: NewTask) -> AppResult<Task> {
+    let run_at = match input.run_at.as_deref() {
+        None => now,
+        Some(t) => {
+            let at = model::timestamp_param("runAt", t)?;
+            if at > now + chrono::Duration::days(MAX_SCHEDULE_DAYS) {
+                return Err(AppError::validation(format!("runAt is more than {MAX_SCHEDULE_DAYS} days ahead")));
+            }
+            // A time in the past means "as soon as possible".
+            at.max(now)
+        }
+    };
+    let stamp = crate::clock::timestamp(now);
+    Ok(Task {
+        id: model::new_id(),
+        kind: input.kind,
+        input: check_input(input.kind, input.input)?,
+        status: TaskStatus::Pending,
+        approval: match origin {
+            Origin::Member => Approval::NotRequired,
+            Origin::Agent => Approval::Policy,
+        },
+        origin,
+        run_at: crate::clock::timestamp(run_at),
+        output: None,
+        error: None,
+        attempts: 0,
+        lease_until: None,
+        created_by: created_by.to_string(),
+        decided_by: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+        started_at: None,
+        finished_at: None,
+        version: 1,
+    })
+}
+
+/// Stores a new task and spends one task of the month's quota in the same transaction:
+/// over quota, nothing is stored (402). Cancelled and rejected tasks keep their count.
+pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> AppResult<()> {
+    app.table
+        .transact(vec![
+            TxOp::Put {
+                item: task.to_item(tenant.org_id())?,
+                condition: Some(Condition::NotExists),
+            },
+            usage::spend(tenant, plan, Metric::Tasks, 1, app.clock.now()),
+        ])
+        .await
+        .map_err(|e| usage::quota_error(e, Some(1), Metric::Tasks, plan))
+}
+
+pub fn task_from(item: Option<Item>) -> AppResult<Task> {
+    from_item(item.ok_or(AppError::NotFound("task"))?)
+}
+
+/// Writes a changed task if it is still at the version read; answers the stored task.
+pub async fn save(app: &App, org_id: &str, mut task: Task) -> AppResult<Task> {
+    let read = task.version;
+    task.version += 1;
+    task.updated_at = crate::clock::timestamp(app.clock.now());
+    app.table
+        .put(task.to_item(org_id)?, Some(Condition::VersionEquals(read)))
+        .await
+        .map_err(|e| match e {
+            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the task changed meanwhile: read it again"),
+            other => other.into(),
+        })?;
+    Ok(task)
+}
+
+#[derive(Debug, Default)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub kind: Option<TaskType>,
+}
+
+/// Newest first; with a filter, reads up to five pages of 100 to fill one page.
+pub async fn list(
+    app: &App,
+    tenant: &TenantCtx,
+    filter: &TaskFilter,
+    limit: usize,
+    cursor_in: Option<String>,
+) -> AppResult<(Vec<Task>, Option<String>)> {
+    let filtered = filter.status.is_some() || filter.kind.is_some();
+    let mut tasks = Vec::new();
+    let mut cursor_at = cursor_in;
+    for _ in 0..5 {
+        let page = app
+            .table
+            .query(
+                Query::partition(tenant.pk())
+                    .prefix(keys::TASK_PREFIX)
+                    .descending()
+                    .limit(if filtered { 100 } else { limit })
+                    .after(cursor_at.clone()),
+            )
+            .await?;
+        let more = page.cursor.is_some();
+        let mut items = page.items.into_iter();
+        for item in items.by_ref() {
+            let last = cursor::encode(&item, None);
+            let task: Task = from_item(item)?;
+            if filter.status.is_none_or(|s| s == task.status) && filter.kind.is_none_or(|k| k == task.kind) {
+                tasks.push(task);
+            }
+            cursor_at = Some(last);
+            if tasks.len() == limit {
+                break;
+            }
+        }
+        if items.next().is_none() && !more {
+            return Ok((tasks, None));
+        }
+        if tasks.len() == limit {
+            return Ok((tasks, cursor_at));
+        }
+    }
+    Ok((tasks, cursor_at))
+}
+
+/// A member cancels a task that has not started: its due entry goes, its quota stays spent.
+pub async fn cancel(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<Task> {
+    if task.status != TaskStatus::Pending {
+        return Err(AppError::conflict(
+            "TASK_NOT_PENDING",
+            format!("only a pending task can be cancelled; this one is {:?}", task.status),
+        ));
+    }
+    task.status = TaskStatus::Cancelled;
+    task.finished_at = Some(crate::clock::timestamp(app.clock.now()));
+    task.decided_by = Some(tenant.user_id().to_string());
+    save(app, tenant.org_id(), task).await
+}
+
+/// An admin approves or rejects a task awaiting approval. Approved, it is due again at its
+/// `runAt` (or now, if that has passed).
+pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool) -> AppResult<Task> {
+    if task.status != TaskStatus::Pending || task.approval != Approval::Awaiting {
+        return Err(AppError::conflict(
+            "TASK_NOT_AWAITING_APPROVAL",
+            "this task is not awaiting approval",
+        ));
+    }
+    let now = app.clock.now();
+    task.decided_by = Some(tenant.user_id().to_string());
+    if approve {
+        task.approval = Approval::Approved;
+        let run_at = model::timestamp_param("runAt", &task.run_at).unwrap_or(now);
+        task.run_at = crate::clock::timestamp(run_at.max(now));
+    } else {
+        task.approval = Approval::Rejected;
+        task.status = TaskStatus::Cancelled;
+        task.finished_at = Some(crate::clock::timestamp(now));
+    }
+    save(app, tenant.org_id(), task).await
+}

@@ -1,0 +1,361 @@
+//! `job-run-task`: carries out a claimed task and records the outcome.
+//!
+//! Idempotent under at-least-once delivery: a job names the version its claim wrote, and a
+//! task no longer IN_PROGRESS at that version is left alone (a redelivery, or a claim taken
+//! again after its lease). Each effect is keyed by the task: the sandbox post by the task id,
+//! each campaign email by a marker written before the send, the follow-up's activity by the
+//! task id. Completion is a write conditional on the claim's version, with the usage it
+//! spends in the same transaction, so two concurrent deliveries complete it once.
+
+use super::executor::{MAX_ATTEMPTS, RunTaskJob};
+use super::{CampaignInput, FollowupInput, PostInput, Task, TaskStatus, TaskType, save};
+use crate::app::App;
+use crate::ceo::OrgContext;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::leads::Lead;
+use crate::leads::activities::{self, Activity, ActivityKind};
+use crate::model::{self, from_item};
+use crate::orgs::access::TenantCtx;
+use crate::ports::ai::{AiUse, Prompt};
+use crate::ports::events::DomainEvent;
+use crate::ports::mailer::Email;
+use crate::ports::social::SocialError;
+use crate::ports::table::{Condition, Counter, Item, TableError, TxOp};
+use crate::usage::{self, Metric};
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum RunOutcome {
+    Completed {
+        task_id: String,
+    },
+    Failed {
+        task_id: String,
+        error: String,
+    },
+    /// A transient failure: the task is due again at `run_at`.
+    Retrying {
+        task_id: String,
+        run_at: String,
+        error: String,
+    },
+    /// Nothing to do: a redelivered or superseded job, or a task or org that is gone.
+    Skipped {
+        reason: &'static str,
+    },
+}
+
+/// What a finished piece of work spends, beside the AI calls it already spent.
+struct Done {
+    output: Value,
+    spend: Option<(Metric, i64)>,
+}
+
+/// Runs one job. An error means the message should come back (store down, unreadable body);
+/// every outcome of the task itself, failure included, is recorded and answered as `Ok`.
+pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
+    let job: RunTaskJob = serde_json::from_str(body).map_err(|e| AppError::validation(format!("not a task job: {e}")))?;
+    model::check_id(&job.org_id, "orgId")?;
+    model::check_id(&job.task_id, "taskId")?;
+    let tenant = TenantCtx::background(&job.org_id);
+    let now = app.clock.now();
+    let mut wanted = vec![keys::task_sk(&job.task_id)];
+    wanted.extend(OrgContext::sort_keys(now));
+    let keys: Vec<_> = wanted.into_iter().map(|sk| tenant.key(sk)).collect();
+    let mut items = app.table.get_many(&keys).await?;
+    let Some(task_item) = items.remove(0) else {
+        return Ok(RunOutcome::Skipped {
+            reason: "the task is gone",
+        });
+    };
+    let task: Task = from_item(task_item)?;
+    if task.status != TaskStatus::InProgress || task.version != job.claim {
+        return Ok(RunOutcome::Skipped {
+            reason: "the task was handled by another delivery",
+        });
+    }
+    if items[0].is_none() {
+        return Ok(RunOutcome::Skipped {
+            reason: "the organisation is gone",
+        });
+    }
+    let org = OrgContext::from_items(items, now)?;
+    let work = match task.kind {
+        TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
+        TaskType::EmailCampaign => campaign(app, &tenant, &org, &task).await,
+        TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await,
+    };
+    match work {
+        Ok(done) => complete(app, &tenant, task, done).await,
+        Err(e) => fail(app, &tenant, task, e).await,
+    }
+}
+
+fn input<T: serde::de::DeserializeOwned>(task: &Task) -> AppResult<T> {
+    serde_json::from_value(task.input.clone()).map_err(|e| AppError::validation(format!("stored input unreadable: {e}")))
+}
+
+fn room(org: &OrgContext, metric: Metric, amount: i64) -> AppResult<()> {
+    if org.used(metric) + amount > org.plan.limit(metric) {
+        return Err(AppError::QuotaExceeded(format!(
+            "the {} plan allows {} {} a month",
+            org.plan.as_str(),
+            org.plan.limit(metric),
+            metric.attr()
+        )));
+    }
+    Ok(())
+}
+
+async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
+    let input: PostInput = input(task)?;
+    room(org, Metric::Posts, 1)?;
+    let ask = format!(
+        "Write one social media post (at most 280 characters, no hashtags spam) about: {}",
+        input.topic
+    );
+    let completion = usage::ai_call(
+        app,
+        tenant,
+        org.plan,
+        Prompt::new(AiUse::Routine, org.system_prompt(), ask),
+        "social_media_post",
+    )
+    .await?;
+    let published = app
+        .social
+        .publish(tenant.org_id(), &input.platform, &completion.text, &task.id)
+        .await
+        .map_err(|e| match e {
+            SocialError::Unavailable(m) => AppError::Unavailable(m),
+            other => AppError::validation(other.to_string()),
+        })?;
+    Ok(Done {
+        output: json!({"post": published, "provider": completion.provider, "model": completion.model}),
+        spend: Some((Metric::Posts, 1)),
+    })
+}
+
+async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
+    let input: CampaignInput = input(task)?;
+    let keys: Vec<_> = input.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
+    let leads: Vec<Option<Item>> = app.table.get_many(&keys).await?;
+    let mut recipients = Vec::new();
+    let (mut missing, mut without_email) = (Vec::new(), Vec::new());
+    for (id, item) in input.lead_ids.iter().zip(leads) {
+        match item.map(from_item::<Lead>).transpose()? {
+            None => missing.push(id.clone()),
+            Some(lead) => match lead.email.clone() {
+                Some(email) => recipients.push((lead, email)),
+                None => without_email.push(id.clone()),
+            },
+        }
+    }
+    if recipients.is_empty() {
+        return Err(AppError::validation("none of the campaign's leads has an email address"));
+    }
+    room(org, Metric::Emails, recipients.len() as i64)?;
+    let ask = format!(
+        "Write the body of a short marketing email. Subject: {}. Brief: {}. Plain text, no greeting line, sign off as the team.",
+        input.subject, input.brief
+    );
+    let completion = usage::ai_call(
+        app,
+        tenant,
+        org.plan,
+        Prompt::new(AiUse::Routine, org.system_prompt(), ask),
+        "email_campaign",
+    )
+    .await?;
+    let (mut sent, mut sent_before) = (0i64, 0usize);
+    for (lead, email) in &recipients {
+        let marker = crate::model::to_item(
+            &tenant.pk(),
+            &keys::campaign_send_sk(&task.id, &lead.id),
+            &json!({"to": email, "at": crate::clock::timestamp(app.clock.now())}),
+        )?;
+        match app.table.put(marker, Some(Condition::NotExists)).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { .. }) => {
+                sent_before += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mail = Email {
+            to: email.clone(),
+            subject: input.subject.clone(),
+            text: format!("Hello {},\n\n{}", lead.name, completion.text),
+        };
+        if let Err(e) = app.mailer.send(mail).await {
+            // Not sent: take the marker back so that the retry sends it.
+            app.table
+                .delete(&tenant.key(keys::campaign_send_sk(&task.id, &lead.id)), None)
+                .await?;
+            return Err(AppError::Unavailable(format!("mail to a lead not sent: {e}")));
+        }
+        sent += 1;
+    }
+    Ok(Done {
+        output: json!({
+            "subject": input.subject,
+            "sent": sent + sent_before as i64,
+            "missingLeads": missing,
+            "leadsWithoutEmail": without_email,
+            "provider": completion.provider,
+            "model": completion.model,
+        }),
+        spend: (sent > 0).then_some((Metric::Emails, sent)),
+    })
+}
+
+async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
+    let input: FollowupInput = input(task)?;
+    let lead: Lead = crate::leads::lead_from(app.table.get(&tenant.key(keys::lead_sk(&input.lead_id))).await?)?;
+    let mut ask = format!(
+        "Write a short, personal follow-up message to {}{}{}.",
+        lead.name,
+        lead.title.as_deref().map(|t| format!(", {t}")).unwrap_or_default(),
+        lead.company.as_deref().map(|c| format!(" at {c}")).unwrap_or_default()
+    );
+    if let Some(note) = &input.note {
+        ask.push_str(&format!(" Context: {note}"));
+    }
+    let completion = usage::ai_call(
+        app,
+        tenant,
+        org.plan,
+        Prompt::new(AiUse::Routine, org.system_prompt(), ask),
+        "lead_followup",
+    )
+    .await?;
+    let now = app.clock.now();
+    let next = crate::clock::timestamp(now + Duration::days(i64::from(input.next_follow_up_days)));
+    // Keyed by the task and the claim's start, so a redelivered job finds its activity stored.
+    let activity = Activity {
+        id: task.id.clone(),
+        lead_id: lead.id.clone(),
+        kind: ActivityKind::Note,
+        summary: format!("Follow-up written by the AI CEO: {}", completion.text),
+        occurred_at: task.started_at.clone().unwrap_or_else(|| crate::clock::timestamp(now)),
+        created_by: crate::orgs::access::BACKGROUND_USER.into(),
+        created_at: crate::clock::timestamp(now),
+    };
+    let next_for_lead = next.clone();
+    let (activity, _) = activities::record(app, tenant, lead, activity, move |lead| {
+        lead.next_follow_up_at = Some(next_for_lead.clone())
+    })
+    .await?;
+    Ok(Done {
+        output: json!({
+            "leadId": input.lead_id,
+            "message": completion.text,
+            "activityId": activity.id,
+            "nextFollowUpAt": next,
+            "provider": completion.provider,
+            "model": completion.model,
+        }),
+        spend: None,
+    })
+}
+
+fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> DomainEvent {
+    DomainEvent {
+        id: format!("{kind}:{}", task.id),
+        source: "chief.tasks".into(),
+        detail_type: kind.into(),
+        org_id: tenant.org_id().to_string(),
+        at: task.updated_at.clone(),
+        detail: json!({"taskId": task.id, "type": task.kind, "status": task.status, "origin": task.origin, "attempts": task.attempts}),
+    }
+}
+
+async fn publish(app: &App, event: DomainEvent) {
+    if let Err(e) = app.events.publish(&[event]).await {
+        tracing::warn!(error = %e, "task event not published");
+    }
+}
+
+async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
+    let claim = task.version;
+    let now = crate::clock::timestamp(app.clock.now());
+    task.status = TaskStatus::Completed;
+    task.output = Some(done.output);
+    task.error = None;
+    task.lease_until = None;
+    task.finished_at = Some(now.clone());
+    task.updated_at = now;
+    task.version += 1;
+    let mut ops = vec![TxOp::Put {
+        item: task.to_item(tenant.org_id())?,
+        condition: Some(Condition::VersionEquals(claim)),
+    }];
+    if let Some((metric, amount)) = done.spend {
+        // The effect is out already: record it even past the limit (checked before the work).
+        ops.push(TxOp::Add {
+            key: usage::usage_key(tenant, app.clock.now()),
+            counter: Counter::new(metric.attr(), amount),
+        });
+    }
+    match app.table.transact(ops).await {
+        Ok(()) => {}
+        Err(TableError::ConditionFailed { op: Some(0) }) => {
+            return Ok(RunOutcome::Skipped {
+                reason: "the task was handled by another delivery",
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    publish(app, task_event(tenant, &task, "task.completed")).await;
+    Ok(RunOutcome::Completed { task_id: task.id })
+}
+
+/// Transient failures (a provider or the store briefly down) run again later, up to
+/// `MAX_ATTEMPTS` runs; anything else fails the task at once with the reason.
+async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) -> AppResult<RunOutcome> {
+    let transient = matches!(
+        &error,
+        AppError::Unavailable(_)
+            | AppError::Disabled {
+                code: "AI_UNAVAILABLE" | "AI_RATE_LIMITED",
+                ..
+            }
+    );
+    let now = app.clock.now();
+    let message = error.to_string();
+    task.error = Some(message.clone());
+    task.lease_until = None;
+    let retry = transient && task.attempts < MAX_ATTEMPTS;
+    if retry {
+        task.status = TaskStatus::Pending;
+        task.run_at = crate::clock::timestamp(now + Duration::minutes(2_i64.pow(task.attempts)));
+    } else {
+        task.status = TaskStatus::Failed;
+        task.finished_at = Some(crate::clock::timestamp(now));
+    }
+    let task = match save(app, tenant.org_id(), task).await {
+        Ok(task) => task,
+        Err(AppError::Conflict { .. }) => {
+            return Ok(RunOutcome::Skipped {
+                reason: "the task was handled by another delivery",
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if retry {
+        return Ok(RunOutcome::Retrying {
+            task_id: task.id,
+            run_at: task.run_at,
+            error: message,
+        });
+    }
+    publish(app, task_event(tenant, &task, "task.failed")).await;
+    Ok(RunOutcome::Failed {
+        task_id: task.id,
+        error: message,
+    })
+}
