@@ -564,3 +564,195 @@ pub mod event_bus {
         [ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
     );
 }
+
+/// The JobQueue contract: every message sent arrives, an acknowledged one is gone, a released
+/// one comes back, and one received the maximum number of times without success becomes a
+/// dead letter. SQS runs on moto with the redrive policy of `template.yaml`.
+pub mod job_queue {
+    use crate::adapters::sqlite_queue::SqliteQueue;
+    use crate::adapters::sqs_queue::SqsQueue;
+    use crate::ports::queue::{JobQueue, Message, QueueName};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    pub struct Fixture {
+        pub queue: Arc<dyn JobQueue>,
+        pub max_receives: u32,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    /// The `maxReceiveCount` of the queues in `template.yaml`.
+    pub fn template_max_receives() -> u32 {
+        let template = include_str!("../../template.yaml");
+        let counts: Vec<u32> = template
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("maxReceiveCount:"))
+            .map(|n| n.trim().parse().unwrap())
+            .collect();
+        assert!(!counts.is_empty() && counts.iter().all(|&c| c == counts[0]), "{counts:?}");
+        counts[0]
+    }
+
+    pub fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(crate::clock::SystemClock);
+        let max_receives = template_max_receives();
+        let queue = SqliteQueue::open(
+            &dir.path().join("chief.db"),
+            clock,
+            std::time::Duration::from_secs(300),
+            max_receives,
+        )
+        .unwrap();
+        Fixture {
+            queue: Arc::new(queue),
+            max_receives,
+            _dir: Some(dir),
+        }
+    }
+
+    /// Both queues on moto, each with a DLQ and the template's redrive policy.
+    pub async fn sqs_queues() -> SqsQueue {
+        let sqs = aws_sdk_sqs::Client::new(&super::aws_config().await);
+        let mut urls = HashMap::new();
+        for queue in QueueName::ALL {
+            let name = format!("chief-{}-{}", queue.as_str(), ulid::Ulid::new().to_string().to_lowercase());
+            let dlq = sqs
+                .create_queue()
+                .queue_name(format!("{name}-dlq"))
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            let arn_attr = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+            let dlq_arn = sqs
+                .get_queue_attributes()
+                .queue_url(&dlq)
+                .attribute_names(arn_attr.clone())
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()[&arn_attr]
+                .clone();
+            let policy = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": template_max_receives()}).to_string();
+            let url = sqs
+                .create_queue()
+                .queue_name(&name)
+                .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, policy)
+                .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "300")
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            urls.insert(queue, url);
+        }
+        SqsQueue::new(sqs, urls)
+    }
+
+    pub async fn sqs() -> Fixture {
+        Fixture {
+            queue: Arc::new(sqs_queues().await),
+            max_receives: template_max_receives(),
+            _dir: None,
+        }
+    }
+
+    /// Receives until `n` messages arrived or the queue stays empty.
+    async fn receive_all(f: &Fixture, n: usize) -> Vec<Message> {
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            let batch = f.queue.receive(QueueName::Tasks, 10).await.unwrap();
+            if batch.is_empty() && got.len() >= n {
+                break;
+            }
+            got.extend(batch);
+        }
+        got
+    }
+
+    pub mod cases {
+        use super::*;
+
+        pub async fn sent_messages_arrive_once_each_past_the_batch_size(f: Fixture) {
+            let bodies: Vec<String> = (0..23).map(|n| format!("{{\"n\": {n}}}")).collect();
+            assert_eq!(f.queue.send(QueueName::Tasks, &bodies).await.unwrap(), 3);
+            let got = receive_all(&f, bodies.len()).await;
+            let mut seen: Vec<String> = got.iter().map(|m| m.body.clone()).collect();
+            seen.sort();
+            let mut expected = bodies.clone();
+            expected.sort();
+            assert_eq!(seen, expected);
+            assert!(got.iter().all(|m| m.receive_count == 1));
+            for m in &got {
+                f.queue.ack(QueueName::Tasks, &m.receipt).await.unwrap();
+            }
+            assert!(f.queue.receive(QueueName::Tasks, 10).await.unwrap().is_empty());
+            assert!(
+                f.queue.receive(QueueName::Analysis, 10).await.unwrap().is_empty(),
+                "queues are apart"
+            );
+        }
+
+        pub async fn a_message_never_done_becomes_a_dead_letter_while_its_batch_mates_are_done(f: Fixture) {
+            let bodies = ["good 1".to_string(), "poison".to_string(), "good 2".to_string()];
+            f.queue.send(QueueName::Tasks, &bodies).await.unwrap();
+            let mut done = Vec::new();
+            let mut poison_receives = 0;
+            for _ in 0..40 {
+                let batch = f.queue.receive(QueueName::Tasks, 10).await.unwrap();
+                if batch.is_empty() && done.len() == 2 && poison_receives >= f.max_receives {
+                    break;
+                }
+                for m in batch {
+                    if m.body == "poison" {
+                        poison_receives += 1;
+                        assert_eq!(m.receive_count, poison_receives);
+                        f.queue.release(QueueName::Tasks, &m.receipt).await.unwrap();
+                    } else {
+                        done.push(m.body.clone());
+                        f.queue.ack(QueueName::Tasks, &m.receipt).await.unwrap();
+                    }
+                }
+            }
+            done.sort();
+            assert_eq!(done, ["good 1", "good 2"]);
+            assert_eq!(poison_receives, f.max_receives);
+            let dead = f.queue.dead_letters(QueueName::Tasks, 10).await.unwrap();
+            assert_eq!(dead.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["poison"]);
+            assert!(f.queue.receive(QueueName::Tasks, 10).await.unwrap().is_empty());
+        }
+    }
+
+    macro_rules! job_queue_suite {
+        ($adapter:ident, $fixture:expr, $attr:tt) => {
+            mod $adapter {
+                use super::*;
+                #[tokio::test]
+                #$attr
+                async fn sent_messages_arrive_once_each_past_the_batch_size() {
+                    cases::sent_messages_arrive_once_each_past_the_batch_size($fixture).await
+                }
+                #[tokio::test]
+                #$attr
+                async fn a_message_never_done_becomes_a_dead_letter_while_its_batch_mates_are_done() {
+                    cases::a_message_never_done_becomes_a_dead_letter_while_its_batch_mates_are_done($fixture).await
+                }
+            }
+        };
+    }
+
+    job_queue_suite!(sqlite_queue, sqlite(), [cfg(all())]);
+    job_queue_suite!(
+        sqs_queue,
+        sqs().await,
+        [ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
+    );
+
+    #[test]
+    fn local_queues_dead_letter_after_as_many_receives_as_the_cloud_ones() {
+        assert_eq!(crate::local::MAX_RECEIVES, template_max_receives());
+    }
+}

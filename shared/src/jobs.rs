@@ -93,3 +93,64 @@ pub async fn drain_once(app: &App, queue: QueueName) -> AppResult<DrainReport> {
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::sqs::SqsMessage;
+
+    fn record(id: &str, body: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.into());
+        message.body = Some(body.into());
+        message
+    }
+
+    #[tokio::test]
+    async fn a_batch_reports_only_its_failed_messages() {
+        let t = crate::testing::app();
+        let fine = serde_json::json!({"orgId": crate::model::new_id(), "taskId": crate::model::new_id(), "claim": 2}).to_string();
+        let mut event = SqsEvent::default();
+        event.records = vec![record("m1", &fine), record("m2", "{poison"), record("m3", &fine)];
+        let response = handle_batch(&t.app, QueueName::Tasks, event).await;
+        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, ["m2"]);
+    }
+}
+
+/// Against SQS on moto: the same drain `local` runs, on the SQS adapter.
+#[cfg(test)]
+mod on_sqs {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    #[ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
+    async fn a_poison_job_ends_in_the_dlq_while_the_rest_of_its_batch_succeeds() {
+        let mut t = crate::testing::app();
+        t.app.queue = Arc::new(crate::contract::job_queue::sqs_queues().await);
+        let fine: Vec<String> = (0..4)
+            .map(|_| serde_json::json!({"orgId": crate::model::new_id(), "taskId": crate::model::new_id(), "claim": 2}).to_string())
+            .collect();
+        let mut bodies = fine.clone();
+        bodies.insert(2, "{\"poison\": true}".into());
+        t.app.queue.send(QueueName::Tasks, &bodies).await.unwrap();
+        let (mut done, mut failed) = (0, 0);
+        for _ in 0..30 {
+            let report = drain_once(&t.app, QueueName::Tasks).await.unwrap();
+            done += report.done;
+            failed += report.failed;
+            if report.received == 0 && done == fine.len() && failed >= 5 {
+                break;
+            }
+        }
+        assert_eq!(
+            (done, failed),
+            (4, 5),
+            "each good job done once; the poison tried maxReceiveCount times"
+        );
+        let dead = t.app.queue.dead_letters(QueueName::Tasks, 10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].body, "{\"poison\": true}");
+    }
+}

@@ -23,3 +23,5 @@ pub mod usage;
 
 #[cfg(test)]
 mod contract;
+#[cfg(test)]
+mod testing;

@@ -24,7 +24,7 @@ pub const LEASE_MINUTES: i64 = 15;
 /// Minutes re-read behind the last tick: index entries can appear late (eventual consistency
 /// of the index, clock skew between writers).
 const OVERLAP_MINUTES: i64 = 1;
-/// How far back the first tick ever looks.
+/// How many minutes, this one included, the first tick ever reads.
 const FIRST_LOOKBACK_MINUTES: i64 = 60;
 /// Minutes one tick reads at most; after an outage the backlog is caught up tick by tick.
 const MAX_MINUTES_PER_TICK: i64 = 60;
@@ -78,7 +78,7 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
         .and_then(|item| item.get("minute").and_then(|m| m.as_str()).and_then(parse_minute));
     let from = match last {
         Some(last) => (last - Duration::minutes(OVERLAP_MINUTES)).min(this_minute),
-        None => this_minute - Duration::minutes(FIRST_LOOKBACK_MINUTES),
+        None => this_minute - Duration::minutes(FIRST_LOOKBACK_MINUTES - 1),
     };
     let to = this_minute.min(from + Duration::minutes(MAX_MINUTES_PER_TICK - 1));
     let mut report = TickReport {
@@ -205,4 +205,123 @@ async fn settle(app: &App, org_id: &str, task: Task, report: &mut TickReport, co
         Err(e) => return Err(e),
     }
     Ok(None)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::orgs::Org;
+    use crate::orgs::access::TenantCtx;
+    use crate::tasks::{NewTask, Origin, insert, new_task};
+    use crate::testing::{self, TestApp};
+    use crate::usage::Plan;
+    use serde_json::json;
+
+    pub const ORG: &str = "01JD3Z5Q1T6N8WQ4S0F9V7C2XA";
+
+    pub async fn org(t: &TestApp, plan: Plan) -> TenantCtx {
+        let now = crate::clock::timestamp(t.app.clock.now());
+        let org = Org {
+            id: ORG.into(),
+            name: "Acme".into(),
+            plan,
+            plan_until: None,
+            time_zone: "UTC".into(),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+        };
+        t.app.table.put(org.to_item().unwrap(), None).await.unwrap();
+        TenantCtx::background(ORG)
+    }
+
+    pub async fn post_task(t: &TestApp, tenant: &TenantCtx, run_at: Option<DateTime<Utc>>) -> Task {
+        let input = NewTask {
+            kind: crate::tasks::TaskType::SocialMediaPost,
+            input: json!({"topic": "spring"}),
+            run_at: run_at.map(crate::clock::timestamp),
+        };
+        let task = new_task(t.app.clock.now(), "user", Origin::Member, input).unwrap();
+        insert(&t.app, tenant, Plan::Enterprise, &task).await.unwrap();
+        task
+    }
+
+    async fn stored(t: &TestApp, id: &str) -> Task {
+        let item = t.app.table.get(&Key::new(keys::org_pk(ORG), keys::task_sk(id))).await.unwrap();
+        crate::tasks::task_from(item).unwrap()
+    }
+
+    #[tokio::test]
+    async fn due_tasks_are_claimed_once_and_enqueued_and_later_ones_wait_for_their_minute() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        for _ in 0..3 {
+            post_task(&t, &tenant, None).await;
+        }
+        let later = post_task(&t, &tenant, Some(t.app.clock.now() + Duration::minutes(10))).await;
+        let report = tick(&t.app).await.unwrap();
+        assert_eq!(
+            (report.due, report.claimed, report.enqueued, report.batches),
+            (3, 3, 3, 1),
+            "{report:?}"
+        );
+        assert_eq!(t.app.queue.receive(QueueName::Tasks, 10).await.unwrap().len(), 3);
+        assert_eq!(tick(&t.app).await.unwrap().claimed, 0, "claimed tasks are not due again");
+        t.clock.advance(Duration::minutes(10));
+        let report = tick(&t.app).await.unwrap();
+        assert_eq!(report.claimed, 1);
+        assert_eq!(stored(&t, &later.id).await.status, TaskStatus::InProgress);
+    }
+
+    #[tokio::test]
+    async fn minutes_missed_while_the_executor_was_down_are_read_on_its_next_tick() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        tick(&t.app).await.unwrap();
+        let task = post_task(&t, &tenant, Some(t.app.clock.now() + Duration::minutes(5))).await;
+        t.clock.advance(Duration::minutes(45));
+        let report = tick(&t.app).await.unwrap();
+        assert_eq!(report.claimed, 1, "{report:?}");
+        assert_eq!(
+            report.partitions_read,
+            47 * due::SHARDS as usize,
+            "from a minute behind the last tick to now"
+        );
+        assert_eq!(stored(&t, &task.id).await.attempts, 1);
+        // Steady state: the last tick's minute, the one before it, and this one.
+        t.clock.advance(Duration::minutes(1));
+        assert_eq!(tick(&t.app).await.unwrap().partitions_read, 3 * due::SHARDS as usize);
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_job_was_lost_is_taken_again_after_its_lease_and_then_fails() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        tick(&t.app).await.unwrap();
+        for attempt in 2..=MAX_ATTEMPTS {
+            t.clock.advance(Duration::minutes(LEASE_MINUTES + 1));
+            let report = tick(&t.app).await.unwrap();
+            assert_eq!((report.reclaimed, report.enqueued), (1, 1), "{report:?}");
+            assert_eq!(stored(&t, &task.id).await.attempts, attempt);
+        }
+        t.clock.advance(Duration::minutes(LEASE_MINUTES + 1));
+        assert_eq!(tick(&t.app).await.unwrap().failed, 1);
+        let failed = stored(&t, &task.id).await;
+        assert_eq!(failed.status, TaskStatus::Failed);
+        assert!(failed.due_at().is_none());
+    }
+
+    #[tokio::test]
+    async fn two_ticks_at_once_claim_each_task_once() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Enterprise).await;
+        for _ in 0..25 {
+            post_task(&t, &tenant, None).await;
+        }
+        let (a, b) = tokio::join!(tick(&t.app), tick(&t.app));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.claimed + b.claimed, 25, "{a:?} {b:?}");
+        assert_eq!(a.enqueued + b.enqueued, 25);
+    }
 }

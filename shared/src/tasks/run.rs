@@ -359,3 +359,81 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
         error: message,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::queue::QueueName;
+    use crate::tasks::executor::tests::{ORG, org, post_task};
+    use crate::tasks::executor::tick;
+    use crate::testing;
+    use crate::usage::Plan;
+
+    async fn job_body(t: &testing::TestApp) -> String {
+        tick(&t.app).await.unwrap();
+        let messages = t.app.queue.receive(QueueName::Tasks, 10).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        messages[0].body.clone()
+    }
+
+    async fn posts_used(t: &testing::TestApp) -> i64 {
+        let tenant = TenantCtx::background(ORG);
+        let usage = t
+            .app
+            .table
+            .get(&usage::usage_key(&tenant, t.app.clock.now()))
+            .await
+            .unwrap()
+            .unwrap();
+        usage["posts"].as_i64().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_job_delivered_again_later_has_no_second_effect() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        assert_eq!(
+            run(&t.app, &body).await.unwrap(),
+            RunOutcome::Completed { task_id: task.id.clone() }
+        );
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Skipped { .. }));
+        assert_eq!(posts_used(&t).await, 1);
+        let events = crate::adapters::store_events::recorded(&*t.app.table, ORG).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.detail_type == "task.completed").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_delivered_twice_at_once_completes_and_posts_once() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        let (a, b) = tokio::join!(run(&t.app, &body), run(&t.app, &body));
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            outcomes.iter().filter(|o| matches!(o, RunOutcome::Completed { .. })).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert_eq!(posts_used(&t).await, 1);
+        let posts = t
+            .app
+            .table
+            .query(crate::ports::table::Query::partition(tenant.pk()).prefix(keys::SOCIAL_POST_PREFIX))
+            .await
+            .unwrap();
+        assert_eq!(posts.items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unreadable_jobs_are_errors_so_the_queue_retries_them_toward_the_dlq() {
+        let t = testing::app();
+        for body in ["not json", r#"{"orgId": "x", "taskId": "y", "claim": 1}"#, r#"{"orgId": 1}"#] {
+            assert!(run(&t.app, body).await.is_err(), "{body}");
+        }
+        let unknown = serde_json::json!({"orgId": ORG, "taskId": crate::model::new_id(), "claim": 2}).to_string();
+        assert!(matches!(run(&t.app, &unknown).await.unwrap(), RunOutcome::Skipped { .. }));
+    }
+}

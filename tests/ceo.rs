@@ -1,0 +1,705 @@
+//! The AI CEO end to end on `local` (offline AI, sandbox social, file outbox, SQLite queue),
+//! with the schedules left to `POST /local/executor/run` and `/local/agent/run`.
+
+use chief::billing::signature::sign;
+use chief_tests::stripe::{SECRET_KEY, StripeFixture, stripe_object};
+use chief_tests::{Local, error_code};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WEBHOOK_SECRET: &str = "whsec_chief_ceo";
+const PRICE_PRO: &str = "price_chief_pro";
+
+fn data(body: &Value) -> &Value {
+    &body["data"]
+}
+
+fn start() -> Local {
+    Local::start_with(&[("CHIEF_LOCAL_SCHEDULES", "off")])
+}
+
+/// A time `days` ago (ahead, when negative).
+fn days_ago(days: i64) -> String {
+    chief::clock::timestamp(chrono::Utc::now() - chrono::Duration::days(days))
+}
+
+async fn ok(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+    let (status, answer) = s.call(method, path, Some(token), body.map(|b| b.to_string()).as_deref()).await;
+    assert!(status.is_success(), "{path}: {status} {answer}");
+    data(&answer).clone()
+}
+
+async fn lead(s: &Local, token: &str, org: &str, body: Value) -> String {
+    ok(s, Method::POST, &format!("/v1/orgs/{org}/leads"), token, Some(body)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn task(s: &Local, token: &str, org: &str, body: Value) -> Value {
+    let (status, answer) = s.post(&format!("/v1/orgs/{org}/tasks"), Some(token), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    data(&answer).clone()
+}
+
+async fn executor(s: &Local, token: &str) -> Value {
+    ok(s, Method::POST, "/local/executor/run", token, None).await
+}
+
+/// Waits for the queue drain to finish a task, answering it.
+async fn finished(s: &Local, token: &str, org: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let task = ok(s, Method::GET, &format!("/v1/orgs/{org}/tasks/{id}"), token, None).await;
+        if ["COMPLETED", "FAILED", "CANCELLED"].contains(&task["status"].as_str().unwrap()) {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {id} did not finish");
+}
+
+async fn usage(s: &Local, token: &str, org: &str) -> Value {
+    ok(s, Method::GET, &format!("/v1/orgs/{org}/usage"), token, None).await
+}
+
+async fn events(s: &Local, token: &str, org: &str, kind: &str) -> Vec<Value> {
+    let all = ok(s, Method::GET, &format!("/local/orgs/{org}/events"), token, None).await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detailType"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn outbox_to(s: &Local, to: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(s.data.path().join("outbox")) else {
+        return 0;
+    };
+    entries
+        .filter(|e| {
+            std::fs::read_to_string(e.as_ref().unwrap().path())
+                .unwrap()
+                .contains(&format!("To: {to}"))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn tasks_run_by_the_executor_post_mail_and_follow_up_with_usage_counted() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let ada = lead(
+        &s,
+        &owner,
+        &org,
+        json!({"name": "Ada", "email": "ada@lead.io", "company": "Engines"}),
+    )
+    .await;
+    let bob = lead(&s, &owner, &org, json!({"name": "Bob", "email": "bob@lead.io"})).await;
+    let nomail = lead(&s, &owner, &org, json!({"name": "No Mail"})).await;
+
+    let post = task(
+        &s,
+        &owner,
+        &org,
+        json!({"type": "social_media_post", "input": {"topic": "our spring launch"}}),
+    )
+    .await;
+    assert_eq!(
+        (post["status"].as_str(), post["approval"].as_str()),
+        (Some("PENDING"), Some("not_required"))
+    );
+    let campaign = task(
+        &s,
+        &owner,
+        &org,
+        json!({"type": "email_campaign", "input": {"subject": "Spring news", "brief": "the launch", "leadIds": [ada, bob, nomail]}}),
+    )
+    .await;
+    let followup = task(
+        &s,
+        &owner,
+        &org,
+        json!({"type": "lead_followup", "input": {"leadId": ada, "nextFollowUpDays": 5}}),
+    )
+    .await;
+    let tomorrow = chief::clock::timestamp(chrono::Utc::now() + chrono::Duration::days(1));
+    let later = task(
+        &s,
+        &owner,
+        &org,
+        json!({"type": "lead_followup", "input": {"leadId": bob}, "runAt": tomorrow}),
+    )
+    .await;
+
+    let tick = executor(&s, &owner).await;
+    assert_eq!((tick["claimed"].as_u64(), tick["enqueued"].as_u64()), (Some(3), Some(3)), "{tick}");
+    let post = finished(&s, &owner, &org, post["id"].as_str().unwrap()).await;
+    assert_eq!(post["status"], "COMPLETED", "{post}");
+    assert_eq!(post["attempts"], 1);
+    let published = &post["output"]["post"];
+    assert_eq!(published["platform"], "sandbox");
+    assert!(published["externalId"].as_str().unwrap().starts_with("sandbox_"));
+    assert_eq!(post["output"]["provider"], "offline");
+    assert!(published["text"].as_str().unwrap().contains("offline AI"), "{published}");
+
+    let campaign = finished(&s, &owner, &org, campaign["id"].as_str().unwrap()).await;
+    assert_eq!(campaign["status"], "COMPLETED", "{campaign}");
+    assert_eq!(campaign["output"]["sent"], 2);
+    assert_eq!(campaign["output"]["leadsWithoutEmail"], json!([nomail]));
+    assert_eq!((outbox_to(&s, "ada@lead.io"), outbox_to(&s, "bob@lead.io")), (1, 1));
+
+    let followup = finished(&s, &owner, &org, followup["id"].as_str().unwrap()).await;
+    assert_eq!(followup["status"], "COMPLETED", "{followup}");
+    let ada_now = ok(&s, Method::GET, &format!("/v1/orgs/{org}/leads/{ada}"), &owner, None).await;
+    assert_eq!(ada_now["nextFollowUpAt"], followup["output"]["nextFollowUpAt"]);
+    let activities = ok(&s, Method::GET, &format!("/v1/orgs/{org}/leads/{ada}/activities"), &owner, None).await;
+    assert_eq!(activities["items"].as_array().unwrap().len(), 1);
+    assert_eq!(activities["items"][0]["id"], followup["id"]);
+
+    let used = usage(&s, &owner, &org).await;
+    assert_eq!(
+        (
+            used["tasks"]["used"].as_i64(),
+            used["posts"]["used"].as_i64(),
+            used["emails"]["used"].as_i64(),
+            used["aiCalls"]["used"].as_i64()
+        ),
+        (Some(4), Some(1), Some(2), Some(3)),
+        "{used}"
+    );
+    assert!(used["aiTokens"].as_i64().unwrap() > 0);
+    assert_eq!(events(&s, &owner, &org, "task.completed").await.len(), 3);
+
+    // Nothing more is due; the scheduled one waits for its time.
+    let again = executor(&s, &owner).await;
+    assert_eq!(again["claimed"], 0, "{again}");
+    let later = ok(
+        &s,
+        Method::GET,
+        &format!("/v1/orgs/{org}/tasks/{}", later["id"].as_str().unwrap()),
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(later["status"], "PENDING");
+    let listed = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks?status=COMPLETED"), &owner, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+}
+
+async fn join(s: &Local, owner: &str, org: &str, email: &str, role: &str) -> String {
+    let (status, body) = s
+        .post(
+            &format!("/v1/orgs/{org}/members"),
+            Some(owner),
+            json!({"email": email, "role": role}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (token, _) = s.signup(email).await;
+    let invitation = s.invitation_token(email);
+    let (status, body) = s
+        .post(&format!("/v1/invitations/{invitation}/accept"), Some(&token), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    token
+}
+
+fn insight<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    report["insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} insight in {report}"))
+}
+
+#[tokio::test]
+async fn the_agent_acts_within_the_autonomy_policy_that_the_executor_enforces() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let member = join(&s, &owner, &org, "member@acme.io", "member").await;
+    let quiet = lead(&s, &owner, &org, json!({"name": "Quiet", "email": "quiet@lead.io"})).await;
+    ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/leads/{quiet}/activities"),
+        &owner,
+        Some(json!({"type": "call", "summary": "first call", "occurredAt": days_ago(20)})),
+    )
+    .await;
+    let policy = ok(&s, Method::GET, &format!("/v1/orgs/{org}/autonomy"), &member, None).await;
+    assert_eq!(
+        (policy["post"].as_str(), policy["email"].as_str(), policy["followUp"].as_str()),
+        (Some("approval"), Some("approval"), Some("auto"))
+    );
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            &format!("/v1/orgs/{org}/autonomy"),
+            Some(&member),
+            Some(r#"{"post":"off","version":0}"#),
+        )
+        .await;
+    error_code(status, &body, StatusCode::FORBIDDEN);
+    ok(
+        &s,
+        Method::PUT,
+        &format!("/v1/orgs/{org}/autonomy"),
+        &owner,
+        Some(json!({"post": "off", "followUp": "approval", "version": 0})),
+    )
+    .await;
+
+    // A member asks for an analysis by hand (any plan): stale lead and low content found.
+    let report = ok(&s, Method::POST, &format!("/v1/orgs/{org}/agent/analyze"), &member, None).await;
+    let stale = insight(&report, "stale_leads");
+    assert_eq!(
+        (stale["confidence"].as_f64(), stale["acted"].as_bool()),
+        (Some(0.9), Some(true)),
+        "{stale}"
+    );
+    assert_eq!(stale["actions"][0]["outcome"], "created");
+    assert_eq!(stale["actions"][0]["subject"], quiet.as_str());
+    let low = insight(&report, "low_content");
+    assert_eq!(low["actions"][0]["kind"], "create_post_task");
+    assert_eq!(report["summary"]["provider"], "offline");
+    let followup_id = stale["actions"][0]["taskId"].as_str().unwrap().to_string();
+    let post_id = low["actions"][0]["taskId"].as_str().unwrap().to_string();
+
+    // Again within the hour: the same insights, nothing created twice.
+    let again = ok(&s, Method::POST, &format!("/v1/orgs/{org}/agent/analyze"), &member, None).await;
+    assert!(
+        again["insights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["actions"].as_array().unwrap())
+            .all(|a| a["outcome"] != "created" || a["taskId"] == followup_id || a["taskId"] == post_id),
+        "{again}"
+    );
+    let tasks = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks"), &owner, None).await;
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 2, "{tasks}");
+    assert_eq!(events(&s, &owner, &org, "agent.acted").await.len(), 2);
+
+    // The executor applies the policy: the post is off, the follow-up waits for approval.
+    let tick = executor(&s, &owner).await;
+    assert_eq!(
+        (
+            tick["cancelledByPolicy"].as_u64(),
+            tick["awaitingApproval"].as_u64(),
+            tick["claimed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{tick}"
+    );
+    let post = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks/{post_id}"), &owner, None).await;
+    assert_eq!(post["status"], "CANCELLED");
+    assert!(post["error"].as_str().unwrap().contains("off"));
+    let waiting = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks/{followup_id}"), &owner, None).await;
+    assert_eq!(
+        (waiting["status"].as_str(), waiting["approval"].as_str()),
+        (Some("PENDING"), Some("awaiting"))
+    );
+    assert_eq!(executor(&s, &owner).await["claimed"], 0, "an awaiting task is not due");
+
+    let approve = format!("/v1/orgs/{org}/tasks/{followup_id}/approve");
+    let (status, body) = s.post(&approve, Some(&member), json!({})).await;
+    error_code(status, &body, StatusCode::FORBIDDEN);
+    let approved = ok(&s, Method::POST, &approve, &owner, None).await;
+    assert_eq!(approved["approval"], "approved");
+    let (status, body) = s
+        .post(&format!("/v1/orgs/{org}/tasks/{followup_id}/reject"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(error_code(status, &body, StatusCode::CONFLICT), "TASK_NOT_AWAITING_APPROVAL");
+    assert_eq!(executor(&s, &owner).await["claimed"], 1);
+    assert_eq!(finished(&s, &owner, &org, &followup_id).await["status"], "COMPLETED");
+    let quiet_lead = ok(&s, Method::GET, &format!("/v1/orgs/{org}/leads/{quiet}"), &owner, None).await;
+    assert!(quiet_lead["nextFollowUpAt"].is_string(), "{quiet_lead}");
+
+    let insights = ok(&s, Method::GET, &format!("/v1/orgs/{org}/insights"), &member, None).await;
+    let kinds: Vec<&str> = insights["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"stale_leads") && kinds.contains(&"low_content"), "{kinds:?}");
+    let score = ok(&s, Method::GET, &format!("/v1/orgs/{org}/leads/{quiet}/score"), &member, None).await;
+    assert_eq!(score["factors"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        score["score"].as_f64().unwrap(),
+        (score["fit"].as_f64().unwrap() + score["engagement"].as_f64().unwrap()).round()
+    );
+}
+
+#[tokio::test]
+async fn the_task_quota_counts_every_creation_and_answers_402() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let l = lead(&s, &owner, &org, json!({"name": "L"})).await;
+    let mut first = None;
+    for _ in 0..10 {
+        let t = task(
+            &s,
+            &owner,
+            &org,
+            json!({"type": "lead_followup", "input": {"leadId": l}, "runAt": days_ago(-2)}),
+        )
+        .await;
+        first.get_or_insert(t["id"].as_str().unwrap().to_string());
+    }
+    let cancel = format!("/v1/orgs/{org}/tasks/{}/cancel", first.unwrap());
+    assert_eq!(ok(&s, Method::POST, &cancel, &owner, None).await["status"], "CANCELLED");
+    let (status, body) = s.post(&cancel, Some(&owner), json!({})).await;
+    assert_eq!(error_code(status, &body, StatusCode::CONFLICT), "TASK_NOT_PENDING");
+    let (status, body) = s
+        .post(
+            &format!("/v1/orgs/{org}/tasks"),
+            Some(&owner),
+            json!({"type": "lead_followup", "input": {"leadId": l}}),
+        )
+        .await;
+    assert_eq!(error_code(status, &body, StatusCode::PAYMENT_REQUIRED), "QUOTA_EXCEEDED");
+    // The agent's tasks count too: over quota it records that instead of creating one.
+    let report = ok(&s, Method::POST, &format!("/v1/orgs/{org}/agent/analyze"), &owner, None).await;
+    assert_eq!(insight(&report, "low_content")["actions"][0]["outcome"], "over_quota");
+    let listed = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks?limit=100"), &owner, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 10);
+    assert_eq!(usage(&s, &owner, &org).await["tasks"]["used"], 10);
+}
+
+#[tokio::test]
+async fn chat_answers_from_config_history_and_numbers_within_the_ai_quota() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let member = join(&s, &owner, &org, "member@acme.io", "member").await;
+    let config = ok(&s, Method::GET, &format!("/v1/orgs/{org}/ai-config"), &member, None).await;
+    assert_eq!(
+        (config["personaName"].as_str(), config["version"].as_u64()),
+        (Some("Chief"), Some(0))
+    );
+    let change = json!({"personaName": "Ava", "goals": ["grow to 100 clients"], "industry": "bakeries", "version": 0});
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            &format!("/v1/orgs/{org}/ai-config"),
+            Some(&member),
+            Some(&change.to_string()),
+        )
+        .await;
+    error_code(status, &body, StatusCode::FORBIDDEN);
+    assert_eq!(
+        ok(&s, Method::PUT, &format!("/v1/orgs/{org}/ai-config"), &owner, Some(change.clone())).await["version"],
+        1
+    );
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            &format!("/v1/orgs/{org}/ai-config"),
+            Some(&owner),
+            Some(&change.to_string()),
+        )
+        .await;
+    assert_eq!(error_code(status, &body, StatusCode::CONFLICT), "VERSION_CONFLICT");
+
+    let conversation = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/conversations"),
+        &member,
+        Some(json!({"title": "Plans"})),
+    )
+    .await;
+    let messages = format!("/v1/orgs/{org}/conversations/{}/messages", conversation["id"].as_str().unwrap());
+    let exchange = ok(
+        &s,
+        Method::POST,
+        &messages,
+        &member,
+        Some(json!({"content": "What should we do this week?"})),
+    )
+    .await;
+    assert_eq!(exchange["reply"]["role"], "assistant");
+    assert_eq!(exchange["reply"]["provider"], "offline");
+    assert!(exchange["reply"]["content"].as_str().unwrap().contains("offline AI"));
+    let listed = ok(&s, Method::GET, &messages, &member, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["items"][0]["role"], "assistant", "newest first");
+    // A conversation is its member's own.
+    let (status, body) = s.get(&messages, &owner).await;
+    error_code(status, &body, StatusCode::NOT_FOUND);
+    assert_eq!(
+        ok(&s, Method::GET, &format!("/v1/orgs/{org}/conversations"), &owner, None).await["items"],
+        json!([])
+    );
+
+    for _ in 1..50 {
+        ok(&s, Method::POST, &messages, &member, Some(json!({"content": "and then?"}))).await;
+    }
+    let (status, body) = s.post(&messages, Some(&member), json!({"content": "one more?"})).await;
+    assert_eq!(error_code(status, &body, StatusCode::PAYMENT_REQUIRED), "QUOTA_EXCEEDED");
+    let listed = ok(&s, Method::GET, &format!("{messages}?limit=100"), &member, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 100, "the refused message is not stored");
+    assert_eq!(usage(&s, &owner, &org).await["aiCalls"]["used"], 50);
+    let (status, body) = s.post(&format!("/v1/orgs/{org}/agent/analyze"), Some(&member), json!({})).await;
+    assert_eq!(error_code(status, &body, StatusCode::PAYMENT_REQUIRED), "QUOTA_EXCEEDED");
+}
+
+/// An org on pro through a checkout and Stripe's `checkout.session.completed`.
+async fn pro_org(s: &Local, stripe: &StripeFixture, owner: &str, name: &str) -> String {
+    let org = s.create_org(owner, name).await;
+    let (status, body) = s
+        .post(&format!("/v1/orgs/{org}/billing/checkout"), Some(owner), json!({"plan": "pro"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let customer = stripe
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.path == "/v1/checkout/sessions" && r.field("metadata[org_id]") == Some(org.as_str()))
+        .and_then(|r| r.field("customer").map(str::to_string))
+        .expect("a checkout");
+    let mut session = stripe_object("checkout.session");
+    session["customer"] = customer.into();
+    session["subscription"] = format!("sub_{name}").into();
+    session["mode"] = "subscription".into();
+    session["payment_status"] = "paid".into();
+    session["metadata"] = json!({"org_id": org, "plan": "pro"});
+    let mut event = stripe_object("event");
+    event["id"] = format!("evt_{name}").into();
+    event["type"] = "checkout.session.completed".into();
+    event["created"] = chrono::Utc::now().timestamp().into();
+    event["data"] = json!({"object": session});
+    let body = event.to_string();
+    let (status, answer) = s
+        .webhook(&body, Some(&sign(body.as_bytes(), WEBHOOK_SECRET, chrono::Utc::now().timestamp())))
+        .await;
+    assert_eq!(
+        (status, data(&answer)["outcome"].as_str()),
+        (StatusCode::OK, Some("applied")),
+        "{answer}"
+    );
+    org
+}
+
+#[tokio::test]
+async fn the_hourly_agent_analyses_paying_orgs_only_and_never_twice_an_hour() {
+    let stripe = StripeFixture::start().await;
+    let s = Local::start_with(&[
+        ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
+        ("STRIPE_API_BASE", &stripe.base),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_PRICE_PRO", PRICE_PRO),
+    ]);
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let paying = [pro_org(&s, &stripe, &owner, "one").await, pro_org(&s, &stripe, &owner, "two").await];
+    let free = s.create_org(&owner, "free").await;
+    for org in paying.iter().chain([&free]) {
+        let l = lead(&s, &owner, org, json!({"name": "Old"})).await;
+        ok(
+            &s,
+            Method::POST,
+            &format!("/v1/orgs/{org}/leads/{l}/activities"),
+            &owner,
+            Some(json!({"type": "email", "summary": "sent deck", "occurredAt": days_ago(30)})),
+        )
+        .await;
+    }
+    let run = ok(&s, Method::POST, "/local/agent/run", &owner, None).await;
+    assert_eq!(
+        (run["messages"].as_u64(), run["orgsSeen"].as_u64(), run["batches"].as_u64()),
+        (Some(2), Some(2), Some(1)),
+        "{run}"
+    );
+    // A second fan-out in the same hour (a schedule delivered twice) creates nothing new.
+    ok(&s, Method::POST, "/local/agent/run", &owner, None).await;
+    for org in &paying {
+        let mut found = Value::Null;
+        for _ in 0..200 {
+            found = ok(&s, Method::GET, &format!("/v1/orgs/{org}/insights"), &owner, None).await;
+            if !found["items"].as_array().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stale = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "stale_leads")
+            .expect("stale insight")
+            .clone();
+        assert_eq!(stale["trigger"], "schedule");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let tasks = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks"), &owner, None).await;
+        let agent_tasks: Vec<_> = tasks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["origin"] == "agent")
+            .collect();
+        assert_eq!(agent_tasks.len(), 2, "one follow-up and one post draft: {tasks}");
+    }
+    let untouched = ok(&s, Method::GET, &format!("/v1/orgs/{free}/insights"), &owner, None).await;
+    assert_eq!(untouched["items"], json!([]));
+    assert_eq!(
+        ok(&s, Method::GET, &format!("/v1/orgs/{free}/tasks"), &owner, None).await["items"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn concurrent_executor_ticks_run_each_task_once() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let mut all = Vec::new();
+    for name in ["a", "b"] {
+        let org = s.create_org(&owner, name).await;
+        let l = lead(&s, &owner, &org, json!({"name": "L"})).await;
+        for i in 0..10 {
+            let body = if i < 5 {
+                json!({"type": "social_media_post", "input": {"topic": format!("topic {i}")}})
+            } else {
+                json!({"type": "lead_followup", "input": {"leadId": l}})
+            };
+            all.push((org.clone(), task(&s, &owner, &org, body).await["id"].as_str().unwrap().to_string()));
+        }
+    }
+    let (a, b, c, d) = tokio::join!(
+        executor(&s, &owner),
+        executor(&s, &owner),
+        executor(&s, &owner),
+        executor(&s, &owner)
+    );
+    let ticks = [a, b, c, d];
+    let claimed: u64 = ticks.iter().map(|t| t["claimed"].as_u64().unwrap()).sum();
+    assert_eq!(claimed, 20, "{ticks:?}");
+    for (org, id) in &all {
+        let t = finished(&s, &owner, org, id).await;
+        assert_eq!((t["status"].as_str(), t["attempts"].as_u64()), (Some("COMPLETED"), Some(1)), "{t}");
+    }
+    for org in all.iter().map(|(o, _)| o).collect::<std::collections::BTreeSet<_>>() {
+        let used = usage(&s, &owner, org).await;
+        assert_eq!(
+            (used["posts"]["used"].as_i64(), used["aiCalls"]["used"].as_i64()),
+            (Some(5), Some(10)),
+            "{used}"
+        );
+        assert_eq!(events(&s, &owner, org, "task.completed").await.len(), 10);
+    }
+}
+
+#[tokio::test]
+async fn every_new_route_hides_other_tenants_and_refuses_bad_input() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let (stranger, _) = s.signup("stranger@else.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let l = lead(&s, &owner, &org, json!({"name": "L"})).await;
+    let t = task(
+        &s,
+        &owner,
+        &org,
+        json!({"type": "lead_followup", "input": {"leadId": l}, "runAt": days_ago(-1)}),
+    )
+    .await;
+    let t = t["id"].as_str().unwrap();
+    let c = ok(&s, Method::POST, &format!("/v1/orgs/{org}/conversations"), &owner, None).await;
+    let c = c["id"].as_str().unwrap();
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/v1/orgs/{org}/ai-config"), None),
+        (Method::PUT, format!("/v1/orgs/{org}/ai-config"), Some(json!({"version": 0}))),
+        (Method::GET, format!("/v1/orgs/{org}/conversations"), None),
+        (Method::POST, format!("/v1/orgs/{org}/conversations"), Some(json!({}))),
+        (Method::GET, format!("/v1/orgs/{org}/conversations/{c}/messages"), None),
+        (
+            Method::POST,
+            format!("/v1/orgs/{org}/conversations/{c}/messages"),
+            Some(json!({"content": "hi"})),
+        ),
+        (Method::GET, format!("/v1/orgs/{org}/tasks"), None),
+        (
+            Method::POST,
+            format!("/v1/orgs/{org}/tasks"),
+            Some(json!({"type": "lead_followup", "input": {"leadId": l}})),
+        ),
+        (Method::GET, format!("/v1/orgs/{org}/tasks/{t}"), None),
+        (Method::POST, format!("/v1/orgs/{org}/tasks/{t}/cancel"), Some(json!({}))),
+        (Method::POST, format!("/v1/orgs/{org}/tasks/{t}/approve"), Some(json!({}))),
+        (Method::POST, format!("/v1/orgs/{org}/tasks/{t}/reject"), Some(json!({}))),
+        (Method::GET, format!("/v1/orgs/{org}/autonomy"), None),
+        (Method::PUT, format!("/v1/orgs/{org}/autonomy"), Some(json!({"version": 0}))),
+        (Method::GET, format!("/v1/orgs/{org}/insights"), None),
+        (Method::POST, format!("/v1/orgs/{org}/agent/analyze"), Some(json!({}))),
+        (Method::GET, format!("/v1/orgs/{org}/leads/{l}/score"), None),
+    ];
+    for (method, path, body) in &routes {
+        let body = body.as_ref().map(Value::to_string);
+        let (status, answer) = s.call(method.clone(), path, Some(&stranger), body.as_deref()).await;
+        error_code(status, &answer, StatusCode::NOT_FOUND);
+        let (status, answer) = s.call(method.clone(), path, None, body.as_deref()).await;
+        error_code(status, &answer, StatusCode::UNAUTHORIZED);
+    }
+    let used = usage(&s, &owner, &org).await;
+    assert_eq!(
+        (used["tasks"]["used"].as_i64(), used["aiCalls"]["used"].as_i64()),
+        (Some(1), Some(0)),
+        "{used}"
+    );
+    assert_eq!(
+        ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks/{t}"), &owner, None).await["status"],
+        "PENDING"
+    );
+
+    let tasks = format!("/v1/orgs/{org}/tasks");
+    for (body, code) in [
+        ("{", "INVALID_JSON"),
+        ("[]", "VALIDATION_ERROR"),
+        (r#"{"type": "fax", "input": {}}"#, "VALIDATION_ERROR"),
+        (r#"{"type": "lead_followup"}"#, "VALIDATION_ERROR"),
+        (r#"{"type": "lead_followup", "input": {"leadId": "nope"}}"#, "INVALID_ID"),
+        (
+            r#"{"type": "social_media_post", "input": {"topic": "x", "platform": "myspace"}}"#,
+            "VALIDATION_ERROR",
+        ),
+        (
+            r#"{"type": "email_campaign", "input": {"subject": "s", "brief": "b", "leadIds": []}}"#,
+            "VALIDATION_ERROR",
+        ),
+        (
+            r#"{"type": "social_media_post", "input": {"topic": "x"}, "runAt": "tomorrow"}"#,
+            "VALIDATION_ERROR",
+        ),
+        (
+            r#"{"type": "social_media_post", "input": {"topic": "x"}, "extra": 1}"#,
+            "VALIDATION_ERROR",
+        ),
+    ] {
+        let (status, answer) = s.call(Method::POST, &tasks, Some(&owner), Some(body)).await;
+        assert_eq!(error_code(status, &answer, StatusCode::BAD_REQUEST), code, "{body}");
+    }
+    let huge = json!({"type": "social_media_post", "input": {"topic": "x".repeat(100_000)}}).to_string();
+    let (status, answer) = s.call(Method::POST, &tasks, Some(&owner), Some(&huge)).await;
+    error_code(status, &answer, StatusCode::PAYLOAD_TOO_LARGE);
+    for (path, body) in [
+        (format!("/v1/orgs/{org}/conversations/{c}/messages"), r#"{"content": ""}"#),
+        (format!("/v1/orgs/{org}/conversations/{c}/messages"), r#"{"content": 5}"#),
+        (format!("/v1/orgs/{org}/autonomy"), r#"{"post": "sometimes", "version": 0}"#),
+        (format!("/v1/orgs/{org}/ai-config"), r#"{"postsPerWeek": -1, "version": 0}"#),
+    ] {
+        let method = if path.ends_with("messages") { Method::POST } else { Method::PUT };
+        let (status, answer) = s.call(method, &path, Some(&owner), Some(body)).await;
+        error_code(status, &answer, StatusCode::BAD_REQUEST);
+    }
+    let (status, answer) = s.get(&format!("/v1/orgs/{org}/tasks?status=DONE"), &owner).await;
+    error_code(status, &answer, StatusCode::BAD_REQUEST);
+    assert_eq!(usage(&s, &owner, &org).await["tasks"]["used"], 1, "refused requests spend nothing");
+}
