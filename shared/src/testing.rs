@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 pub fn app() -> TestApp {
@@ -38,5 +38,5 @@ pub fn app() -> TestApp {
         clock: clock.clone(),
         settings: Settings::default(),
     };
-    TestApp { app, clock, dir }
+    TestApp { app, clock, _dir: dir }
 }
