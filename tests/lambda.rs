@@ -1,5 +1,6 @@
 //! Drives real function binaries through `cargo lambda watch` and `cargo lambda invoke`
-//! with the API Gateway fixtures in `events/`, against DynamoDB and Secrets Manager in moto.
+//! with the fixtures in `events/`, against DynamoDB, Secrets Manager, EventBridge and SQS in
+//! moto: the API functions, the webhook, and the four jobs in the order the cloud runs them.
 
 use chief::adapters::dynamo_table::{DynamoTable, create_table_from_template};
 use chief::billing::signature::sign;
@@ -138,6 +139,22 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .await
         .unwrap();
 
+    // The two job queues; jobs are read back from them and handed on as Lambda would.
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let mut queues = Vec::new();
+    for name in ["tasks", "analysis"] {
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("chief-lambda-{name}-{}", std::process::id()))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        queues.push(url);
+    }
+    let (task_queue, analysis_queue) = (queues[0].clone(), queues[1].clone());
+
     let port = free_port();
     let watch = Command::new("cargo")
         .args([
@@ -155,6 +172,9 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .env("CHIEF_EVENT_BUS_NAME", &bus)
         .env("CHIEF_STRIPE_WEBHOOK_SECRET_ID", &webhook_secret_id)
         .env("STRIPE_PRICE_PRO", "price_chief_fixture_pro")
+        .env("CHIEF_TASK_QUEUE_URL", &task_queue)
+        .env("CHIEF_ANALYSIS_QUEUE_URL", &analysis_queue)
+        .env("CHIEF_AI_PROVIDER", "offline")
         .env("AWS_ENDPOINT_URL", &endpoint)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -212,4 +232,113 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .unwrap();
     assert_eq!(stored["plan"], "pro", "{stored:?}");
     assert_eq!(stored["planPK"], "PLAN#pro", "the plan index follows the plan");
+
+    // The hourly agent finds the org, now on pro, and enqueues its analysis.
+    let fan_out = invoke_when_ready(port, "job-agent", "events/job-agent.json");
+    assert_eq!(
+        (fan_out["orgsSeen"].as_u64(), fan_out["messages"].as_u64()),
+        (Some(1), Some(1)),
+        "{fan_out}"
+    );
+    let analyses = take_messages(&sqs, &analysis_queue).await;
+    assert_eq!(analyses.len(), 1);
+    assert!(analyses[0].contains(FIXTURE_ORG));
+    let event = sqs_event("job-analyze.json", &analyses[0]);
+    let answer = invoke_when_ready(port, "job-analyze", event.path().to_str().unwrap());
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "poison-1"}]),
+        "{answer}"
+    );
+    // With no posts this week, the analysis drafted a post task for the executor.
+    let tasks = store
+        .query(chief::ports::table::Query::partition(format!("ORG#{FIXTURE_ORG}")).prefix("TASK#"))
+        .await
+        .unwrap();
+    assert_eq!(tasks.items.len(), 1, "{tasks:?}");
+    let task_id = tasks.items[0]["id"].as_str().unwrap().to_string();
+
+    // The minute executor applies the default policy (posts need approval): held, not run.
+    let tick = invoke_when_ready(port, "job-executor", "events/job-executor.json");
+    assert_eq!(
+        (tick["due"].as_u64(), tick["awaitingApproval"].as_u64()),
+        (Some(1), Some(1)),
+        "{tick}"
+    );
+    // Approved (as an admin would through api-tasks), it runs on the next tick.
+    let key = chief::ports::table::Key::new(format!("ORG#{FIXTURE_ORG}"), format!("TASK#{task_id}"));
+    let mut task: chief::tasks::Task = chief::model::from_item(store.get(&key).await.unwrap().unwrap()).unwrap();
+    let read = task.version;
+    task.approval = chief::tasks::Approval::Approved;
+    task.version += 1;
+    store
+        .put(
+            task.to_item(FIXTURE_ORG).unwrap(),
+            Some(chief::ports::table::Condition::VersionEquals(read)),
+        )
+        .await
+        .unwrap();
+    let tick = invoke_when_ready(port, "job-executor", "events/job-executor.json");
+    assert_eq!((tick["claimed"].as_u64(), tick["enqueued"].as_u64()), (Some(1), Some(1)), "{tick}");
+    let jobs = take_messages(&sqs, &task_queue).await;
+    assert_eq!(jobs.len(), 1);
+    let event = sqs_event("job-run-task.json", &jobs[0]);
+    let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "poison-1"}]),
+        "{answer}"
+    );
+    let done = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(done["status"], "COMPLETED", "{done:?}");
+    assert_eq!(done["output"]["post"]["platform"], "sandbox");
+    // Delivered again: nothing happens twice.
+    let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "poison-1"}]),
+        "{answer}"
+    );
+    assert_eq!(store.get(&key).await.unwrap().unwrap()["version"], done["version"]);
+}
+
+/// The messages waiting in a queue, taken off it.
+async fn take_messages(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            bodies.push(m.body.unwrap_or_default());
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        if !bodies.is_empty() {
+            break;
+        }
+    }
+    bodies
+}
+
+/// An SQS event fixture of `events/` with its one record's body replaced, plus a poison
+/// record, written to a temporary file for `cargo lambda invoke`.
+fn sqs_event(fixture: &str, body: &str) -> tempfile::NamedTempFile {
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events").join(fixture)).unwrap()).unwrap();
+    event["Records"][0]["body"] = body.into();
+    let mut poison = event["Records"][0].clone();
+    poison["messageId"] = "poison-1".into();
+    poison["body"] = "{not a job".into();
+    event["Records"].as_array_mut().unwrap().push(poison);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), event.to_string()).unwrap();
+    file
 }

@@ -154,3 +154,31 @@ mod on_sqs {
         assert_eq!(dead[0].body, "{\"poison\": true}");
     }
 }
+
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name)).unwrap()
+    }
+
+    /// The fixtures `cargo lambda invoke --data-file` sends are events the jobs take.
+    #[tokio::test]
+    async fn event_fixtures_are_events_the_jobs_take() {
+        let t = crate::testing::app();
+        for (file, job) in [("job-executor.json", Job::Executor), ("job-agent.json", Job::Agent)] {
+            let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&fixture(file)).unwrap();
+            assert_eq!(event.detail_type, "Scheduled Event", "{file}");
+            run_schedule(&t.app, job).await.unwrap();
+        }
+        for (file, queue) in [("job-run-task.json", QueueName::Tasks), ("job-analyze.json", QueueName::Analysis)] {
+            let event: SqsEvent = serde_json::from_str(&fixture(file)).unwrap();
+            assert_eq!(event.records.len(), 1, "{file}");
+            // Nothing to do on an empty store (no such task, no such org), and no failure.
+            let response = handle_batch(&t.app, queue, event).await;
+            assert!(response.batch_item_failures.is_empty(), "{file}");
+        }
+    }
+}

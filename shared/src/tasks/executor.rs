@@ -93,7 +93,7 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
         for shard in 0..due::SHARDS {
             let query = Query::partition(keys::due_pk(&due::minute(minute), shard))
                 .on(Index::Due)
-                .between("", due::due_by(now))
+                .between(crate::clock::timestamp(minute), due::due_by(now))
                 .limit(100);
             entries.extend(query_all(&*app.table, query).await?);
             report.partitions_read += 1;
