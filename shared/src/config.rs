@@ -82,7 +82,6 @@ pub fn ai_from_env(secrets: Arc<dyn Secrets>, default: &str) -> Result<Arc<dyn A
                 strategy_model: optional("CHIEF_AI_MODEL_STRATEGY").unwrap_or(defaults.strategy_model),
                 routine_model: optional("CHIEF_AI_MODEL_ROUTINE").unwrap_or(defaults.routine_model),
                 timeout,
-                ..defaults
             };
             Ok(Arc::new(OpenAiCompatible::new(secrets, settings)))
         }

@@ -756,3 +756,30 @@ pub mod job_queue {
         assert_eq!(crate::local::MAX_RECEIVES, template_max_receives());
     }
 }
+
+/// The Ai contract: an answer has text, says which provider and model wrote it, and counts
+/// its tokens, for both purposes. Run on the offline adapter here and on the OpenAI-compatible
+/// one against its local stand-in (`adapters::openai_ai::tests`).
+pub mod ai {
+    use crate::ports::ai::{Ai, AiUse, Prompt};
+
+    pub async fn answers_say_who_wrote_them_and_what_they_cost(ai: &dyn Ai, provider: &str) {
+        for purpose in [AiUse::Routine, AiUse::Strategy] {
+            let answer = ai.complete(Prompt::new(purpose, "You are Chief.", "Plan my week")).await.unwrap();
+            assert!(!answer.text.trim().is_empty());
+            assert_eq!(answer.provider, provider);
+            assert!(!answer.model.is_empty());
+            assert!(answer.prompt_tokens > 0 && answer.completion_tokens > 0, "{answer:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn offline() {
+        let ai = crate::adapters::offline_ai::OfflineAi;
+        answers_say_who_wrote_them_and_what_they_cost(&ai, "offline").await;
+        let prompt = Prompt::new(AiUse::Routine, "You are Chief.", "Write a post about bread");
+        let (a, b) = (ai.complete(prompt.clone()).await.unwrap(), ai.complete(prompt).await.unwrap());
+        assert_eq!(a, b, "the offline provider is deterministic");
+        assert!(a.text.contains("offline AI") && a.text.contains("bread"), "{}", a.text);
+    }
+}

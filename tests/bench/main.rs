@@ -3,10 +3,14 @@
 //! - for each function binary (release): file size, start-up time to its first poll of a
 //!   stub Lambda Runtime API, and peak memory then; beside a hello-world `lambda_runtime`
 //!   binary measured in the same run;
-//! - for the leads routes: store calls per request, counted on the embedded store.
+//! - for the leads, billing, tasks and chat routes: store calls per request, counted on the
+//!   embedded store;
+//! - the minute executor's tick over 1,000,000 scheduled tasks of which 10 are due, and the
+//!   hourly agent's fan-out over 100,000 paying orgs: store calls, messages, time.
 
 use async_trait::async_trait;
 use chief::api::{Group, serve};
+use chief::ports::queue::{JobQueue, MAX_BATCH, Message, QueueError, QueueName};
 use chief::ports::table::*;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -98,6 +102,12 @@ fn startup_table() {
         "api-leads",
         "api-billing",
         "stripe-webhook",
+        "api-chat",
+        "api-tasks",
+        "job-executor",
+        "job-run-task",
+        "job-agent",
+        "job-analyze",
     ] {
         let path = dir.join(name);
         let size = std::fs::metadata(&path)
@@ -337,10 +347,285 @@ async fn store_calls_table() {
         assert_eq!(res.status(), 200, "{what}: {:?}", res.body());
         row(what, counting.take());
     }
+
+    println!("\n## Store calls per request (tasks, chat, agent, score)\n");
+    println!("| request | store calls |");
+    println!("|---|---|");
+    let tasks = format!("/v1/orgs/{org}/tasks");
+    let lead = call(
+        &app,
+        Group::Leads,
+        "POST",
+        &leads,
+        Some(&token),
+        Some(json!({"name": "Scored", "company": "Co"})),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    counting.take();
+    let task = call(
+        &app,
+        Group::Tasks,
+        "POST",
+        &tasks,
+        Some(&token),
+        Some(json!({"type": "social_media_post", "input": {"topic": "bench"}})),
+    )
+    .await;
+    row("POST /tasks", counting.take());
+    let task_id = task["data"]["id"].as_str().unwrap().to_string();
+    call(&app, Group::Tasks, "GET", &format!("{tasks}/{task_id}"), Some(&token), None).await;
+    row("GET /tasks/{id}", counting.take());
+    call(&app, Group::Tasks, "GET", &format!("{tasks}?limit=20"), Some(&token), None).await;
+    row("GET /tasks?limit=20", counting.take());
+    let report = chief::tasks::executor::tick(&app).await.unwrap();
+    row(
+        &format!("executor tick claiming {} task (first tick: 60 minutes × 4 shards)", report.claimed),
+        counting.take(),
+    );
+    let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
+    chief::tasks::run::run(&app, &job.body).await.unwrap();
+    row("job-run-task: a social post, completed", counting.take());
+    chief::tasks::run::run(&app, &job.body).await.unwrap();
+    row("job-run-task: the same job again", counting.take());
+    let conversation = call(
+        &app,
+        Group::Chat,
+        "POST",
+        &format!("/v1/orgs/{org}/conversations"),
+        Some(&token),
+        None,
+    )
+    .await;
+    row("POST /conversations", counting.take());
+    let messages = format!(
+        "/v1/orgs/{org}/conversations/{}/messages",
+        conversation["data"]["id"].as_str().unwrap()
+    );
+    call(
+        &app,
+        Group::Chat,
+        "POST",
+        &messages,
+        Some(&token),
+        Some(json!({"content": "What now?"})),
+    )
+    .await;
+    row("POST /conversations/{id}/messages (a reply)", counting.take());
+    call(&app, Group::Leads, "GET", &format!("{leads}/{lead}/score"), Some(&token), None).await;
+    row("GET /leads/{id}/score (score changed, stored)", counting.take());
+    call(&app, Group::Leads, "GET", &format!("{leads}/{lead}/score"), Some(&token), None).await;
+    row("GET /leads/{id}/score (unchanged)", counting.take());
+    call(
+        &app,
+        Group::Tasks,
+        "POST",
+        &format!("/v1/orgs/{org}/agent/analyze"),
+        Some(&token),
+        None,
+    )
+    .await;
+    row("POST /agent/analyze (30 leads; rescoring 20, acting, summary)", counting.take());
+    call(
+        &app,
+        Group::Tasks,
+        "POST",
+        &format!("/v1/orgs/{org}/agent/analyze"),
+        Some(&token),
+        None,
+    )
+    .await;
+    row("POST /agent/analyze again in the hour", counting.take());
+}
+
+/// Counts sends and messages on the way to the real queue.
+struct CountingQueue {
+    inner: Arc<dyn JobQueue>,
+    sends: AtomicUsize,
+    messages: AtomicUsize,
+}
+
+#[async_trait]
+impl JobQueue for CountingQueue {
+    async fn send(&self, queue: QueueName, bodies: &[String]) -> Result<usize, QueueError> {
+        self.sends.fetch_add(bodies.len().div_ceil(MAX_BATCH), Ordering::SeqCst);
+        self.messages.fetch_add(bodies.len(), Ordering::SeqCst);
+        self.inner.send(queue, bodies).await
+    }
+    async fn receive(&self, queue: QueueName, max: usize) -> Result<Vec<Message>, QueueError> {
+        self.inner.receive(queue, max).await
+    }
+    async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
+        self.inner.ack(queue, receipt).await
+    }
+    async fn release(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
+        self.inner.release(queue, receipt).await
+    }
+    async fn dead_letters(&self, queue: QueueName, max: usize) -> Result<Vec<Message>, QueueError> {
+        self.inner.dead_letters(queue, max).await
+    }
+}
+
+/// An app on the embedded adapters in a temp folder, its table and queue counted.
+fn counted_app(dir: &std::path::Path) -> (chief::app::App, Arc<CountingTable>, Arc<CountingQueue>) {
+    let config = chief::local::LocalConfig {
+        port: 0,
+        data_dir: dir.to_path_buf(),
+        cors_origins: vec![],
+        app_url: None,
+        schedules: false,
+    };
+    let mut app = chief::local::local_app(&config, "http://localhost".into()).unwrap();
+    let table = Arc::new(CountingTable {
+        inner: app.table.clone(),
+        calls: AtomicUsize::new(0),
+    });
+    let queue = Arc::new(CountingQueue {
+        inner: app.queue.clone(),
+        sends: AtomicUsize::new(0),
+        messages: AtomicUsize::new(0),
+    });
+    app.table = table.clone();
+    app.queue = queue.clone();
+    (app, table, queue)
+}
+
+/// Writes items 100 to a transaction, straight to the store (not counted).
+async fn load(table: &CountingTable, items: Vec<Item>) {
+    for chunk in items.chunks(MAX_TRANSACTION_OPS) {
+        let ops = chunk
+            .iter()
+            .map(|item| TxOp::Put {
+                item: item.clone(),
+                condition: None,
+            })
+            .collect();
+        table.inner.transact(ops).await.unwrap();
+    }
+}
+
+async fn minute_tick_bench() {
+    use chief::tasks::{NewTask, Origin, TaskType, new_task};
+    const SCHEDULED: usize = 1_000_000;
+    const DUE: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, table, queue) = counted_app(dir.path());
+    let now = chrono::Utc::now();
+    let org = chief::model::new_id();
+    let task_at = |at: chrono::DateTime<chrono::Utc>| {
+        let input = NewTask {
+            kind: TaskType::SocialMediaPost,
+            input: json!({"topic": "bench"}),
+            run_at: Some(chief::clock::timestamp(at)),
+        };
+        new_task(now, "bench", Origin::Member, input).unwrap().to_item(&org).unwrap()
+    };
+    let loading = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..SCHEDULED {
+        // Spread over the next 30 days, from two minutes ahead.
+        batch.push(task_at(now + chrono::Duration::minutes(2 + (i % 43_200) as i64)));
+        if batch.len() == 10_000 {
+            load(&table, std::mem::take(&mut batch)).await;
+        }
+    }
+    load(&table, batch).await;
+    let loaded = loading.elapsed();
+    println!(
+        "
+## Minute executor over {SCHEDULED} scheduled tasks (embedded store, release)
+"
+    );
+    println!(
+        "Loaded in {:.0} s.
+",
+        loaded.as_secs_f64()
+    );
+    println!("| tick | partitions read | due | claimed | store calls | queue sends | time |");
+    println!("|---|---|---|---|---|---|---|");
+    let row = |what: &str, report: chief::tasks::executor::TickReport, took: Duration| {
+        println!(
+            "| {what} | {} | {} | {} | {} | {} | {:.1} ms |",
+            report.partitions_read,
+            report.due,
+            report.claimed,
+            table.take(),
+            queue.sends.swap(0, Ordering::SeqCst),
+            took.as_secs_f64() * 1000.0
+        );
+    };
+    table.take();
+    let started = Instant::now();
+    let first = chief::tasks::executor::tick(&app).await.unwrap();
+    row("first ever (no cursor: the last 60 minutes)", first, started.elapsed());
+    load(&table, (0..DUE).map(|_| task_at(now)).collect()).await;
+    let started = Instant::now();
+    let steady = chief::tasks::executor::tick(&app).await.unwrap();
+    assert_eq!(steady.claimed, DUE);
+    row(&format!("next minute ({DUE} due)"), steady, started.elapsed());
+    let started = Instant::now();
+    let idle = chief::tasks::executor::tick(&app).await.unwrap();
+    row("again (nothing due)", idle, started.elapsed());
+}
+
+async fn fan_out_bench() {
+    const ORGS: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, table, queue) = counted_app(dir.path());
+    let stamp = chief::clock::timestamp(chrono::Utc::now());
+    let org = |i: usize| {
+        let plan = match i % 4 {
+            0 => chief::usage::Plan::Free,
+            1 => chief::usage::Plan::Enterprise,
+            _ => chief::usage::Plan::Pro,
+        };
+        chief::orgs::Org {
+            id: chief::model::new_id(),
+            name: format!("Org {i}"),
+            plan,
+            plan_until: None,
+            time_zone: "UTC".into(),
+            created_at: stamp.clone(),
+            updated_at: stamp.clone(),
+            version: 1,
+        }
+        .to_item()
+        .unwrap()
+    };
+    // A quarter more on free: they are in the plan index too, under PLAN#free, never read.
+    let total = ORGS + ORGS / 3;
+    load(&table, (0..total).map(org).collect()).await;
+    table.take();
+    let started = Instant::now();
+    let report = chief::agent::fan_out(&app).await.unwrap();
+    let took = started.elapsed();
+    println!(
+        "
+## Hourly agent fan-out over {} paying orgs (embedded store, release)
+",
+        report.orgs_seen
+    );
+    println!(
+        "| orgs in the index (all plans) | paying orgs read | index pages | store calls | messages sent | queue sends (10 a batch) | time |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {total} | {} | {} | {} | {} | {} | {:.2} s |",
+        report.orgs_seen,
+        report.index_pages,
+        table.take(),
+        queue.messages.swap(0, Ordering::SeqCst),
+        queue.sends.swap(0, Ordering::SeqCst),
+        took.as_secs_f64()
+    );
 }
 
 #[tokio::main]
 async fn main() {
     startup_table();
     store_calls_table().await;
+    minute_tick_bench().await;
+    fan_out_bench().await;
 }

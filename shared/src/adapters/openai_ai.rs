@@ -331,6 +331,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn honours_the_ai_contract() {
+        let f = Fixture::start(vec![completion("One."), completion("Two.")]).await;
+        crate::contract::ai::answers_say_who_wrote_them_and_what_they_cost(
+            &f.adapter(Some("sk-fixture"), Duration::from_secs(5)),
+            PROVIDER,
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn rate_limits_and_server_errors_are_retried_a_bounded_number_of_times() {
         let f = Fixture::start(vec![error(429, "rate_limit_error"), error(503, "overloaded"), completion("Done.")]).await;
         let ai = f.adapter(Some("sk-fixture"), Duration::from_secs(5));

@@ -203,8 +203,13 @@ fn hour_start(hour: &str) -> Option<DateTime<Utc>> {
     parse_time(&format!("{hour}:00:00Z"))
 }
 
-/// Looks over one org now and acts within its quotas.
+/// Looks over one org now and acts within its quotas. Asked by a member, it needs an AI call
+/// left for its summary, and says so (402) before it changes anything.
 pub async fn analyze(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: Trigger) -> AppResult<AnalysisReport> {
+    let calls = usage::Metric::AiCalls;
+    if trigger == Trigger::Member && org.used(calls) >= org.plan.limit(calls) {
+        return Err(usage::over_quota(calls, org.plan));
+    }
     let now = app.clock.now();
     analyze_hour(app, tenant, org, trigger, &hour(now)).await
 }
@@ -436,8 +441,14 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
         tracing::warn!(error = %e, "agent.acted not published");
     }
 
+    // What was found and done is stored already: a summary that cannot be had says why
+    // rather than failing the analysis.
     let summary = match trigger {
-        Trigger::Member => Some(summarise(app, tenant, org, &insights).await?),
+        Trigger::Member => Some(
+            summarise(app, tenant, org, &insights)
+                .await
+                .unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.to_string()}})),
+        ),
         Trigger::Schedule => None,
     };
     Ok(AnalysisReport {

@@ -101,12 +101,7 @@ fn input<T: serde::de::DeserializeOwned>(task: &Task) -> AppResult<T> {
 
 fn room(org: &OrgContext, metric: Metric, amount: i64) -> AppResult<()> {
     if org.used(metric) + amount > org.plan.limit(metric) {
-        return Err(AppError::QuotaExceeded(format!(
-            "the {} plan allows {} {} a month",
-            org.plan.as_str(),
-            org.plan.limit(metric),
-            metric.attr()
-        )));
+        return Err(usage::over_quota(metric, org.plan));
     }
     Ok(())
 }

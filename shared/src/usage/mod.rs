@@ -96,16 +96,21 @@ pub fn spend(tenant: &TenantCtx, plan: Plan, metric: Metric, amount: i64, at: Da
     }
 }
 
-/// Runs a transaction whose step `spend_op` spends quota: a failure of that step is 402.
+/// The 402 for a metric at its plan's limit.
+pub fn over_quota(metric: Metric, plan: Plan) -> AppError {
+    AppError::QuotaExceeded(format!(
+        "the {} plan allows {} {} a month: upgrade or wait for the next month",
+        plan.as_str(),
+        plan.limit(metric),
+        metric.attr()
+    ))
+}
+
+/// The error of a write whose step `spend_op` spent quota: that step failing is 402.
 /// `spend_op` is the step's index in a transaction, `None` for a lone counter change.
 pub fn quota_error(err: TableError, spend_op: Option<usize>, metric: Metric, plan: Plan) -> AppError {
     match err {
-        TableError::ConditionFailed { op } if op == spend_op => AppError::QuotaExceeded(format!(
-            "the {} plan allows {} {} a month: upgrade or wait for the next month",
-            plan.as_str(),
-            plan.limit(metric),
-            metric.attr()
-        )),
+        TableError::ConditionFailed { op } if op == spend_op => over_quota(metric, plan),
         other => other.into(),
     }
 }
