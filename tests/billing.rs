@@ -43,13 +43,7 @@ async fn subscribed_org(s: &Local, stripe: &StripeFixture, email: &str) -> (Stri
         .post(&format!("/v1/orgs/{org}/billing/checkout"), Some(&owner), json!({"plan": "pro"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let customer = stripe
-        .requests()
-        .iter()
-        .rev()
-        .find(|r| r.path == "/v1/checkout/sessions" && r.field("metadata[org_id]") == Some(org.as_str()))
-        .and_then(|r| r.field("customer").map(str::to_string))
-        .expect("a checkout for the org");
+    let customer = stripe.checkout_customer(&org);
     (owner, org, customer)
 }
 

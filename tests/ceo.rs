@@ -459,13 +459,7 @@ async fn pro_org(s: &Local, stripe: &StripeFixture, owner: &str, name: &str) -> 
         .post(&format!("/v1/orgs/{org}/billing/checkout"), Some(owner), json!({"plan": "pro"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let customer = stripe
-        .requests()
-        .iter()
-        .rev()
-        .find(|r| r.path == "/v1/checkout/sessions" && r.field("metadata[org_id]") == Some(org.as_str()))
-        .and_then(|r| r.field("customer").map(str::to_string))
-        .expect("a checkout");
+    let customer = stripe.checkout_customer(&org);
     let mut session = stripe_object("checkout.session");
     session["customer"] = customer.into();
     session["subscription"] = format!("sub_{name}").into();

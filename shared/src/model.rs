@@ -1,7 +1,7 @@
 //! Helpers every capability uses: items to and from models, ids, input checks.
 
 use crate::error::{AppError, AppResult};
-use crate::ports::table::{Item, PK, SK};
+use crate::ports::table::{Condition, Item, PK, Query, SK, Table, TableError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -93,6 +93,44 @@ pub fn timestamp_param(field: &str, value: &str) -> AppResult<chrono::DateTime<c
     chrono::DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| AppError::validation(format!("{field} must be an RFC 3339 time, like 2026-11-22T09:30:00Z")))
+}
+
+/// One page of the models stored under a sort-key prefix of a partition, newest first.
+pub async fn newest_first<T: DeserializeOwned>(
+    table: &dyn Table,
+    pk: String,
+    prefix: String,
+    limit: usize,
+    cursor: Option<String>,
+) -> AppResult<(Vec<T>, Option<String>)> {
+    let page = table
+        .query(Query::partition(pk).prefix(prefix).descending().limit(limit).after(cursor))
+        .await?;
+    Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, page.cursor))
+}
+
+/// Saves a versioned model (an org's settings) over the version read: absent when that was
+/// 0, at that version otherwise; a change in between is 409 `VERSION_CONFLICT` naming `what`.
+pub async fn put_versioned<T: Serialize>(table: &dyn Table, pk: &str, sk: &str, model: &T, read: u64, what: &str) -> AppResult<()> {
+    let condition = if read == 0 {
+        Condition::NotExists
+    } else {
+        Condition::VersionEquals(read)
+    };
+    table.put(to_item(pk, sk, model)?, Some(condition)).await.map_err(|e| match e {
+        TableError::ConditionFailed { .. } => {
+            AppError::conflict("VERSION_CONFLICT", format!("the {what} changed meanwhile: read it again"))
+        }
+        other => other.into(),
+    })
+}
+
+/// The 409 for a change sent with a version other than the stored one.
+pub fn stale_version(what: &str, current: u64) -> AppError {
+    AppError::conflict(
+        "VERSION_CONFLICT",
+        format!("the {what} changed meanwhile (now at version {current}): read it again"),
+    )
 }
 
 #[derive(Serialize)]

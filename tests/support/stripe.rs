@@ -198,6 +198,16 @@ impl StripeFixture {
         StripeFixture { base, state, server }
     }
 
+    /// The Stripe customer the newest checkout for `org` was made for.
+    pub fn checkout_customer(&self, org: &str) -> String {
+        self.requests()
+            .iter()
+            .rev()
+            .find(|r| r.path == "/v1/checkout/sessions" && r.field("metadata[org_id]") == Some(org))
+            .and_then(|r| r.field("customer").map(str::to_string))
+            .expect("a checkout for the org")
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }

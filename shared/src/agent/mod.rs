@@ -572,17 +572,7 @@ async fn post_topic(app: &App, tenant: &TenantCtx, org: &OrgContext) -> String {
 
 /// The org's insights, newest hour first.
 pub async fn insights(app: &App, tenant: &TenantCtx, limit: usize, cursor: Option<String>) -> AppResult<(Vec<Insight>, Option<String>)> {
-    let page = app
-        .table
-        .query(
-            Query::partition(tenant.pk())
-                .prefix(keys::INSIGHT_PREFIX)
-                .descending()
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, page.cursor))
+    model::newest_first(&*app.table, tenant.pk(), keys::INSIGHT_PREFIX.into(), limit, cursor).await
 }
 
 /// A job older than this is superseded by a newer hour's.

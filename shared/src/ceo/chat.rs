@@ -6,10 +6,10 @@ use super::{OrgContext, snapshot};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
-use crate::model::{self, from_item, to_item};
+use crate::model::{self, to_item};
 use crate::orgs::access::TenantCtx;
 use crate::ports::ai::{AiUse, Prompt, Speaker, estimate_tokens};
-use crate::ports::table::{Condition, Query, TableError, TxOp};
+use crate::ports::table::{Condition, TableError, TxOp};
 use crate::usage;
 use serde::{Deserialize, Serialize};
 
@@ -78,17 +78,7 @@ pub async fn start(app: &App, tenant: &TenantCtx, input: NewConversation) -> App
 }
 
 pub async fn list(app: &App, tenant: &TenantCtx, limit: usize, cursor: Option<String>) -> AppResult<(Vec<Conversation>, Option<String>)> {
-    let page = app
-        .table
-        .query(
-            Query::partition(tenant.pk())
-                .prefix(keys::conversation_prefix(tenant.user_id()))
-                .descending()
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, page.cursor))
+    model::newest_first(&*app.table, tenant.pk(), keys::conversation_prefix(tenant.user_id()), limit, cursor).await
 }
 
 /// Newest first.
@@ -99,17 +89,7 @@ pub async fn messages(
     limit: usize,
     cursor: Option<String>,
 ) -> AppResult<(Vec<ChatMessage>, Option<String>)> {
-    let page = app
-        .table
-        .query(
-            Query::partition(tenant.pk())
-                .prefix(keys::message_prefix(conversation_id))
-                .descending()
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, page.cursor))
+    model::newest_first(&*app.table, tenant.pk(), keys::message_prefix(conversation_id), limit, cursor).await
 }
 
 /// The newest messages that fit `budget` tokens, oldest first.

@@ -8,9 +8,9 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::leads::{Lead, LeadStatus};
-use crate::model::{self, from_item, to_item};
+use crate::model::{self, from_item};
 use crate::orgs::access::TenantCtx;
-use crate::ports::table::{Condition, Item, Query, TableError};
+use crate::ports::table::{Item, Query};
 use crate::tasks::{Task, TaskStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -86,10 +86,7 @@ pub const MAX_GOALS: usize = 10;
 
 pub async fn update_config(app: &App, tenant: &TenantCtx, mut config: AiConfig, change: ConfigChange) -> AppResult<AiConfig> {
     if change.version != config.version {
-        return Err(AppError::conflict(
-            "VERSION_CONFLICT",
-            format!("the config changed meanwhile (now at version {}): read it again", config.version),
-        ));
+        return Err(model::stale_version("config", config.version));
     }
     if let Some(name) = change.persona_name {
         config.persona_name = model::text("personaName", &name, 60)?;
@@ -118,18 +115,7 @@ pub async fn update_config(app: &App, tenant: &TenantCtx, mut config: AiConfig, 
     config.updated_by = Some(tenant.user_id().to_string());
     config.updated_at = Some(crate::clock::timestamp(app.clock.now()));
     config.version += 1;
-    let condition = if change.version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::VersionEquals(change.version)
-    };
-    app.table
-        .put(to_item(&tenant.pk(), keys::AI_CONFIG_SK, &config)?, Some(condition))
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the config changed meanwhile: read it again"),
-            other => other.into(),
-        })?;
+    model::put_versioned(&*app.table, &tenant.pk(), keys::AI_CONFIG_SK, &config, change.version, "config").await?;
     Ok(config)
 }
 

@@ -162,17 +162,7 @@ pub async fn list_activities(
     limit: usize,
     cursor: Option<String>,
 ) -> AppResult<(Vec<Activity>, Option<String>)> {
-    let page = app
-        .table
-        .query(
-            Query::partition(tenant.pk())
-                .prefix(keys::activity_prefix(lead_id))
-                .descending()
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, page.cursor))
+    model::newest_first(&*app.table, tenant.pk(), keys::activity_prefix(lead_id), limit, cursor).await
 }
 
 pub async fn plan_meeting(app: &App, tenant: &TenantCtx, lead_id: &str, input: NewMeeting) -> AppResult<Meeting> {

@@ -4,11 +4,11 @@
 
 use super::TaskType;
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::keys;
-use crate::model::{from_item, to_item};
+use crate::model::{self, from_item};
 use crate::orgs::access::TenantCtx;
-use crate::ports::table::{Condition, Item, TableError};
+use crate::ports::table::Item;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,10 +71,7 @@ pub struct PolicyChange {
 
 pub async fn update(app: &App, tenant: &TenantCtx, mut policy: AutonomyPolicy, change: PolicyChange) -> AppResult<AutonomyPolicy> {
     if change.version != policy.version {
-        return Err(AppError::conflict(
-            "VERSION_CONFLICT",
-            format!("the policy changed meanwhile (now at version {}): read it again", policy.version),
-        ));
+        return Err(model::stale_version("policy", policy.version));
     }
     policy.post = change.post.unwrap_or(policy.post);
     policy.email = change.email.unwrap_or(policy.email);
@@ -82,17 +79,6 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut policy: AutonomyPolicy, c
     policy.updated_by = Some(tenant.user_id().to_string());
     policy.updated_at = Some(crate::clock::timestamp(app.clock.now()));
     policy.version += 1;
-    let condition = if change.version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::VersionEquals(change.version)
-    };
-    app.table
-        .put(to_item(&tenant.pk(), keys::AUTONOMY_SK, &policy)?, Some(condition))
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the policy changed meanwhile: read it again"),
-            other => other.into(),
-        })?;
+    model::put_versioned(&*app.table, &tenant.pk(), keys::AUTONOMY_SK, &policy, change.version, "policy").await?;
     Ok(policy)
 }

@@ -49,6 +49,11 @@ pub enum RunOutcome {
     },
 }
 
+/// A redelivered job, or one whose claim was taken again after its lease.
+const HANDLED_ELSEWHERE: RunOutcome = RunOutcome::Skipped {
+    reason: "the task was handled by another delivery",
+};
+
 /// What a finished piece of work spends, beside the AI calls it already spent.
 struct Done {
     output: Value,
@@ -74,9 +79,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
     };
     let task: Task = from_item(task_item)?;
     if task.status != TaskStatus::InProgress || task.version != job.claim {
-        return Ok(RunOutcome::Skipped {
-            reason: "the task was handled by another delivery",
-        });
+        return Ok(HANDLED_ELSEWHERE);
     }
     if items[0].is_none() {
         return Ok(RunOutcome::Skipped {
@@ -299,9 +302,7 @@ async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> 
     match app.table.transact(ops).await {
         Ok(()) => {}
         Err(TableError::ConditionFailed { op: Some(0) }) => {
-            return Ok(RunOutcome::Skipped {
-                reason: "the task was handled by another delivery",
-            });
+            return Ok(HANDLED_ELSEWHERE);
         }
         Err(e) => return Err(e.into()),
     }
@@ -335,9 +336,7 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
     let task = match save(app, tenant.org_id(), task).await {
         Ok(task) => task,
         Err(AppError::Conflict { .. }) => {
-            return Ok(RunOutcome::Skipped {
-                reason: "the task was handled by another delivery",
-            });
+            return Ok(HANDLED_ELSEWHERE);
         }
         Err(e) => return Err(e),
     };

@@ -145,11 +145,19 @@ pub async fn ai_call(app: &App, tenant: &TenantCtx, plan: Plan, prompt: Prompt, 
         "at": crate::clock::timestamp(now),
         "ttl": (now + chrono::Duration::days(AI_LEDGER_DAYS)).timestamp(),
     });
-    app.table
-        .put(crate::model::to_item(&tenant.pk(), &keys::ai_call_sk(&id), &ledger)?, None)
-        .await?;
     let tokens = i64::from(completion.prompt_tokens) + i64::from(completion.completion_tokens);
-    app.table.add(&key, Counter::new(AI_TOKENS, tokens)).await?;
+    app.table
+        .transact(vec![
+            TxOp::Put {
+                item: crate::model::to_item(&tenant.pk(), &keys::ai_call_sk(&id), &ledger)?,
+                condition: None,
+            },
+            TxOp::Add {
+                key,
+                counter: Counter::new(AI_TOKENS, tokens),
+            },
+        ])
+        .await?;
     Ok(completion)
 }
 
