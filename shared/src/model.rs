@@ -78,6 +78,12 @@ pub fn email(field: &str, value: &str) -> AppResult<String> {
     }
 }
 
+/// A query parameter naming one of an enum's values (`allowed` lists them for the error).
+pub fn enum_param<T: DeserializeOwned>(name: &str, raw: Option<&str>, allowed: &str) -> AppResult<Option<T>> {
+    raw.map(|v| serde_json::from_value(Value::from(v)).map_err(|_| AppError::validation(format!("{name} must be one of {allowed}"))))
+        .transpose()
+}
+
 /// A page size from `?limit=`: default 50, at most 100.
 pub fn page_limit(raw: Option<&str>) -> AppResult<usize> {
     match raw {

@@ -1,10 +1,10 @@
 use super::activities::{self, NewActivity, NewMeeting};
-use super::{LeadFields, LeadFilter, LeadStatus};
+use super::{LeadFields, LeadFilter};
 use crate::api::router::{self, RouteTable};
 use crate::api::{Reply, Req};
 use crate::app::App;
 use crate::auth::token;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::keys;
 use crate::model::{self, PageOf};
 use crate::orgs::Role;
@@ -39,13 +39,6 @@ const ROUTES: &RouteTable<Route> = &[
     (Method::GET, "/v1/orgs/{orgId}/leads/{leadId}/score", Route::Score),
 ];
 
-fn status_param(raw: Option<&str>) -> AppResult<Option<LeadStatus>> {
-    raw.map(|s| {
-        serde_json::from_value(json!(s)).map_err(|_| AppError::validation("status must be one of new, contacted, qualified, won, lost"))
-    })
-    .transpose()
-}
-
 /// Every lead route reads the membership and what it needs (the lead, an owner's
 /// membership) in one store call.
 pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
@@ -60,7 +53,7 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
     match route {
         Route::List => {
             let filter = LeadFilter {
-                status: status_param(req.query("status"))?,
+                status: model::enum_param("status", req.query("status"), "new, contacted, qualified, won, lost")?,
                 owner_id: req.query("owner").map(str::to_string),
                 tag: req.query("tag").map(str::to_lowercase),
             };

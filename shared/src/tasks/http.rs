@@ -13,7 +13,6 @@ use crate::model::{self, PageOf};
 use crate::orgs::access::{authorize, authorize_with};
 use crate::orgs::{Org, Role};
 use lambda_http::http::Method;
-use serde_json::json;
 
 #[derive(Clone, Copy)]
 enum Route {
@@ -42,11 +41,6 @@ const ROUTES: &RouteTable<Route> = &[
     (Method::POST, "/v1/orgs/{orgId}/agent/analyze", Route::Analyze),
 ];
 
-fn enum_param<T: serde::de::DeserializeOwned>(name: &str, raw: Option<&str>, allowed: &str) -> AppResult<Option<T>> {
-    raw.map(|v| serde_json::from_value(json!(v)).map_err(|_| AppError::validation(format!("{name} must be one of {allowed}"))))
-        .transpose()
-}
-
 pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
     let (route, params) = router::find(ROUTES, &req.method, &req.path)?;
     let principal = token::verify(app, req.bearer_token()).await?;
@@ -59,8 +53,12 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
     match route {
         Route::List => {
             let filter = TaskFilter {
-                status: enum_param::<TaskStatus>("status", req.query("status"), "PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED")?,
-                kind: enum_param::<TaskType>("type", req.query("type"), "social_media_post, email_campaign, lead_followup")?,
+                status: model::enum_param::<TaskStatus>(
+                    "status",
+                    req.query("status"),
+                    "PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED",
+                )?,
+                kind: model::enum_param::<TaskType>("type", req.query("type"), "social_media_post, email_campaign, lead_followup")?,
             };
             let limit = model::page_limit(req.query("limit"))?;
             let tenant = authorize(app, &principal, org_id, Role::Member).await?;
