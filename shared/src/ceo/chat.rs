@@ -152,8 +152,13 @@ pub async fn send(
         tokens: None,
         created_at: asked_at,
     };
+    // The reply sorts right after the question, even when both ids fall in one millisecond.
+    let reply_id = ulid::Ulid::from_string(&message.id)
+        .ok()
+        .and_then(|id| id.increment())
+        .map_or_else(model::new_id, |id| id.to_string());
     let reply = ChatMessage {
-        id: model::new_id(),
+        id: reply_id,
         conversation_id: conversation.id.clone(),
         role: Speaker::Assistant,
         content: completion.text.clone(),
