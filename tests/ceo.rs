@@ -49,7 +49,7 @@ async fn executor(s: &Local, token: &str) -> Value {
 
 /// Waits for the queue drain to finish a task, answering it.
 async fn finished(s: &Local, token: &str, org: &str, id: &str) -> Value {
-    for _ in 0..200 {
+    for _ in 0..600 {
         let task = ok(s, Method::GET, &format!("/v1/orgs/{org}/tasks/{id}"), token, None).await;
         if ["COMPLETED", "FAILED", "CANCELLED"].contains(&task["status"].as_str().unwrap()) {
             return task;
@@ -517,7 +517,7 @@ async fn the_hourly_agent_analyses_paying_orgs_only_and_never_twice_an_hour() {
     ok(&s, Method::POST, "/local/agent/run", &owner, None).await;
     for org in &paying {
         let mut found = Value::Null;
-        for _ in 0..200 {
+        for _ in 0..600 {
             found = ok(&s, Method::GET, &format!("/v1/orgs/{org}/insights"), &owner, None).await;
             let kinds: Vec<&str> = found["items"]
                 .as_array()
