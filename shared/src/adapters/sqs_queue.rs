@@ -14,6 +14,23 @@ pub struct SqsQueue {
     dead_letter_urls: Mutex<HashMap<QueueName, String>>,
 }
 
+/// SendMessageBatch calls one `send` has in flight at once.
+const SEND_CONCURRENCY: usize = 8;
+
+/// Counts a finished batch into the outcome, keeping the first error.
+fn settle(outcome: &mut Result<usize, QueueError>, done: Option<Result<Result<(), QueueError>, tokio::task::JoinError>>) {
+    let result = match done {
+        None => return,
+        Some(Ok(result)) => result,
+        Some(Err(e)) => Err(unavailable(e)),
+    };
+    match (outcome.as_mut(), result) {
+        (Ok(batches), Ok(())) => *batches += 1,
+        (Ok(_), Err(e)) => *outcome = Err(e),
+        (Err(_), _) => {}
+    }
+}
+
 fn unavailable(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
 }
@@ -103,10 +120,15 @@ impl SqsQueue {
 
 #[async_trait]
 impl JobQueue for SqsQueue {
+    /// Batches go out `SEND_CONCURRENCY` at a time: the hourly fan-out sends one per ten orgs.
     async fn send(&self, queue: QueueName, bodies: &[String]) -> Result<usize, QueueError> {
-        let url = self.url(queue)?;
-        let mut batches = 0;
+        let url = self.url(queue)?.to_string();
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut outcome = Ok(0);
         for chunk in bodies.chunks(MAX_BATCH) {
+            if in_flight.len() >= SEND_CONCURRENCY {
+                settle(&mut outcome, in_flight.join_next().await);
+            }
             let entries = chunk
                 .iter()
                 .enumerate()
@@ -118,24 +140,27 @@ impl JobQueue for SqsQueue {
                         .map_err(unavailable)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let output = self
-                .client
-                .send_message_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-            batches += 1;
-            if let Some(first) = output.failed.first() {
-                return Err(QueueError::Rejected {
-                    failed: output.failed.len(),
-                    total: chunk.len(),
-                    reason: first.message.clone().unwrap_or_else(|| first.code.clone()),
-                });
-            }
+            let request = self.client.send_message_batch().queue_url(&url).set_entries(Some(entries));
+            let total = chunk.len();
+            in_flight.spawn(async move {
+                let output = request
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+                match output.failed.first() {
+                    None => Ok(()),
+                    Some(first) => Err(QueueError::Rejected {
+                        failed: output.failed.len(),
+                        total,
+                        reason: first.message.clone().unwrap_or_else(|| first.code.clone()),
+                    }),
+                }
+            });
         }
-        Ok(batches)
+        while let Some(done) = in_flight.join_next().await {
+            settle(&mut outcome, Some(done));
+        }
+        outcome
     }
 
     async fn receive(&self, queue: QueueName, max: usize) -> Result<Vec<Message>, QueueError> {

@@ -28,6 +28,9 @@ const OVERLAP_MINUTES: i64 = 1;
 const FIRST_LOOKBACK_MINUTES: i64 = 60;
 /// Minutes one tick reads at most; after an outage the backlog is caught up tick by tick.
 const MAX_MINUTES_PER_TICK: i64 = 60;
+/// Due entries one tick takes at most, so that a burst fits the function's timeout (a claim
+/// is one write); the rest are taken by the next ticks.
+pub const MAX_DUE_PER_TICK: usize = 500;
 
 /// What a tick did, as the executor function answers and `local` shows.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,8 @@ pub struct TickReport {
     pub failed: usize,
     pub enqueued: usize,
     pub batches: usize,
+    /// More was due than one tick takes: the next tick goes on from `toMinute`.
+    pub more_due: bool,
 }
 
 /// The message `job-run-task` gets: which task, and the version its claim wrote.
@@ -88,18 +93,34 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     };
 
     let mut entries = Vec::new();
+    let mut read_to = to;
     let mut minute = from;
-    while minute <= to {
+    'read: while minute <= to {
         for shard in 0..due::SHARDS {
-            let query = Query::partition(keys::due_pk(&due::minute(minute), shard))
+            let mut query = Query::partition(keys::due_pk(&due::minute(minute), shard))
                 .on(Index::Due)
                 .between(crate::clock::timestamp(minute), due::due_by(now))
                 .limit(100);
-            entries.extend(query_all(&*app.table, query).await?);
             report.partitions_read += 1;
+            loop {
+                let page = app.table.query(query.clone()).await?;
+                entries.extend(page.items);
+                if entries.len() >= MAX_DUE_PER_TICK {
+                    // The rest waits for the next tick, which reads again from this minute.
+                    entries.truncate(MAX_DUE_PER_TICK);
+                    read_to = minute;
+                    report.more_due = true;
+                    break 'read;
+                }
+                match page.cursor {
+                    Some(cursor) => query.cursor = Some(cursor),
+                    None => break,
+                }
+            }
         }
         minute += Duration::minutes(1);
     }
+    report.to_minute = due::minute(read_to);
     report.due = entries.len();
 
     let mut policies: HashMap<String, AutonomyPolicy> = HashMap::new();
@@ -118,11 +139,11 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
         report.enqueued = jobs.len();
     }
     // Moves forward only as far as it read; a later tick starts again just behind it.
-    if last.is_none_or(|last| to > last) {
+    if last.is_none_or(|last| read_to > last) {
         let mut item = Item::new();
         item.insert("PK".into(), keys::EXECUTOR_PK.into());
         item.insert("SK".into(), keys::CURSOR_SK.into());
-        item.insert("minute".into(), due::minute(to).into());
+        item.insert("minute".into(), due::minute(read_to).into());
         app.table.put(item, None).await?;
     }
     Ok(report)
@@ -310,6 +331,20 @@ pub(crate) mod tests {
         let failed = stored(&t, &task.id).await;
         assert_eq!(failed.status, TaskStatus::Failed);
         assert!(failed.due_at().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_burst_larger_than_a_tick_is_taken_over_the_next_ticks() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Enterprise).await;
+        for _ in 0..MAX_DUE_PER_TICK + 5 {
+            post_task(&t, &tenant, None).await;
+        }
+        let first = tick(&t.app).await.unwrap();
+        assert_eq!((first.claimed, first.more_due), (MAX_DUE_PER_TICK, true), "{first:?}");
+        let second = tick(&t.app).await.unwrap();
+        assert_eq!((second.claimed, second.more_due), (5, false), "{second:?}");
+        assert_eq!(first.enqueued + second.enqueued, MAX_DUE_PER_TICK + 5);
     }
 
     #[tokio::test]
