@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::from_item;
 use crate::ports::queue::QueueName;
-use crate::ports::table::{Index, Item, Key, Query, query_all};
+use crate::ports::table::{Index, Item, Key, Query};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
