@@ -10,6 +10,7 @@ use crate::adapters::secrets_manager::SecretsManagerSecrets;
 use crate::adapters::smtp_mailer::SmtpMailer;
 use crate::adapters::sqs_queue::SqsQueue;
 use crate::adapters::stripe_payments::StripePayments;
+use crate::adapters::unwired::Unwired;
 use crate::api::{Group, serve};
 use crate::app::{App, Settings};
 use crate::billing::BillingSettings;
@@ -155,61 +156,115 @@ impl CloudConfig {
     }
 }
 
-/// Builds the App on AWS. No network call happens here: the SDK resolves credentials and
-/// opens connections on the first request that needs them.
-pub async fn cloud_app(config: &CloudConfig) -> Result<App, ConfigError> {
-    let aws = aws_config::load_from_env().await;
-    let clock = Arc::new(SystemClock);
-    let table = Arc::new(DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        config.table_name.clone(),
-        clock.clone(),
-    ));
-    let mut ids = HashMap::from([(SecretName::JwtSigningKey, config.jwt_secret_id.clone())]);
-    for (name, id) in [
-        (SecretName::SmtpUrl, &config.smtp_secret_id),
-        (SecretName::StripeSecretKey, &config.stripe_secret_id),
-        (SecretName::StripeWebhookSecret, &config.stripe_webhook_secret_id),
-        (SecretName::AiApiKey, &config.ai_secret_id),
-    ] {
-        if let Some(id) = id {
-            ids.insert(name, id.clone());
-        }
-    }
-    let secrets = Arc::new(SecretsManagerSecrets::new(
-        aws_sdk_secretsmanager::Client::new(&aws),
-        ids,
-        config.secrets_ttl,
-    ));
-    let mailer =
-        Arc::new(SmtpMailer::new(&config.mail_from, secrets.clone()).map_err(|e| ConfigError::Invalid(format!("CHIEF_MAIL_FROM: {e}")))?);
-    let ai = ai_from_env(secrets.clone(), crate::adapters::openai_ai::PROVIDER)?;
-    Ok(App {
-        social: Arc::new(SandboxSocial::new(table.clone(), clock.clone())),
-        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_urls.clone())),
-        ai,
-        table,
-        payments: Arc::new(StripePayments::new(secrets.clone(), config.stripe_api_base.clone())),
-        events: Arc::new(EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(&aws),
-            config.event_bus_name.clone(),
-        )),
-        secrets,
-        mailer,
-        clock,
-        settings: Settings {
-            app_url: config.app_url.clone(),
-            billing: config.billing.clone(),
-            ..Settings::default()
-        },
-    })
+/// A cloud function's App as its `main.rs` wires it: the table, secrets and clock every
+/// function has, plus the adapters it asks for; the rest are [`Unwired`], and what is not
+/// asked for is not linked into the binary. No network call happens here: the SDK resolves
+/// credentials and opens connections on the first request that needs them.
+pub struct Wiring {
+    app: App,
+    aws: aws_config::SdkConfig,
+    config: CloudConfig,
+    secrets: Arc<SecretsManagerSecrets>,
 }
 
-/// The whole of an API function: JSON logs, config, clients, then serve the group.
-pub async fn run_api(group: Group) -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+impl Wiring {
+    async fn new(config: CloudConfig) -> Wiring {
+        let aws = aws_config::load_from_env().await;
+        let clock = Arc::new(SystemClock);
+        let table = Arc::new(DynamoTable::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config.table_name.clone(),
+            clock.clone(),
+        ));
+        let mut ids = HashMap::from([(SecretName::JwtSigningKey, config.jwt_secret_id.clone())]);
+        for (name, id) in [
+            (SecretName::SmtpUrl, &config.smtp_secret_id),
+            (SecretName::StripeSecretKey, &config.stripe_secret_id),
+            (SecretName::StripeWebhookSecret, &config.stripe_webhook_secret_id),
+            (SecretName::AiApiKey, &config.ai_secret_id),
+        ] {
+            if let Some(id) = id {
+                ids.insert(name, id.clone());
+            }
+        }
+        let secrets = Arc::new(SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+            ids,
+            config.secrets_ttl,
+        ));
+        let unwired = Arc::new(Unwired);
+        let app = App {
+            table,
+            secrets: secrets.clone(),
+            mailer: unwired.clone(),
+            payments: unwired.clone(),
+            events: unwired.clone(),
+            queue: unwired.clone(),
+            ai: unwired.clone(),
+            social: unwired,
+            clock,
+            settings: Settings {
+                app_url: config.app_url.clone(),
+                billing: config.billing.clone(),
+                ..Settings::default()
+            },
+        };
+        Wiring { app, aws, config, secrets }
+    }
+
+    /// Mail over SMTP, its URL from Secrets.
+    pub fn mailer(mut self) -> Result<Self, ConfigError> {
+        let mailer = SmtpMailer::new(&self.config.mail_from, self.secrets.clone())
+            .map_err(|e| ConfigError::Invalid(format!("CHIEF_MAIL_FROM: {e}")))?;
+        self.app.mailer = Arc::new(mailer);
+        Ok(self)
+    }
+
+    /// Stripe.
+    pub fn payments(mut self) -> Result<Self, ConfigError> {
+        self.app.payments = Arc::new(StripePayments::new(self.secrets.clone(), self.config.stripe_api_base.clone()));
+        Ok(self)
+    }
+
+    /// The app's EventBridge bus.
+    pub fn events(mut self) -> Result<Self, ConfigError> {
+        self.app.events = Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&self.aws),
+            self.config.event_bus_name.clone(),
+        ));
+        Ok(self)
+    }
+
+    /// The SQS job queues.
+    pub fn queue(mut self) -> Result<Self, ConfigError> {
+        self.app.queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.aws), self.config.queue_urls.clone()));
+        Ok(self)
+    }
+
+    /// The AI provider of `CHIEF_AI_PROVIDER` (OpenAI-compatible by default).
+    pub fn ai(mut self) -> Result<Self, ConfigError> {
+        self.app.ai = ai_from_env(self.secrets.clone(), crate::adapters::openai_ai::PROVIDER)?;
+        Ok(self)
+    }
+
+    /// The sandbox social platform (the only one so far).
+    pub fn social(mut self) -> Result<Self, ConfigError> {
+        self.app.social = Arc::new(SandboxSocial::new(self.app.table.clone(), self.app.clock.clone()));
+        Ok(self)
+    }
+}
+
+/// Config from the environment, then the App with what `wire` adds.
+async fn cloud_app(wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<App, ConfigError> {
     let config = CloudConfig::from_env()?;
-    let app = cloud_app(&config).await?;
+    Ok(wire(Wiring::new(config).await)?.app)
+}
+
+/// The whole of an API function: JSON logs, config, the clients `wire` asks for, then serve
+/// the group.
+pub async fn run_api(group: Group, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = cloud_app(wire).await?;
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(serve(app, group, req).await)
@@ -220,10 +275,9 @@ pub async fn run_api(group: Group) -> Result<(), lambda_http::Error> {
 /// The whole of a background function: JSON logs, config, clients, then handle events. A
 /// schedule that fails returns the error, so EventBridge's invocation is retried; a queue
 /// batch reports the ids of the messages that failed.
-pub async fn run_job(job: Job) -> Result<(), lambda_runtime::Error> {
+pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = CloudConfig::from_env()?;
-    let app = cloud_app(&config).await?;
+    let app = cloud_app(wire).await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {

@@ -12,3 +12,4 @@ pub mod sqlite_table;
 pub mod sqs_queue;
 pub mod store_events;
 pub mod stripe_payments;
+pub mod unwired;

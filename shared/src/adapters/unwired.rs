@@ -1,0 +1,82 @@
+//! What a cloud function has for a port its `main.rs` did not wire: every call says so. A
+//! function links only the adapters it wires, which keeps its binary and its start small.
+//! Reaching one of these is a wiring mistake, caught by the cargo-lambda test of each
+//! function's real work.
+
+use crate::ports::ai::{Ai, AiError, Completion, Prompt};
+use crate::ports::events::{DomainEvent, EventBus, EventBusError};
+use crate::ports::mailer::{Email, MailError, Mailer};
+use crate::ports::payments::{CheckoutRequest, HostedSession, NewCustomer, Payments, PaymentsError};
+use crate::ports::queue::{JobQueue, Message, QueueError, QueueName};
+use crate::ports::social::{Published, Social, SocialError};
+use async_trait::async_trait;
+
+pub struct Unwired;
+
+const WHY: &str = "not wired into this function";
+
+#[async_trait]
+impl Payments for Unwired {
+    async fn ready(&self) -> Result<(), PaymentsError> {
+        Err(PaymentsError::NotConfigured(WHY.into()))
+    }
+    async fn create_customer(&self, _: NewCustomer<'_>) -> Result<String, PaymentsError> {
+        Err(PaymentsError::NotConfigured(WHY.into()))
+    }
+    async fn checkout(&self, _: CheckoutRequest<'_>) -> Result<HostedSession, PaymentsError> {
+        Err(PaymentsError::NotConfigured(WHY.into()))
+    }
+    async fn portal(&self, _: &str, _: &str) -> Result<HostedSession, PaymentsError> {
+        Err(PaymentsError::NotConfigured(WHY.into()))
+    }
+}
+
+#[async_trait]
+impl Ai for Unwired {
+    async fn complete(&self, _: Prompt) -> Result<Completion, AiError> {
+        Err(AiError::NotConfigured(WHY.into()))
+    }
+}
+
+#[async_trait]
+impl EventBus for Unwired {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), EventBusError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        Err(EventBusError::Unavailable(WHY.into()))
+    }
+}
+
+#[async_trait]
+impl Mailer for Unwired {
+    async fn send(&self, _: Email) -> Result<(), MailError> {
+        Err(MailError::Failed(WHY.into()))
+    }
+}
+
+#[async_trait]
+impl Social for Unwired {
+    async fn publish(&self, _: &str, platform: &str, _: &str, _: &str) -> Result<Published, SocialError> {
+        Err(SocialError::NotConnected(format!("{platform}: {WHY}")))
+    }
+}
+
+#[async_trait]
+impl JobQueue for Unwired {
+    async fn send(&self, queue: QueueName, _: &[String]) -> Result<usize, QueueError> {
+        Err(QueueError::NotConfigured(queue.as_str()))
+    }
+    async fn receive(&self, queue: QueueName, _: usize) -> Result<Vec<Message>, QueueError> {
+        Err(QueueError::NotConfigured(queue.as_str()))
+    }
+    async fn ack(&self, queue: QueueName, _: &str) -> Result<(), QueueError> {
+        Err(QueueError::NotConfigured(queue.as_str()))
+    }
+    async fn release(&self, queue: QueueName, _: &str) -> Result<(), QueueError> {
+        Err(QueueError::NotConfigured(queue.as_str()))
+    }
+    async fn dead_letters(&self, queue: QueueName, _: usize) -> Result<Vec<Message>, QueueError> {
+        Err(QueueError::NotConfigured(queue.as_str()))
+    }
+}
