@@ -55,6 +55,18 @@ impl AppError {
         }
     }
 
+    /// A dependency briefly down or rate limiting: worth trying again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AppError::Unavailable(_)
+                | AppError::Disabled {
+                    code: "AI_UNAVAILABLE" | "AI_RATE_LIMITED",
+                    ..
+                }
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,

@@ -115,6 +115,57 @@ pub async fn newest_first<T: DeserializeOwned>(
     Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, page.cursor))
 }
 
+/// Store reads one filtered page may make before it answers with what it found and a cursor.
+const MAX_FILTER_READS: usize = 5;
+
+/// A page of the models under a prefix, newest first, that `keep` accepts. Unfiltered, one
+/// store read of `limit`; filtered, reads of 100 until the page is full or `MAX_FILTER_READS`
+/// is reached (the cursor then continues the scan).
+pub async fn newest_matching<T: DeserializeOwned>(
+    table: &dyn Table,
+    pk: String,
+    prefix: &str,
+    limit: usize,
+    cursor_in: Option<String>,
+    filtered: bool,
+    keep: impl Fn(&T) -> bool,
+) -> AppResult<(Vec<T>, Option<String>)> {
+    let read_size = if filtered { 100 } else { limit };
+    let mut kept = Vec::new();
+    let mut cursor_at = cursor_in;
+    for _ in 0..MAX_FILTER_READS {
+        let page = table
+            .query(
+                Query::partition(pk.clone())
+                    .prefix(prefix)
+                    .descending()
+                    .limit(read_size)
+                    .after(cursor_at.clone()),
+            )
+            .await?;
+        let more = page.cursor.is_some();
+        let mut items = page.items.into_iter();
+        for item in items.by_ref() {
+            let last_key = crate::ports::cursor::encode(&item, None);
+            let model: T = from_item(item)?;
+            if keep(&model) {
+                kept.push(model);
+            }
+            cursor_at = Some(last_key);
+            if kept.len() == limit {
+                break;
+            }
+        }
+        if items.next().is_none() && !more {
+            return Ok((kept, None));
+        }
+        if kept.len() == limit {
+            return Ok((kept, cursor_at));
+        }
+    }
+    Ok((kept, cursor_at))
+}
+
 /// Saves a versioned model (an org's settings) over the version read: absent when that was
 /// 0, at that version otherwise; a change in between is 409 `VERSION_CONFLICT` naming `what`.
 pub async fn put_versioned<T: Serialize>(table: &dyn Table, pk: &str, sk: &str, model: &T, read: u64, what: &str) -> AppResult<()> {

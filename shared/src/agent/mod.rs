@@ -16,12 +16,12 @@ use crate::leads::score::{self, HOT};
 use crate::model::{self, from_item, to_item};
 use crate::orgs::Org;
 use crate::orgs::access::{BACKGROUND_USER, TenantCtx};
-use crate::ports::ai::{AiUse, Prompt};
+use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::queue::QueueName;
 use crate::ports::social::Published;
 use crate::ports::table::{Index, Query};
-use crate::tasks::{self, NewTask, Origin, Task, TaskStatus, TaskType};
+use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
 use crate::usage::{self, Plan};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -220,18 +220,9 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
     let now = app.clock.now();
     let this_hour = this_hour.to_string();
     let hour_start = hour_start(&this_hour).unwrap_or(now);
-    let (mut leads, more_leads) = ceo::newest_leads(app, tenant, ceo::SNAPSHOT_READ).await?;
-    let task_items = app
-        .table
-        .query(
-            Query::partition(tenant.pk())
-                .prefix(keys::TASK_PREFIX)
-                .descending()
-                .limit(ceo::SNAPSHOT_READ),
-        )
-        .await?
-        .items;
-    let tasks: Vec<Task> = task_items.into_iter().map(from_item).collect::<AppResult<_>>()?;
+    let recent = ceo::recent(app, tenant).await?;
+    let numbers = ceo::Snapshot::of(&recent, org.usage.as_ref(), now);
+    let ceo::Recent { mut leads, tasks, partial } = recent;
     let posts: Vec<Published> = app
         .table
         .query(
@@ -288,7 +279,7 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
                 stale.len(),
                 ceo::STALE_DAYS
             )],
-            inputs: json!({"staleLeadIds": stale.iter().map(|l| &l.id).collect::<Vec<_>>(), "staleDays": ceo::STALE_DAYS, "leadsRead": leads.len(), "moreLeads": more_leads}),
+            inputs: json!({"staleLeadIds": stale.iter().map(|l| &l.id).collect::<Vec<_>>(), "staleDays": ceo::STALE_DAYS, "leadsRead": leads.len(), "moreLeadsOrTasks": partial}),
             plan: stale
                 .iter()
                 .take(MAX_FOLLOWUPS)
@@ -445,7 +436,7 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
     // rather than failing the analysis.
     let summary = match trigger {
         Trigger::Member => Some(
-            summarise(app, tenant, org, &insights)
+            summarise(app, tenant, org, &numbers, &insights)
                 .await
                 .unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.to_string()}})),
         ),
@@ -461,7 +452,7 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
 }
 
 /// The strategy model's short note on the findings (one AI call of the quota).
-async fn summarise(app: &App, tenant: &TenantCtx, org: &OrgContext, insights: &[Insight]) -> AppResult<Value> {
+async fn summarise(app: &App, tenant: &TenantCtx, org: &OrgContext, numbers: &ceo::Snapshot, insights: &[Insight]) -> AppResult<Value> {
     let findings = if insights.is_empty() {
         "Nothing needs attention.".to_string()
     } else {
@@ -471,19 +462,11 @@ async fn summarise(app: &App, tenant: &TenantCtx, org: &OrgContext, insights: &[
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let numbers = ceo::snapshot(app, tenant, org.usage.as_ref()).await?;
     let ask = format!(
         "{}\nFindings of this hour's review:\n{findings}\nIn three sentences, tell the team what matters most now and why.",
         numbers.describe()
     );
-    let completion = usage::ai_call(
-        app,
-        tenant,
-        org.plan,
-        Prompt::new(AiUse::Strategy, org.system_prompt(), ask),
-        "agent_summary",
-    )
-    .await?;
+    let completion = org.ask(app, tenant, AiUse::Strategy, ask, "agent_summary").await?;
     Ok(json!({"text": completion.text, "provider": completion.provider, "model": completion.model}))
 }
 
@@ -552,16 +535,8 @@ async fn post_topic(app: &App, tenant: &TenantCtx, org: &OrgContext) -> String {
         .cloned()
         .or_else(|| org.config.industry.clone())
         .unwrap_or_else(|| format!("what {} is working on this week", org.org.name));
-    let ask = "Propose one topic for this week's social post, in one sentence, that serves the goals.";
-    match usage::ai_call(
-        app,
-        tenant,
-        org.plan,
-        Prompt::new(AiUse::Strategy, org.system_prompt(), ask),
-        "agent_post_topic",
-    )
-    .await
-    {
+    let ask = "Propose one topic for this week's social post, in one sentence, that serves the goals.".to_string();
+    match org.ask(app, tenant, AiUse::Strategy, ask, "agent_post_topic").await {
         Ok(completion) => model::text("topic", &completion.text, 1_000).unwrap_or(fallback),
         Err(e) => {
             tracing::info!(error = %e, "post topic without the AI");

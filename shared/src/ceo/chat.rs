@@ -2,7 +2,7 @@
 //! a reply built from the org's AI config, the conversation's recent history (as much as fits
 //! a token budget, newest first) and the org's snapshot; the reply spends one AI call.
 
-use super::{OrgContext, snapshot};
+use super::{OrgContext, Snapshot, recent};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
@@ -125,9 +125,9 @@ pub async fn send(
     input: NewMessage,
 ) -> AppResult<Exchange> {
     let content = model::text("content", &input.content, 8_000)?;
-    let (recent, _) = messages(app, tenant, &conversation.id, HISTORY_READ, None).await?;
-    let numbers = snapshot(app, tenant, org.usage.as_ref()).await?;
-    let mut history = bounded_history(&recent, HISTORY_TOKENS);
+    let (newest_messages, _) = messages(app, tenant, &conversation.id, HISTORY_READ, None).await?;
+    let numbers = Snapshot::of(&recent(app, tenant).await?, org.usage.as_ref(), app.clock.now());
+    let mut history = bounded_history(&newest_messages, HISTORY_TOKENS);
     history.push((Speaker::User, content.clone()));
     let prompt = Prompt {
         purpose: AiUse::Routine,

@@ -10,6 +10,7 @@ use crate::keys;
 use crate::leads::{Lead, LeadStatus};
 use crate::model::{self, from_item};
 use crate::orgs::access::TenantCtx;
+use crate::ports::ai::{AiUse, Completion, Prompt};
 use crate::ports::table::{Item, Query};
 use crate::tasks::{Task, TaskStatus};
 use chrono::{DateTime, Utc};
@@ -162,6 +163,11 @@ impl OrgContext {
     pub fn system_prompt(&self) -> String {
         self.config.system_prompt(&self.org.name)
     }
+
+    /// One AI call for this org, from its system prompt (see `usage::ai_call`).
+    pub async fn ask(&self, app: &App, tenant: &TenantCtx, purpose: AiUse, ask: String, label: &str) -> AppResult<Completion> {
+        crate::usage::ai_call(app, tenant, self.plan, Prompt::new(purpose, self.system_prompt(), ask), label).await
+    }
 }
 
 /// Leads go stale after this many days without activity.
@@ -205,36 +211,34 @@ impl Snapshot {
     }
 }
 
-/// The org's newest leads, up to `max`; the flag says whether there are more.
-pub async fn newest_leads(app: &App, tenant: &TenantCtx, max: usize) -> AppResult<(Vec<Lead>, bool)> {
-    let page = app
-        .table
-        .query(Query::partition(tenant.pk()).prefix(keys::LEAD_PREFIX).descending().limit(max))
-        .await?;
-    let more = page.cursor.is_some();
-    Ok((page.items.into_iter().map(from_item).collect::<AppResult<_>>()?, more))
+/// An org's newest leads and tasks (up to `SNAPSHOT_READ` of each, one query each): what the
+/// snapshot counts and the agent looks over.
+pub struct Recent {
+    pub leads: Vec<Lead>,
+    pub tasks: Vec<Task>,
+    /// More leads or tasks exist than were read.
+    pub partial: bool,
 }
 
-/// Two queries (leads, tasks); posts come from the usage item the caller already read.
-pub async fn snapshot(app: &App, tenant: &TenantCtx, usage: Option<&Item>) -> AppResult<Snapshot> {
-    let now = app.clock.now();
-    let (leads, more_leads) = newest_leads(app, tenant, SNAPSHOT_READ).await?;
-    let tasks_page = app
-        .table
-        .query(
-            Query::partition(tenant.pk())
-                .prefix(keys::TASK_PREFIX)
-                .descending()
-                .limit(SNAPSHOT_READ),
-        )
-        .await?;
-    let more_tasks = tasks_page.cursor.is_some();
-    let tasks: Vec<Task> = tasks_page.items.into_iter().map(from_item).collect::<AppResult<_>>()?;
-    Ok(Snapshot {
-        open_leads: leads.iter().filter(|l| is_open(l)).count(),
-        stale_leads: leads.iter().filter(|l| is_stale(l, now)).count(),
-        tasks_pending: tasks.iter().filter(|t| t.status == TaskStatus::Pending).count(),
-        posts_this_month: usage.and_then(|u| u.get("posts")).and_then(|v| v.as_i64()).unwrap_or(0),
-        partial: more_leads || more_tasks,
+pub async fn recent(app: &App, tenant: &TenantCtx) -> AppResult<Recent> {
+    let newest = |prefix: &str| Query::partition(tenant.pk()).prefix(prefix).descending().limit(SNAPSHOT_READ);
+    let leads = app.table.query(newest(keys::LEAD_PREFIX)).await?;
+    let tasks = app.table.query(newest(keys::TASK_PREFIX)).await?;
+    Ok(Recent {
+        partial: leads.cursor.is_some() || tasks.cursor.is_some(),
+        leads: leads.items.into_iter().map(from_item).collect::<AppResult<_>>()?,
+        tasks: tasks.items.into_iter().map(from_item).collect::<AppResult<_>>()?,
     })
+}
+
+impl Snapshot {
+    pub fn of(recent: &Recent, usage: Option<&Item>, now: DateTime<Utc>) -> Snapshot {
+        Snapshot {
+            open_leads: recent.leads.iter().filter(|l| is_open(l)).count(),
+            stale_leads: recent.leads.iter().filter(|l| is_stale(l, now)).count(),
+            tasks_pending: recent.tasks.iter().filter(|t| t.status == TaskStatus::Pending).count(),
+            posts_this_month: usage.and_then(|u| u.get("posts")).and_then(|v| v.as_i64()).unwrap_or(0),
+            partial: recent.partial,
+        }
+    }
 }

@@ -9,7 +9,6 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::orgs::access::TenantCtx;
-use crate::ports::cursor;
 use crate::ports::table::{Condition, Item, Query, TableError, delete_all, item_key, query_all};
 use serde::{Deserialize, Serialize};
 
@@ -275,52 +274,22 @@ impl LeadFilter {
     }
 }
 
-/// Store reads one filtered page may make before it answers with what it found and a cursor.
-const MAX_FILTER_READS: usize = 5;
-
-/// Newest first. Unfiltered, one store read per page; filtered, reads of 100 leads until
-/// the page is full or `MAX_FILTER_READS` is reached (the cursor then continues the scan).
+/// Newest first, filtered (see `model::newest_matching`).
 pub async fn list(
     app: &App,
     tenant: &TenantCtx,
     filter: &LeadFilter,
     limit: usize,
-    cursor_in: Option<String>,
+    cursor: Option<String>,
 ) -> AppResult<(Vec<Lead>, Option<String>)> {
-    let read_size = if filter.is_empty() { limit } else { 100 };
-    let mut leads = Vec::new();
-    let mut cursor_at = cursor_in;
-    for _ in 0..MAX_FILTER_READS {
-        let page = app
-            .table
-            .query(
-                Query::partition(tenant.pk())
-                    .prefix(keys::LEAD_PREFIX)
-                    .descending()
-                    .limit(read_size)
-                    .after(cursor_at.clone()),
-            )
-            .await?;
-        let more = page.cursor.is_some();
-        let mut items = page.items.into_iter();
-        for item in items.by_ref() {
-            let last_key = cursor::encode(&item, None);
-            let lead: Lead = from_item(item)?;
-            if filter.matches(&lead) {
-                leads.push(lead);
-            }
-            cursor_at = Some(last_key);
-            if leads.len() == limit {
-                break;
-            }
-        }
-        let exhausted = items.next().is_none() && !more;
-        if exhausted {
-            return Ok((leads, None));
-        }
-        if leads.len() == limit {
-            return Ok((leads, cursor_at));
-        }
-    }
-    Ok((leads, cursor_at))
+    model::newest_matching(
+        &*app.table,
+        tenant.pk(),
+        keys::LEAD_PREFIX,
+        limit,
+        cursor,
+        !filter.is_empty(),
+        |lead| filter.matches(lead),
+    )
+    .await
 }

@@ -16,8 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::orgs::access::TenantCtx;
-use crate::ports::cursor;
-use crate::ports::table::{Condition, Item, Query, TableError, TxOp};
+use crate::ports::table::{Condition, Item, TableError, TxOp};
 use crate::usage::{self, Metric, Plan};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -294,49 +293,25 @@ pub struct TaskFilter {
     pub kind: Option<TaskType>,
 }
 
-/// Newest first; with a filter, reads up to five pages of 100 to fill one page.
+/// Newest first, filtered (see `model::newest_matching`).
 pub async fn list(
     app: &App,
     tenant: &TenantCtx,
     filter: &TaskFilter,
     limit: usize,
-    cursor_in: Option<String>,
+    cursor: Option<String>,
 ) -> AppResult<(Vec<Task>, Option<String>)> {
     let filtered = filter.status.is_some() || filter.kind.is_some();
-    let mut tasks = Vec::new();
-    let mut cursor_at = cursor_in;
-    for _ in 0..5 {
-        let page = app
-            .table
-            .query(
-                Query::partition(tenant.pk())
-                    .prefix(keys::TASK_PREFIX)
-                    .descending()
-                    .limit(if filtered { 100 } else { limit })
-                    .after(cursor_at.clone()),
-            )
-            .await?;
-        let more = page.cursor.is_some();
-        let mut items = page.items.into_iter();
-        for item in items.by_ref() {
-            let last = cursor::encode(&item, None);
-            let task: Task = from_item(item)?;
-            if filter.status.is_none_or(|s| s == task.status) && filter.kind.is_none_or(|k| k == task.kind) {
-                tasks.push(task);
-            }
-            cursor_at = Some(last);
-            if tasks.len() == limit {
-                break;
-            }
-        }
-        if items.next().is_none() && !more {
-            return Ok((tasks, None));
-        }
-        if tasks.len() == limit {
-            return Ok((tasks, cursor_at));
-        }
-    }
-    Ok((tasks, cursor_at))
+    model::newest_matching(
+        &*app.table,
+        tenant.pk(),
+        keys::TASK_PREFIX,
+        limit,
+        cursor,
+        filtered,
+        |task: &Task| filter.status.is_none_or(|s| s == task.status) && filter.kind.is_none_or(|k| k == task.kind),
+    )
+    .await
 }
 
 /// A member cancels a task that has not started: its due entry goes, its quota stays spent.

@@ -17,7 +17,7 @@ use crate::leads::Lead;
 use crate::leads::activities::{self, Activity, ActivityKind};
 use crate::model::{self, from_item};
 use crate::orgs::access::TenantCtx;
-use crate::ports::ai::{AiUse, Prompt};
+use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::mailer::Email;
 use crate::ports::social::SocialError;
@@ -116,14 +116,7 @@ async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> A
         "Write one social media post (at most 280 characters, no hashtags spam) about: {}",
         input.topic
     );
-    let completion = usage::ai_call(
-        app,
-        tenant,
-        org.plan,
-        Prompt::new(AiUse::Routine, org.system_prompt(), ask),
-        "social_media_post",
-    )
-    .await?;
+    let completion = org.ask(app, tenant, AiUse::Routine, ask, "social_media_post").await?;
     let published = app
         .social
         .publish(tenant.org_id(), &input.platform, &completion.text, &task.id)
@@ -161,14 +154,7 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
         "Write the body of a short marketing email. Subject: {}. Brief: {}. Plain text, no greeting line, sign off as the team.",
         input.subject, input.brief
     );
-    let completion = usage::ai_call(
-        app,
-        tenant,
-        org.plan,
-        Prompt::new(AiUse::Routine, org.system_prompt(), ask),
-        "email_campaign",
-    )
-    .await?;
+    let completion = org.ask(app, tenant, AiUse::Routine, ask, "email_campaign").await?;
     let (mut sent, mut sent_before) = (0i64, 0usize);
     for (lead, email) in &recipients {
         let marker = crate::model::to_item(
@@ -223,14 +209,7 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
     if let Some(note) = &input.note {
         ask.push_str(&format!(" Context: {note}"));
     }
-    let completion = usage::ai_call(
-        app,
-        tenant,
-        org.plan,
-        Prompt::new(AiUse::Routine, org.system_prompt(), ask),
-        "lead_followup",
-    )
-    .await?;
+    let completion = org.ask(app, tenant, AiUse::Routine, ask, "lead_followup").await?;
     let now = app.clock.now();
     let next = crate::clock::timestamp(now + Duration::days(i64::from(input.next_follow_up_days)));
     // Keyed by the task and the claim's start, so a redelivered job finds its activity stored.
@@ -313,14 +292,7 @@ async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> 
 /// Transient failures (a provider or the store briefly down) run again later, up to
 /// `MAX_ATTEMPTS` runs; anything else fails the task at once with the reason.
 async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) -> AppResult<RunOutcome> {
-    let transient = matches!(
-        &error,
-        AppError::Unavailable(_)
-            | AppError::Disabled {
-                code: "AI_UNAVAILABLE" | "AI_RATE_LIMITED",
-                ..
-            }
-    );
+    let transient = error.is_transient();
     let now = app.clock.now();
     let message = error.to_string();
     task.error = Some(message.clone());
