@@ -265,11 +265,14 @@ async fn the_agent_acts_within_the_autonomy_policy_that_the_executor_enforces() 
     );
     assert_eq!(stale["actions"][0]["outcome"], "created");
     assert_eq!(stale["actions"][0]["subject"], quiet.as_str());
+    // Posts are off: the agent records what it saw and proposes nothing, asking no model.
     let low = insight(&report, "low_content");
     assert_eq!(low["actions"][0]["kind"], "create_post_task");
+    assert_eq!(low["actions"][0]["outcome"], "policy_off");
+    assert!(low["actions"][0]["taskId"].is_null(), "{low}");
     assert_eq!(report["summary"]["provider"], "offline");
+    assert_eq!(usage(&s, &owner, &org).await["aiCalls"]["used"], 1, "the summary only");
     let followup_id = stale["actions"][0]["taskId"].as_str().unwrap().to_string();
-    let post_id = low["actions"][0]["taskId"].as_str().unwrap().to_string();
 
     // Again within the hour: the same insights, nothing created twice.
     let again = ok(&s, Method::POST, &format!("/v1/orgs/{org}/agent/analyze"), &member, None).await;
@@ -279,14 +282,15 @@ async fn the_agent_acts_within_the_autonomy_policy_that_the_executor_enforces() 
             .unwrap()
             .iter()
             .flat_map(|i| i["actions"].as_array().unwrap())
-            .all(|a| a["outcome"] != "created" || a["taskId"] == followup_id || a["taskId"] == post_id),
+            .all(|a| a["outcome"] != "created" || a["taskId"] == followup_id),
         "{again}"
     );
     let tasks = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks"), &owner, None).await;
-    assert_eq!(tasks["items"].as_array().unwrap().len(), 2, "{tasks}");
-    assert_eq!(events(&s, &owner, &org, "agent.acted").await.len(), 2);
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+    assert_eq!(events(&s, &owner, &org, "agent.acted").await.len(), 1);
+    assert_eq!(usage(&s, &owner, &org).await["tasks"]["used"], 0, "proposals count when they run");
 
-    // The executor applies the policy: the post is off, the follow-up waits for approval.
+    // The executor applies the policy when the task falls due: the follow-up waits.
     let tick = executor(&s, &owner).await;
     assert_eq!(
         (
@@ -294,12 +298,9 @@ async fn the_agent_acts_within_the_autonomy_policy_that_the_executor_enforces() 
             tick["awaitingApproval"].as_u64(),
             tick["claimed"].as_u64()
         ),
-        (Some(1), Some(1), Some(0)),
+        (Some(0), Some(1), Some(0)),
         "{tick}"
     );
-    let post = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks/{post_id}"), &owner, None).await;
-    assert_eq!(post["status"], "CANCELLED");
-    assert!(post["error"].as_str().unwrap().contains("off"));
     let waiting = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks/{followup_id}"), &owner, None).await;
     assert_eq!(
         (waiting["status"].as_str(), waiting["approval"].as_str()),
@@ -372,6 +373,61 @@ async fn the_task_quota_counts_every_creation_and_answers_402() {
     let listed = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks?limit=100"), &owner, None).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 10);
     assert_eq!(usage(&s, &owner, &org).await["tasks"]["used"], 10);
+}
+
+#[tokio::test]
+async fn a_task_needing_more_posts_or_emails_than_are_left_is_refused_when_created() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let mut leads = Vec::new();
+    for i in 0..4 {
+        leads.push(lead(&s, &owner, &org, json!({"name": format!("L{i}"), "email": format!("l{i}@lead.io")})).await);
+    }
+    let no_mail = lead(&s, &owner, &org, json!({"name": "No mail"})).await;
+    let tasks = format!("/v1/orgs/{org}/tasks");
+    let campaign = |ids: &[String]| json!({"type": "email_campaign", "input": {"subject": "S", "brief": "B", "leadIds": ids}});
+    let (status, body) = s.post(&tasks, Some(&owner), campaign(&leads)).await;
+    assert_eq!(error_code(status, &body, StatusCode::PAYMENT_REQUIRED), "QUOTA_EXCEEDED");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("needs 4 emails and 3 are left"), "{message}");
+    let (status, body) = s.post(&tasks, Some(&owner), campaign(std::slice::from_ref(&no_mail))).await;
+    assert_eq!(error_code(status, &body, StatusCode::BAD_REQUEST), "VALIDATION_ERROR");
+    assert_eq!(usage(&s, &owner, &org).await["tasks"]["used"], 0, "refused tasks spend nothing");
+
+    let mut with_no_mail = leads[..3].to_vec();
+    with_no_mail.push(no_mail);
+    let fits = task(&s, &owner, &org, campaign(&with_no_mail)).await;
+    assert_eq!(fits["need"]["emails"], 3, "{fits}");
+    for i in 0..5 {
+        task(
+            &s,
+            &owner,
+            &org,
+            json!({"type": "social_media_post", "input": {"topic": format!("t{i}")}}),
+        )
+        .await;
+    }
+    let done = executor(&s, &owner).await;
+    assert_eq!((done["claimed"].as_u64(), done["overQuota"].as_u64()), (Some(6), Some(0)), "{done}");
+    let spent = usage(&s, &owner, &org).await;
+    assert_eq!(
+        (spent["posts"]["used"].as_i64(), spent["emails"]["used"].as_i64()),
+        (Some(5), Some(3)),
+        "reserved at the claim"
+    );
+    let (status, body) = s
+        .post(
+            &tasks,
+            Some(&owner),
+            json!({"type": "social_media_post", "input": {"topic": "one more"}}),
+        )
+        .await;
+    assert_eq!(error_code(status, &body, StatusCode::PAYMENT_REQUIRED), "QUOTA_EXCEEDED");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("needs 1 posts and 0 are left"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -192,7 +192,7 @@ pub mod cases {
         let exact = t.query(Query::partition("ORG#1").prefix("LEAD#").limit(7)).await.unwrap();
         assert!(exact.cursor.is_none());
         let bad = t.query(Query::partition("ORG#1").after(Some("not-a-cursor".into()))).await;
-        assert!(matches!(bad, Err(TableError::Invalid(_))));
+        assert!(matches!(bad, Err(TableError::BadCursor)));
     }
 
     pub async fn indexes_are_sparse_and_page(f: Fixture) {
@@ -339,6 +339,85 @@ pub mod cases {
         );
     }
 
+    pub async fn counters_of_one_item_change_together_or_not_at_all(f: Fixture) {
+        let t = &f.table;
+        let key = Key::new("ORG#1", "USAGE#2026-11");
+        let both = |tasks: i64, posts: i64| TxOp::AddAll {
+            key: key.clone(),
+            counters: vec![Counter::new("tasks", tasks).at_most(3), Counter::new("posts", posts).at_most(2)],
+        };
+        t.transact(vec![both(1, 2)]).await.unwrap();
+        assert!(matches!(
+            t.transact(vec![both(1, 1)]).await,
+            Err(TableError::ConditionFailed { op: Some(0) })
+        ));
+        let stored = t.get(&key).await.unwrap().unwrap();
+        assert_eq!(
+            (stored["tasks"].as_i64(), stored["posts"].as_i64()),
+            (Some(1), Some(2)),
+            "the failed step changed nothing"
+        );
+        t.transact(vec![both(2, -2)]).await.unwrap();
+        let stored = t.get(&key).await.unwrap().unwrap();
+        assert_eq!((stored["tasks"].as_i64(), stored["posts"].as_i64()), (Some(3), Some(0)));
+    }
+
+    pub async fn concurrent_transactions_on_one_item_all_land(f: Fixture) {
+        let usage = Key::new("ORG#1", "USAGE#2026-11");
+        let writers = (0..20).map(|i| {
+            let (t, usage) = (f.table.clone(), usage.clone());
+            tokio::spawn(async move {
+                t.transact(vec![
+                    TxOp::Put {
+                        item: item("ORG#1", &format!("TASK#{i:02}"), json!({"version": 1})),
+                        condition: Some(Condition::NotExists),
+                    },
+                    TxOp::Add {
+                        key: usage,
+                        counter: Counter::new("tasks", 1).at_most(100),
+                    },
+                ])
+                .await
+            })
+        });
+        for writer in writers {
+            writer.await.unwrap().expect("a transaction that conflicted is tried again");
+        }
+        assert_eq!(f.table.get(&usage).await.unwrap().unwrap()["tasks"].as_i64(), Some(20));
+        let tasks = f.table.query(Query::partition("ORG#1").prefix("TASK#")).await.unwrap();
+        assert_eq!(tasks.items.len(), 20);
+    }
+
+    pub async fn cursors_not_given_for_the_query_are_refused(f: Fixture) {
+        let t = &f.table;
+        for i in 0..3 {
+            t.put(item("ORG#1", &format!("LEAD#{i}"), json!({})), None).await.unwrap();
+        }
+        let page = t.query(Query::partition("ORG#1").prefix("LEAD#").limit(1)).await.unwrap();
+        let good = page.cursor.expect("more pages");
+        let encode = |v: Value| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v.to_string());
+        let tampered = [
+            "not base64!".to_string(),
+            encode(json!("a string")),
+            encode(json!({"PK": "ORG#2", "SK": "LEAD#0"})),
+            encode(json!({"PK": "ORG#1", "SK": "USAGE#2026-11"})),
+            encode(json!({"PK": "ORG#1"})),
+            encode(json!({"PK": "ORG#1", "SK": "LEAD#0", "extra": "x"})),
+            encode(json!({"PK": "ORG#1", "SK": 5})),
+        ];
+        for cursor in tampered {
+            let asked = Query::partition("ORG#1").prefix("LEAD#").limit(1).after(Some(cursor.clone()));
+            assert!(matches!(t.query(asked).await, Err(TableError::BadCursor)), "{cursor}");
+        }
+        let on_index = Query::partition("DUE#x").on(Index::Due).after(Some(good.clone()));
+        assert!(matches!(t.query(on_index).await, Err(TableError::BadCursor)));
+        let next = t
+            .query(Query::partition("ORG#1").prefix("LEAD#").limit(1).after(Some(good)))
+            .await
+            .unwrap();
+        assert_eq!(next.items.len(), 1);
+    }
+
     pub async fn batch_reads_keep_the_order_asked(f: Fixture) {
         let t = &f.table;
         t.put(item("ORG#1", "B", json!({"n": 2})), None).await.unwrap();
@@ -364,7 +443,8 @@ macro_rules! contract_suite {
                 put_get_delete_round_trip, conditions_guard_writes, counters_respect_their_bounds,
                 parallel_writers_never_pass_a_counter_bound, queries_select_order_and_page,
                 indexes_are_sparse_and_page, transactions_are_all_or_nothing, expired_items_read_as_absent,
-                batch_reads_keep_the_order_asked);
+                batch_reads_keep_the_order_asked, counters_of_one_item_change_together_or_not_at_all,
+                concurrent_transactions_on_one_item_all_land, cursors_not_given_for_the_query_are_refused);
         }
     };
     (@cases $fixture:expr, $attr:tt, $($case:ident),*) => {

@@ -132,7 +132,7 @@ impl From<TableError> for AppError {
     fn from(e: TableError) -> Self {
         match e {
             TableError::ConditionFailed { .. } => AppError::conflict("CONFLICT", "the item changed meanwhile: read it again"),
-            TableError::Invalid(m) if m == crate::ports::cursor::BAD_CURSOR => AppError::BadRequest {
+            TableError::BadCursor => AppError::BadRequest {
                 code: "INVALID_CURSOR",
                 message: "the cursor is not one this API gave".into(),
             },

@@ -105,6 +105,16 @@ impl Expr {
     }
 }
 
+/// How often a transaction cancelled by a conflicting one is tried again.
+const CONFLICT_RETRIES: u32 = 6;
+
+/// 10 ms doubling with each attempt, plus up to as much again at random, so that the
+/// transactions that conflicted do not meet again.
+fn conflict_pause(attempt: u32) -> std::time::Duration {
+    let base = 10u64 << attempt.min(6);
+    std::time::Duration::from_millis(base + rand::random_range(0..=base))
+}
+
 fn number(n: i64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
@@ -304,7 +314,7 @@ impl Table for DynamoTable {
         let filter = expr.live(self.now());
         let start = match &query.cursor {
             Some(c) => Some(
-                cursor::decode(c)?
+                cursor::decode_for(c, &query)?
                     .into_iter()
                     .map(|(k, v)| (k, AttributeValue::S(v.as_str().unwrap_or_default().to_string())))
                     .collect::<AttrMap>(),
@@ -395,6 +405,24 @@ impl Table for DynamoTable {
                         .map_err(build_error)?;
                     TransactWriteItem::builder().update(update).build()
                 }
+                TxOp::AddAll { key, counters } => {
+                    let (mut sets, mut conditions) = (Vec::new(), Vec::new());
+                    for counter in counters {
+                        let (update, condition) = expr.counter(counter);
+                        sets.push(update.trim_start_matches("SET ").to_string());
+                        conditions.push(format!("({condition})"));
+                    }
+                    let update = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(key)))
+                        .update_expression(format!("SET {}", sets.join(", ")))
+                        .condition_expression(conditions.join(" AND "))
+                        .set_expression_attribute_names(expr.names())
+                        .set_expression_attribute_values(expr.values())
+                        .build()
+                        .map_err(build_error)?;
+                    TransactWriteItem::builder().update(update).build()
+                }
                 TxOp::Check { key, condition } => {
                     let condition = expr.condition(condition, now);
                     let check = ConditionCheck::builder()
@@ -410,20 +438,36 @@ impl Table for DynamoTable {
             };
             items.push(write);
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                    cancelled,
-                )) = err.as_service_error()
-                {
-                    let reasons = cancelled.cancellation_reasons();
-                    if let Some(op) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
-                        return Err(TableError::ConditionFailed { op: Some(op) });
-                    }
+        // Transactions that touch one item at once (an org's usage counter) cancel each other
+        // with `TransactionConflict`; none of them was applied, so each is tried again after a
+        // short, jittered, growing pause, a bounded number of times.
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match sent {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            )) = err.as_service_error()
+            {
+                let reasons = cancelled.cancellation_reasons();
+                if let Some(op) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                    return Err(TableError::ConditionFailed { op: Some(op) });
                 }
-                Err(sdk_error(err))
+                if attempt < CONFLICT_RETRIES && reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                    attempt += 1;
+                    tokio::time::sleep(conflict_pause(attempt)).await;
+                    continue;
+                }
             }
+            return Err(sdk_error(err));
         }
     }
 }

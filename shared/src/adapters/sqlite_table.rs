@@ -247,6 +247,14 @@ fn apply(tx: &Transaction, op: &TxOp, now: i64) -> TableResult<bool> {
             Ok(ok)
         }
         TxOp::Add { key, counter } => Ok(add_in(tx, key, counter, now)?.is_some()),
+        TxOp::AddAll { key, counters } => {
+            for counter in counters {
+                if add_in(tx, key, counter, now)?.is_none() {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
         TxOp::Check { key, condition } => holds(key, Some(condition)),
     }
 }
@@ -278,7 +286,7 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> TableResult<Page> {
     let order = if query.ascending { "ASC" } else { "DESC" };
     let cmp = if query.ascending { ">" } else { "<" };
     if let Some(c) = &query.cursor {
-        let last = cursor::decode(c)?;
+        let last = cursor::decode_for(c, query)?;
         let after_sk = bind(cursor::string_attr(&last, SK)?.to_string());
         match query.index {
             None => sql.push_str(&format!(" AND sk {cmp} {after_sk}")),

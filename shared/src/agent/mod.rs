@@ -21,6 +21,7 @@ use crate::ports::events::DomainEvent;
 use crate::ports::queue::QueueName;
 use crate::ports::social::Published;
 use crate::ports::table::{Index, Query};
+use crate::tasks::autonomy::Autonomy;
 use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
 use crate::usage::{self, Plan};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
@@ -129,7 +130,9 @@ pub struct Action {
     pub kind: String,
     pub subject: Option<String>,
     pub task_id: Option<String>,
-    /// `created`, `already_created`, `recorded`, `over_quota`, or why it was not taken.
+    /// `created`, `already_created`, `recorded`, or why it was not taken: `policy_off` (the
+    /// autonomy policy has this kind off), `recently_declined` (a person turned down the same
+    /// proposal within `DECLINED_DAYS`), `over_quota` (no task left this month).
     pub outcome: String,
 }
 
@@ -255,6 +258,7 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
         });
     }
 
+    let declined = recently_declined(&tasks, now);
     let open_followup_for: Vec<String> = tasks
         .iter()
         .filter(|t| t.kind == TaskType::LeadFollowup && !t.is_finished())
@@ -379,7 +383,7 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
         let mut actions = Vec::new();
         if acted {
             for planned in &finding.plan {
-                actions.push(act(app, tenant, org, hour_start, finding.kind, planned).await?);
+                actions.push(act(app, tenant, org, hour_start, finding.kind, planned, &declined).await?);
             }
         }
         let stamp = crate::clock::timestamp(now);
@@ -470,6 +474,35 @@ async fn summarise(app: &App, tenant: &TenantCtx, org: &OrgContext, numbers: &ce
     Ok(json!({"text": completion.text, "provider": completion.provider, "model": completion.model}))
 }
 
+/// The agent's proposals that a person turned down (rejected or cancelled) in the last
+/// `DECLINED_DAYS`, as (type, subject): the agent does not propose them again meanwhile.
+/// Read from the org's newest tasks (see `ceo::recent`).
+fn recently_declined(tasks: &[tasks::Task], now: DateTime<Utc>) -> Vec<(TaskType, String)> {
+    tasks
+        .iter()
+        .filter(|t| t.origin == Origin::Agent && t.status == TaskStatus::Cancelled)
+        .filter(|t| {
+            t.finished_at
+                .as_deref()
+                .and_then(parse_time)
+                .is_some_and(|at| now - at < Duration::days(DECLINED_DAYS))
+        })
+        .map(|t| (t.kind, proposal_subject(t.kind, &t.input)))
+        .collect()
+}
+
+/// What a proposal is about: the lead of a follow-up; a post is about the week.
+fn proposal_subject(kind: TaskType, input: &Value) -> String {
+    match kind {
+        TaskType::LeadFollowup => input.get("leadId").and_then(Value::as_str).unwrap_or_default().to_string(),
+        _ => POST_SUBJECT.to_string(),
+    }
+}
+
+/// How long a declined proposal is not made again for the same subject.
+pub const DECLINED_DAYS: i64 = 7;
+const POST_SUBJECT: &str = "week";
+
 async fn act(
     app: &App,
     tenant: &TenantCtx,
@@ -477,8 +510,9 @@ async fn act(
     hour_start: DateTime<Utc>,
     kind: &str,
     planned: &Planned,
+    declined: &[(TaskType, String)],
 ) -> AppResult<Action> {
-    let (action_kind, subject, new_task) = match planned {
+    let (action_kind, task_type, subject) = match planned {
         Planned::Warning => {
             return Ok(Action {
                 kind: "record_warning".into(),
@@ -487,33 +521,42 @@ async fn act(
                 outcome: "recorded".into(),
             });
         }
-        Planned::Followup { lead_id, why } => (
-            "create_followup_task",
-            lead_id.clone(),
-            NewTask {
-                kind: TaskType::LeadFollowup,
-                input: json!({"leadId": lead_id, "note": format!("The agent found this lead {kind}: {why}.")}),
-                run_at: None,
-            },
-        ),
-        Planned::Post => {
-            let topic = post_topic(app, tenant, org).await;
-            (
-                "create_post_task",
-                "week".to_string(),
-                NewTask {
-                    kind: TaskType::SocialMediaPost,
-                    input: json!({"topic": topic}),
-                    run_at: None,
-                },
-            )
-        }
+        Planned::Followup { lead_id, .. } => ("create_followup_task", TaskType::LeadFollowup, lead_id.clone()),
+        Planned::Post => ("create_post_task", TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
+    };
+    let not_taken = |outcome: &str| Action {
+        kind: action_kind.into(),
+        subject: Some(subject.clone()),
+        task_id: None,
+        outcome: outcome.into(),
+    };
+    // Checked before anything is written or asked of a model: under `off` the agent only
+    // records what it saw, and what a person turned down is not proposed again for a while.
+    if org.policy.for_kind(task_type) == Autonomy::Off {
+        return Ok(not_taken("policy_off"));
+    }
+    if declined.iter().any(|(t, s)| *t == task_type && *s == subject) {
+        return Ok(not_taken("recently_declined"));
+    }
+    if org.used(usage::Metric::Tasks) >= org.plan.limit(usage::Metric::Tasks) {
+        return Ok(not_taken("over_quota"));
+    }
+    let new_task = match planned {
+        Planned::Followup { lead_id, why } => NewTask {
+            kind: TaskType::LeadFollowup,
+            input: json!({"leadId": lead_id, "note": format!("The agent found this lead {kind}: {why}.")}),
+            run_at: None,
+        },
+        _ => NewTask {
+            kind: TaskType::SocialMediaPost,
+            input: json!({"topic": post_topic(app, tenant, org).await}),
+            run_at: None,
+        },
     };
     let mut task = tasks::new_task(app.clock.now(), BACKGROUND_USER, Origin::Agent, new_task)?;
     task.id = action_task_id(tenant.org_id(), hour_start, kind, &subject);
     let outcome = match tasks::insert(app, tenant, org.plan, &task).await {
         Ok(()) => "created",
-        Err(AppError::QuotaExceeded(_)) => "over_quota",
         Err(AppError::Conflict { .. }) => "already_created",
         Err(e) => return Err(e),
     };
@@ -603,4 +646,137 @@ pub async fn run_job(app: &App, body: &str) -> AppResult<JobOutcome> {
             .filter(|a| a.outcome == "created")
             .count(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leads::LeadFields;
+    use crate::tasks::autonomy::AutonomyPolicy;
+    use crate::tasks::executor::tests::{ORG, org};
+    use crate::tasks::executor::tick;
+    use crate::testing::{self, TestApp};
+
+    async fn stale_lead(t: &TestApp, tenant: &TenantCtx) -> String {
+        let fields = LeadFields {
+            name: Some("Quiet".into()),
+            email: Some(Some("quiet@lead.io".into())),
+            ..LeadFields::default()
+        };
+        let lead = crate::leads::new_lead(&t.app, tenant, fields, None).unwrap();
+        crate::leads::insert(&t.app, tenant, &lead).await.unwrap();
+        t.clock.advance(Duration::days(ceo::STALE_DAYS + 1));
+        lead.id
+    }
+
+    async fn set_policy(t: &TestApp, post: Autonomy, follow_up: Autonomy) {
+        let policy = AutonomyPolicy {
+            post,
+            follow_up,
+            version: 1,
+            ..AutonomyPolicy::default()
+        };
+        let item = to_item(&keys::org_pk(ORG), keys::AUTONOMY_SK, &policy).unwrap();
+        t.app.table.put(item, None).await.unwrap();
+    }
+
+    async fn analyse(t: &TestApp, tenant: &TenantCtx) -> AnalysisReport {
+        let now = t.app.clock.now();
+        let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
+        let org = OrgContext::from_items(t.app.table.get_many(&keys).await.unwrap(), now).unwrap();
+        analyze_hour(&t.app, tenant, &org, Trigger::Schedule, &hour(now)).await.unwrap()
+    }
+
+    fn outcomes(report: &AnalysisReport, kind: &str) -> Vec<String> {
+        let insight = report.insights.iter().find(|i| i.kind == kind).expect(kind);
+        insight.actions.iter().map(|a| a.outcome.clone()).collect()
+    }
+
+    async fn used(t: &TestApp, metric: usage::Metric) -> i64 {
+        let item = t
+            .app
+            .table
+            .get(&usage::usage_key(&TenantCtx::background(ORG), t.app.clock.now()))
+            .await
+            .unwrap();
+        usage::used(item.as_ref(), metric)
+    }
+
+    async fn task_count(t: &TestApp) -> usize {
+        let q = Query::partition(keys::org_pk(ORG)).prefix(keys::TASK_PREFIX);
+        t.app.table.query(q).await.unwrap().items.len()
+    }
+
+    #[tokio::test]
+    async fn under_an_off_policy_the_agent_records_what_it_saw_and_creates_and_asks_nothing() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        stale_lead(&t, &tenant).await;
+        set_policy(&t, Autonomy::Off, Autonomy::Off).await;
+        for _ in 0..3 {
+            let report = analyse(&t, &tenant).await;
+            assert_eq!(outcomes(&report, "stale_leads"), ["policy_off"]);
+            assert_eq!(outcomes(&report, "low_content"), ["policy_off"]);
+            t.clock.advance(Duration::hours(1));
+        }
+        assert_eq!(task_count(&t).await, 0, "nothing proposed");
+        assert_eq!(used(&t, usage::Metric::AiCalls).await, 0, "no model asked for a post topic");
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_proposal_turned_down_is_not_made_again_for_the_same_subject_for_seven_days() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let lead = stale_lead(&t, &tenant).await;
+        set_policy(&t, Autonomy::Approval, Autonomy::Approval).await;
+        let first = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&first, "stale_leads"), ["created"]);
+        assert_eq!(outcomes(&first, "low_content"), ["created"]);
+        assert_eq!(tick(&t.app).await.unwrap().awaiting_approval, 2);
+        let admin = TenantCtx::background(ORG);
+        for item in t
+            .app
+            .table
+            .query(Query::partition(keys::org_pk(ORG)).prefix(keys::TASK_PREFIX))
+            .await
+            .unwrap()
+            .items
+        {
+            let task: tasks::Task = from_item(item).unwrap();
+            tasks::decide(&t.app, &admin, task, false).await.unwrap();
+        }
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0, "turned-down proposals cost nothing");
+
+        t.clock.advance(Duration::hours(1));
+        let later = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&later, "stale_leads"), ["recently_declined"]);
+        assert_eq!(outcomes(&later, "low_content"), ["recently_declined"]);
+        assert_eq!(task_count(&t).await, 2);
+
+        t.clock.advance(Duration::days(DECLINED_DAYS));
+        let week_on = analyse(&t, &tenant).await;
+        let stale = week_on.insights.iter().find(|i| i.kind == "stale_leads").unwrap();
+        assert_eq!(stale.actions[0].outcome, "created");
+        assert_eq!(stale.actions[0].subject.as_deref(), Some(lead.as_str()));
+    }
+
+    #[tokio::test]
+    async fn the_agents_proposals_spend_a_task_when_they_run_not_when_proposed() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        stale_lead(&t, &tenant).await;
+        set_policy(&t, Autonomy::Approval, Autonomy::Auto).await;
+        let report = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&report, "stale_leads"), ["created"]);
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0);
+        let run = tick(&t.app).await.unwrap();
+        assert_eq!((run.claimed, run.awaiting_approval), (1, 1), "{run:?}");
+        assert_eq!(
+            used(&t, usage::Metric::Tasks).await,
+            1,
+            "the follow-up ran; the post waits unmetered"
+        );
+        assert_eq!(used(&t, usage::Metric::Posts).await, 0);
+    }
 }

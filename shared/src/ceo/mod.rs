@@ -120,44 +120,43 @@ pub async fn update_config(app: &App, tenant: &TenantCtx, mut config: AiConfig, 
     Ok(config)
 }
 
-/// What every AI action for an org starts from: the org, its plan now, its AI config and
-/// this month's usage, read together in one store call.
+/// What every AI action for an org starts from: the org, its plan now, its AI config, its
+/// autonomy policy and this month's usage, read together in one store call.
 pub struct OrgContext {
     pub org: crate::orgs::Org,
     pub plan: crate::usage::Plan,
     pub config: AiConfig,
+    pub policy: crate::tasks::autonomy::AutonomyPolicy,
     pub usage: Option<Item>,
 }
 
 impl OrgContext {
     /// The org-partition sort keys to read, in the order `from_items` takes them.
-    pub fn sort_keys(now: DateTime<Utc>) -> [String; 3] {
+    pub fn sort_keys(now: DateTime<Utc>) -> [String; 4] {
         [
             keys::ORG_SK.into(),
             keys::AI_CONFIG_SK.into(),
+            keys::AUTONOMY_SK.into(),
             keys::usage_sk(&crate::usage::month(now)),
         ]
     }
 
     pub fn from_items(items: Vec<Option<Item>>, now: DateTime<Utc>) -> AppResult<Self> {
-        let [org, config, usage]: [Option<Item>; 3] = items
+        let [org, config, policy, usage]: [Option<Item>; 4] = items
             .try_into()
-            .map_err(|_| AppError::Internal("an org context needs three items".into()))?;
+            .map_err(|_| AppError::Internal("an org context needs four items".into()))?;
         let org: crate::orgs::Org = from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
         Ok(OrgContext {
             plan: org.plan_at(now),
             org,
             config: AiConfig::from_stored(config)?,
+            policy: crate::tasks::autonomy::AutonomyPolicy::from_stored(policy)?,
             usage,
         })
     }
 
     pub fn used(&self, metric: crate::usage::Metric) -> i64 {
-        self.usage
-            .as_ref()
-            .and_then(|u| u.get(metric.attr()))
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0)
+        crate::usage::used(self.usage.as_ref(), metric)
     }
 
     pub fn system_prompt(&self) -> String {

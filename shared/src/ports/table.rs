@@ -185,6 +185,12 @@ pub enum TxOp {
         key: Key,
         counter: Counter,
     },
+    /// Several counters of one item changed together, all or none (one step of a
+    /// transaction names an item once).
+    AddAll {
+        key: Key,
+        counters: Vec<Counter>,
+    },
     Check {
         key: Key,
         condition: Condition,
@@ -199,6 +205,9 @@ pub enum TableError {
     /// A condition failed; in a transaction, `op` is the index of the failing operation.
     #[error("condition failed")]
     ConditionFailed { op: Option<usize> },
+    /// A page cursor this table did not give for this query (tampered, or another query's).
+    #[error("the cursor is not one this query gave")]
+    BadCursor,
     #[error("invalid request to the table: {0}")]
     Invalid(String),
     #[error("table unavailable: {0}")]
@@ -269,7 +278,7 @@ pub fn validate_transaction(ops: &[TxOp]) -> TableResult<Vec<Key>> {
     for op in ops {
         let key = match op {
             TxOp::Put { item, .. } => item_key(item)?,
-            TxOp::Delete { key, .. } | TxOp::Add { key, .. } | TxOp::Check { key, .. } => key.clone(),
+            TxOp::Delete { key, .. } | TxOp::Add { key, .. } | TxOp::AddAll { key, .. } | TxOp::Check { key, .. } => key.clone(),
         };
         if keys.contains(&key) {
             return Err(TableError::Invalid("a transaction names a key twice".into()));

@@ -11,8 +11,11 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::from_item;
+use crate::orgs::Org;
+use crate::orgs::access::TenantCtx;
 use crate::ports::queue::QueueName;
-use crate::ports::table::{Index, Item, Key, Query};
+use crate::ports::table::{Condition, Index, Item, Key, Query, TableError, TxOp};
+use crate::usage::Plan;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -48,6 +51,8 @@ pub struct TickReport {
     pub awaiting_approval: usize,
     pub cancelled_by_policy: usize,
     pub failed: usize,
+    /// What the task needs of the month's quotas was more than is left: it failed unrun.
+    pub over_quota: usize,
     pub enqueued: usize,
     pub batches: usize,
     /// More was due than one tick takes: the next tick goes on from `toMinute`.
@@ -123,10 +128,10 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     report.to_minute = due::minute(read_to);
     report.due = entries.len();
 
-    let mut policies: HashMap<String, AutonomyPolicy> = HashMap::new();
+    let mut orgs: HashMap<String, OrgRules> = HashMap::new();
     let mut jobs = Vec::new();
     for entry in entries {
-        if let Some(job) = take(app, entry, now, &mut policies, &mut report).await? {
+        if let Some(job) = take(app, entry, now, &mut orgs, &mut report).await? {
             jobs.push(serde_json::to_string(&job).map_err(|e| AppError::Internal(e.to_string()))?);
         }
     }
@@ -149,13 +154,41 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     Ok(report)
 }
 
+/// What the executor needs of an org to decide its tasks, read once a tick per org.
+struct OrgRules {
+    plan: Plan,
+    policy: AutonomyPolicy,
+}
+
+async fn org_rules<'a>(app: &App, org_id: &str, now: DateTime<Utc>, orgs: &'a mut HashMap<String, OrgRules>) -> AppResult<&'a OrgRules> {
+    if !orgs.contains_key(org_id) {
+        let keys = [
+            Key::new(keys::org_pk(org_id), keys::ORG_SK),
+            Key::new(keys::org_pk(org_id), keys::AUTONOMY_SK),
+        ];
+        let [org, policy]: [Option<Item>; 2] = app
+            .table
+            .get_many(&keys)
+            .await?
+            .try_into()
+            .map_err(|_| AppError::Internal("two items asked".into()))?;
+        let plan = match org {
+            Some(org) => from_item::<Org>(org)?.plan_at(now),
+            None => Plan::Free,
+        };
+        let policy = AutonomyPolicy::from_stored(policy)?;
+        orgs.insert(org_id.to_string(), OrgRules { plan, policy });
+    }
+    Ok(&orgs[org_id])
+}
+
 /// Decides one due entry: claim it (answering the job to send), hold it for approval, or
 /// cancel it as the policy says. A task changed by someone else first is left to them.
 async fn take(
     app: &App,
     entry: Item,
     now: DateTime<Utc>,
-    policies: &mut HashMap<String, AutonomyPolicy>,
+    orgs: &mut HashMap<String, OrgRules>,
     report: &mut TickReport,
 ) -> AppResult<Option<RunTaskJob>> {
     let org_id = entry
@@ -166,13 +199,10 @@ async fn take(
         .to_string();
     let mut task: Task = from_item(entry)?;
     let stamp = crate::clock::timestamp(now);
+    let tenant = TenantCtx::background(&org_id);
     match task.status {
         TaskStatus::Pending if task.approval == Approval::Policy => {
-            if !policies.contains_key(&org_id) {
-                let stored = app.table.get(&Key::new(keys::org_pk(&org_id), keys::AUTONOMY_SK)).await?;
-                policies.insert(org_id.clone(), AutonomyPolicy::from_stored(stored)?);
-            }
-            match policies[&org_id].for_kind(task.kind) {
+            match org_rules(app, &org_id, now, orgs).await?.policy.for_kind(task.kind) {
                 Autonomy::Auto => task.approval = Approval::Auto,
                 Autonomy::Approval => {
                     task.approval = Approval::Awaiting;
@@ -192,30 +222,74 @@ async fn take(
             task.error = Some(format!("did not finish in {MAX_ATTEMPTS} attempts"));
             task.lease_until = None;
             task.finished_at = Some(stamp);
-            return settle(app, &org_id, task, report, |r| r.failed += 1).await;
+            // What the lost runs sent stays counted; the rest of the reservation goes back.
+            return match super::end_releasing(app, &tenant, task).await {
+                Ok(_) => {
+                    report.failed += 1;
+                    Ok(None)
+                }
+                Err(AppError::Conflict { .. }) => {
+                    report.lost_races += 1;
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            };
         }
         TaskStatus::InProgress => report.reclaimed += 1,
         _ => return Ok(None),
     }
+    let unclaimed = task.clone();
     task.status = TaskStatus::InProgress;
     task.attempts += 1;
-    task.started_at = Some(stamp);
+    task.started_at = Some(stamp.clone());
     task.lease_until = Some(crate::clock::timestamp(now + Duration::minutes(LEASE_MINUTES)));
-    let task_id = task.id.clone();
-    match save(app, &org_id, task).await {
-        Ok(claimed) => {
+    // The first claim reserves what the task needs; a retried or retaken task holds it already.
+    let reservation = match task.reserved {
+        Some(_) => None,
+        None => {
+            let plan = org_rules(app, &org_id, now, orgs).await?.plan;
+            let op = crate::usage::reserve(&tenant, plan, &task.need, now);
+            task.reserved = Some(task.need);
+            task.reserved_in = Some(crate::usage::month(now));
+            op.map(|op| (op, plan))
+        }
+    };
+    let read = task.version;
+    task.version += 1;
+    task.updated_at = stamp.clone();
+    let mut ops = vec![TxOp::Put {
+        item: task.to_item(&org_id)?,
+        condition: Some(Condition::VersionEquals(read)),
+    }];
+    let plan = reservation.as_ref().map(|(_, plan)| *plan);
+    ops.extend(reservation.map(|(op, _)| op));
+    match app.table.transact(ops).await {
+        Ok(()) => {
             report.claimed += 1;
             Ok(Some(RunTaskJob {
                 org_id,
-                task_id,
-                claim: claimed.version,
+                task_id: task.id,
+                claim: task.version,
             }))
         }
-        Err(AppError::Conflict { .. }) => {
+        Err(TableError::ConditionFailed { op: Some(0) }) => {
             report.lost_races += 1;
             Ok(None)
         }
-        Err(e) => Err(e),
+        Err(TableError::ConditionFailed { op: Some(1) }) => {
+            let plan = plan.unwrap_or_default();
+            let used = app.table.get(&crate::usage::usage_key(&tenant, now)).await?;
+            let reason = match unclaimed.need.shortfall(plan, used.as_ref()) {
+                Some((metric, need, left)) => crate::usage::need_exceeds(metric, need, left, plan),
+                None => crate::usage::over_quota(crate::usage::Metric::Tasks, plan),
+            };
+            let mut failed = unclaimed;
+            failed.status = TaskStatus::Failed;
+            failed.error = Some(reason.to_string());
+            failed.finished_at = Some(stamp);
+            settle(app, &org_id, failed, report, |r| r.over_quota += 1).await
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -253,7 +327,29 @@ pub(crate) mod tests {
             version: 1,
         };
         t.app.table.put(org.to_item().unwrap(), None).await.unwrap();
+        let member = crate::orgs::Membership {
+            org_id: ORG.into(),
+            user_id: "user".into(),
+            email: "user@example.com".into(),
+            name: "User".into(),
+            role: crate::orgs::Role::Member,
+            joined_at: crate::clock::timestamp(t.app.clock.now()),
+            version: 1,
+        };
+        t.app.table.put(member.to_item().unwrap(), None).await.unwrap();
         TenantCtx::background(ORG)
+    }
+
+    /// A follow-up of a lead that does not exist: it needs nothing of the sending quotas.
+    pub async fn followup_task(t: &TestApp, tenant: &TenantCtx) -> Task {
+        let input = NewTask {
+            kind: crate::tasks::TaskType::LeadFollowup,
+            input: json!({"leadId": crate::model::new_id()}),
+            run_at: None,
+        };
+        let task = new_task(t.app.clock.now(), "user", Origin::Member, input).unwrap();
+        insert(&t.app, tenant, Plan::Enterprise, &task).await.unwrap();
+        task
     }
 
     pub async fn post_task(t: &TestApp, tenant: &TenantCtx, run_at: Option<DateTime<Utc>>) -> Task {
@@ -338,7 +434,7 @@ pub(crate) mod tests {
         let t = testing::app();
         let tenant = org(&t, Plan::Enterprise).await;
         for _ in 0..MAX_DUE_PER_TICK + 5 {
-            post_task(&t, &tenant, None).await;
+            followup_task(&t, &tenant).await;
         }
         let first = tick(&t.app).await.unwrap();
         assert_eq!((first.claimed, first.more_due), (MAX_DUE_PER_TICK, true), "{first:?}");

@@ -12,6 +12,7 @@ use crate::keys;
 use crate::model::{self, PageOf};
 use crate::orgs::access::{authorize, authorize_with};
 use crate::orgs::{Org, Role};
+use crate::usage;
 use lambda_http::http::Method;
 
 #[derive(Clone, Copy)]
@@ -67,11 +68,18 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
         }
         Route::Create => {
             let input: NewTask = req.json()?;
-            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[keys::ORG_SK.into()]).await?;
-            let org: Org = model::from_item(items.remove(0).ok_or(AppError::NotFound("organisation"))?)?;
             let now = app.clock.now();
-            let task = super::new_task(now, tenant.user_id(), Origin::Member, input)?;
-            super::insert(app, &tenant, org.plan_at(now), &task).await?;
+            let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now))];
+            let (tenant, items) = authorize_with(app, &principal, org_id, Role::Member, &also).await?;
+            let [org, used]: [_; 2] = items.try_into().map_err(|_| AppError::Internal("two items asked".into()))?;
+            let org: Org = model::from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
+            let plan = org.plan_at(now);
+            let mut task = super::new_task(now, tenant.user_id(), Origin::Member, input)?;
+            super::campaign_need(app, &tenant, &mut task).await?;
+            if let Some((metric, need, left)) = task.need.shortfall(plan, used.as_ref()) {
+                return Err(usage::need_exceeds(metric, need, left, plan));
+            }
+            super::insert(app, &tenant, plan, &task).await?;
             Reply::created(task)
         }
         Route::Read => {

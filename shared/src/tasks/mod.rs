@@ -17,7 +17,7 @@ use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::orgs::access::TenantCtx;
 use crate::ports::table::{Condition, Item, TableError, TxOp};
-use crate::usage::{self, Metric, Plan};
+use crate::usage::{self, Metric, Need, Plan};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -94,6 +94,18 @@ pub struct Task {
     pub updated_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// What the task will spend of the month's quotas when it runs: checked against what is
+    /// left when it is created, reserved when it is claimed.
+    #[serde(default)]
+    pub need: Need,
+    /// What the task holds of the month's quotas: reserved by its first claim, kept while it
+    /// is retried, trued up to what it sent when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<Need>,
+    /// The month (`YYYY-MM`) whose usage the reservation is in, so that what is given back
+    /// goes back there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_in: Option<String>,
     pub version: u64,
 }
 
@@ -228,6 +240,13 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
         }
     };
     let stamp = crate::clock::timestamp(now);
+    let need = Need {
+        // The agent's proposals count when they run, not when proposed.
+        tasks: i64::from(origin == Origin::Agent),
+        posts: i64::from(input.kind == TaskType::SocialMediaPost),
+        // A campaign's emails are counted from its leads by `campaign_need`.
+        emails: 0,
+    };
     Ok(Task {
         id: model::new_id(),
         kind: input.kind,
@@ -249,23 +268,102 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
         updated_at: stamp,
         started_at: None,
         finished_at: None,
+        need,
+        reserved: None,
+        reserved_in: None,
         version: 1,
     })
 }
 
-/// Stores a new task and spends one task of the month's quota in the same transaction:
-/// over quota, nothing is stored (402). Cancelled and rejected tasks keep their count.
+/// A campaign needs one email per chosen lead with an address; one without any is refused.
+pub async fn campaign_need(app: &App, tenant: &TenantCtx, task: &mut Task) -> AppResult<()> {
+    if task.kind != TaskType::EmailCampaign {
+        return Ok(());
+    }
+    let campaign: CampaignInput = serde_json::from_value(task.input.clone()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let keys: Vec<_> = campaign.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
+    let with_email = app
+        .table
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter(|lead| lead.get("email").is_some_and(|e| e.as_str().is_some_and(|e| !e.is_empty())))
+        .count();
+    if with_email == 0 {
+        return Err(AppError::validation(
+            "none of input.leadIds is a lead of this organisation with an email address",
+        ));
+    }
+    task.need.emails = with_email as i64;
+    Ok(())
+}
+
+/// Stores a new task. A member's spends one task of the month's quota in the same
+/// transaction: over quota, nothing is stored (402); cancelled ones keep their count. The
+/// agent's proposals are stored as they are: they spend a task when they run (`need`).
 pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> AppResult<()> {
+    let put = TxOp::Put {
+        item: task.to_item(tenant.org_id())?,
+        condition: Some(Condition::NotExists),
+    };
+    let ops = match task.origin {
+        Origin::Member => vec![put, usage::spend(tenant, plan, Metric::Tasks, 1, app.clock.now())],
+        Origin::Agent => vec![put],
+    };
     app.table
-        .transact(vec![
-            TxOp::Put {
-                item: task.to_item(tenant.org_id())?,
-                condition: Some(Condition::NotExists),
-            },
-            usage::spend(tenant, plan, Metric::Tasks, 1, app.clock.now()),
-        ])
+        .transact(ops)
         .await
         .map_err(|e| usage::quota_error(e, Some(1), Metric::Tasks, plan))
+}
+
+/// What a task has sent so far, from what each send leaves behind: the post it published,
+/// a marker per campaign email (written before the mail goes).
+pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResult<Need> {
+    let mut sent = Need {
+        tasks: task.reserved.map_or(0, |r| r.tasks),
+        ..Need::default()
+    };
+    match task.kind {
+        TaskType::SocialMediaPost => {
+            let post = app.table.get(&tenant.key(keys::social_post_sk(&task.id))).await?;
+            sent.posts = i64::from(post.is_some());
+        }
+        TaskType::EmailCampaign => {
+            let markers = crate::ports::table::query_all(
+                &*app.table,
+                crate::ports::table::Query::partition(tenant.pk()).prefix(keys::campaign_send_sk(&task.id, "")),
+            )
+            .await?;
+            sent.emails = markers.len() as i64;
+        }
+        TaskType::LeadFollowup => {}
+    }
+    Ok(sent)
+}
+
+/// Saves a task that ends without completing (failed or cancelled) at the version read, and
+/// gives back in the same transaction what its reservation holds beyond what it sent.
+pub async fn end_releasing(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<Task> {
+    let Some(held) = task.reserved else {
+        return save(app, tenant.org_id(), task).await;
+    };
+    let sent = sent_so_far(app, tenant, &task).await?;
+    let read = task.version;
+    task.version += 1;
+    task.updated_at = crate::clock::timestamp(app.clock.now());
+    task.reserved = Some(sent);
+    let mut ops = vec![TxOp::Put {
+        item: task.to_item(tenant.org_id())?,
+        condition: Some(Condition::VersionEquals(read)),
+    }];
+    let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
+    ops.extend(usage::release(tenant, &held.beyond(&sent), &month));
+    app.table.transact(ops).await.map_err(|e| match e {
+        TableError::ConditionFailed { op: Some(0) } => AppError::conflict("VERSION_CONFLICT", "the task changed meanwhile: read it again"),
+        other => other.into(),
+    })?;
+    Ok(task)
 }
 
 pub fn task_from(item: Option<Item>) -> AppResult<Task> {
@@ -325,7 +423,8 @@ pub async fn cancel(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<
     task.status = TaskStatus::Cancelled;
     task.finished_at = Some(crate::clock::timestamp(app.clock.now()));
     task.decided_by = Some(tenant.user_id().to_string());
-    save(app, tenant.org_id(), task).await
+    // A task waiting for a retry still holds its reservation.
+    end_releasing(app, tenant, task).await
 }
 
 /// An admin approves or rejects a task awaiting approval. Approved, it is due again at its

@@ -8,7 +8,7 @@
 //! spends in the same transaction, so two concurrent deliveries complete it once.
 
 use super::executor::{MAX_ATTEMPTS, RunTaskJob};
-use super::{CampaignInput, FollowupInput, PostInput, Task, TaskStatus, TaskType, save};
+use super::{CampaignInput, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
 use crate::app::App;
 use crate::ceo::OrgContext;
 use crate::error::{AppError, AppResult};
@@ -22,7 +22,7 @@ use crate::ports::events::DomainEvent;
 use crate::ports::mailer::Email;
 use crate::ports::social::SocialError;
 use crate::ports::table::{Condition, Counter, Item, TableError, TxOp};
-use crate::usage::{self, Metric};
+use crate::usage::{self, Metric, Need};
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -54,10 +54,10 @@ const HANDLED_ELSEWHERE: RunOutcome = RunOutcome::Skipped {
     reason: "the task was handled by another delivery",
 };
 
-/// What a finished piece of work spends, beside the AI calls it already spent.
+/// What a finished piece of work sent, beside the AI calls it already spent.
 struct Done {
     output: Value,
-    spend: Option<(Metric, i64)>,
+    sent: Need,
 }
 
 /// Runs one job. An error means the message should come back (store down, unreadable body);
@@ -77,7 +77,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
             reason: "the task is gone",
         });
     };
-    let task: Task = from_item(task_item)?;
+    let mut task: Task = from_item(task_item)?;
     if task.status != TaskStatus::InProgress || task.version != job.claim {
         return Ok(HANDLED_ELSEWHERE);
     }
@@ -87,10 +87,13 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
         });
     }
     let org = OrgContext::from_items(items, now)?;
-    let work = match task.kind {
-        TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
-        TaskType::EmailCampaign => campaign(app, &tenant, &org, &task).await,
-        TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await,
+    let work = match still_member(app, &tenant, &task).await {
+        Err(e) => Err(e),
+        Ok(()) => match task.kind {
+            TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
+            TaskType::EmailCampaign => campaign(app, &tenant, &org, &mut task).await,
+            TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await,
+        },
     };
     match work {
         Ok(done) => complete(app, &tenant, task, done).await,
@@ -98,20 +101,25 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
     }
 }
 
+/// A member's task runs only while its creator is still a member of the org.
+async fn still_member(app: &App, tenant: &TenantCtx, task: &Task) -> AppResult<()> {
+    if task.origin != Origin::Member {
+        return Ok(());
+    }
+    match app.table.get(&tenant.key(keys::member_sk(&task.created_by))).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::Forbidden(
+            "the member who created this task has left the organisation".into(),
+        )),
+    }
+}
+
 fn input<T: serde::de::DeserializeOwned>(task: &Task) -> AppResult<T> {
     serde_json::from_value(task.input.clone()).map_err(|e| AppError::validation(format!("stored input unreadable: {e}")))
 }
 
-fn room(org: &OrgContext, metric: Metric, amount: i64) -> AppResult<()> {
-    if org.used(metric) + amount > org.plan.limit(metric) {
-        return Err(usage::over_quota(metric, org.plan));
-    }
-    Ok(())
-}
-
 async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
     let input: PostInput = input(task)?;
-    room(org, Metric::Posts, 1)?;
     let ask = format!(
         "Write one social media post (at most 280 characters, no hashtags spam) about: {}",
         input.topic
@@ -127,11 +135,14 @@ async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> A
         })?;
     Ok(Done {
         output: json!({"post": published, "provider": completion.provider, "model": completion.model}),
-        spend: Some((Metric::Posts, 1)),
+        sent: Need {
+            posts: 1,
+            ..Need::default()
+        },
     })
 }
 
-async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
+async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task) -> AppResult<Done> {
     let input: CampaignInput = input(task)?;
     let keys: Vec<_> = input.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
     let leads: Vec<Option<Item>> = app.table.get_many(&keys).await?;
@@ -149,7 +160,7 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
     if recipients.is_empty() {
         return Err(AppError::validation("none of the campaign's leads has an email address"));
     }
-    room(org, Metric::Emails, recipients.len() as i64)?;
+    hold_emails(app, tenant, org, task, recipients.len() as i64).await?;
     let ask = format!(
         "Write the body of a short marketing email. Subject: {}. Brief: {}. Plain text, no greeting line, sign off as the team.",
         input.subject, input.brief
@@ -193,8 +204,34 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
             "provider": completion.provider,
             "model": completion.model,
         }),
-        spend: (sent > 0).then_some((Metric::Emails, sent)),
+        sent: Need {
+            emails: sent + sent_before as i64,
+            ..Need::default()
+        },
     })
+}
+
+/// Leads may have gained an address since the campaign was created: the emails beyond its
+/// reservation are reserved before anything is sent (402 when the month has no room), and
+/// the task records the larger reservation before it mails.
+async fn hold_emails(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task, recipients: i64) -> AppResult<()> {
+    let mut held = task.reserved.unwrap_or_default();
+    let extra = recipients - held.emails;
+    if extra <= 0 {
+        return Ok(());
+    }
+    let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
+    let key = crate::ports::table::Key::new(tenant.pk(), keys::usage_sk(&month));
+    let limit = org.plan.limit(Metric::Emails);
+    if let Err(e) = app.table.add(&key, Counter::new(Metric::Emails.attr(), extra).at_most(limit)).await {
+        return Err(usage::quota_error(e, None, Metric::Emails, org.plan));
+    }
+    held.emails = recipients;
+    task.reserved = Some(held);
+    task.reserved_in = Some(month);
+    let saved = save(app, tenant.org_id(), task.clone()).await?;
+    *task = saved;
+    Ok(())
 }
 
 async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
@@ -212,13 +249,14 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
     let completion = org.ask(app, tenant, AiUse::Routine, ask, "lead_followup").await?;
     let now = app.clock.now();
     let next = crate::clock::timestamp(now + Duration::days(i64::from(input.next_follow_up_days)));
-    // Keyed by the task and the claim's start, so a redelivered job finds its activity stored.
+    // Keyed by the task and its due time, neither of which a later claim of the same run
+    // changes, so a redelivered job or a retaken claim finds its activity stored.
     let activity = Activity {
         id: task.id.clone(),
         lead_id: lead.id.clone(),
         kind: ActivityKind::Note,
         summary: format!("Follow-up written by the AI CEO: {}", completion.text),
-        occurred_at: task.started_at.clone().unwrap_or_else(|| crate::clock::timestamp(now)),
+        occurred_at: task.run_at.clone(),
         created_by: crate::orgs::access::BACKGROUND_USER.into(),
         created_at: crate::clock::timestamp(now),
     };
@@ -236,7 +274,7 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
             "provider": completion.provider,
             "model": completion.model,
         }),
-        spend: None,
+        sent: Need::default(),
     })
 }
 
@@ -260,24 +298,28 @@ async fn publish(app: &App, event: DomainEvent) {
 async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
     let claim = task.version;
     let now = crate::clock::timestamp(app.clock.now());
+    let held = task.reserved.unwrap_or_default();
+    // The run counts whatever it sent; a proposal that ran counts as the task it reserved.
+    let sent = Need {
+        tasks: held.tasks,
+        ..done.sent
+    };
     task.status = TaskStatus::Completed;
     task.output = Some(done.output);
     task.error = None;
     task.lease_until = None;
     task.finished_at = Some(now.clone());
     task.updated_at = now;
+    task.reserved = Some(sent);
     task.version += 1;
+    let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
     let mut ops = vec![TxOp::Put {
         item: task.to_item(tenant.org_id())?,
         condition: Some(Condition::VersionEquals(claim)),
     }];
-    if let Some((metric, amount)) = done.spend {
-        // The effect is out already: record it even past the limit (checked before the work).
-        ops.push(TxOp::Add {
-            key: usage::usage_key(tenant, app.clock.now()),
-            counter: Counter::new(metric.attr(), amount),
-        });
-    }
+    // Sent beyond the reservation cannot happen (each send was reserved first); what was
+    // reserved and not sent goes back in the same write.
+    ops.extend(usage::release(tenant, &held.beyond(&sent), &month));
     match app.table.transact(ops).await {
         Ok(()) => {}
         Err(TableError::ConditionFailed { op: Some(0) }) => {
@@ -305,7 +347,14 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
         task.status = TaskStatus::Failed;
         task.finished_at = Some(crate::clock::timestamp(now));
     }
-    let task = match save(app, tenant.org_id(), task).await {
+    // A retry keeps its reservation for the next run; a task that ends gives back what it
+    // did not send.
+    let saved = if retry {
+        save(app, tenant.org_id(), task).await
+    } else {
+        super::end_releasing(app, tenant, task).await
+    };
+    let task = match saved {
         Ok(task) => task,
         Err(AppError::Conflict { .. }) => {
             return Ok(HANDLED_ELSEWHERE);
@@ -401,5 +450,123 @@ mod tests {
         }
         let unknown = serde_json::json!({"orgId": ORG, "taskId": crate::model::new_id(), "claim": 2}).to_string();
         assert!(matches!(run(&t.app, &unknown).await.unwrap(), RunOutcome::Skipped { .. }));
+    }
+
+    async fn leads_with_email(t: &testing::TestApp, tenant: &TenantCtx, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let fields = crate::leads::LeadFields {
+                name: Some(format!("Lead {i}")),
+                email: Some(Some(format!("lead{i}@example.com"))),
+                ..crate::leads::LeadFields::default()
+            };
+            let lead = crate::leads::new_lead(&t.app, tenant, fields, None).unwrap();
+            crate::leads::insert(&t.app, tenant, &lead).await.unwrap();
+            ids.push(lead.id);
+        }
+        ids
+    }
+
+    /// A member's campaign as the API makes it: its need counted from its leads.
+    async fn campaign_task(t: &testing::TestApp, tenant: &TenantCtx, plan: Plan, leads: &[String]) -> Task {
+        let input = crate::tasks::NewTask {
+            kind: TaskType::EmailCampaign,
+            input: json!({"subject": "News", "brief": "the launch", "leadIds": leads}),
+            run_at: None,
+        };
+        let mut task = crate::tasks::new_task(t.app.clock.now(), "user", crate::tasks::Origin::Member, input).unwrap();
+        crate::tasks::campaign_need(&t.app, tenant, &mut task).await.unwrap();
+        crate::tasks::insert(&t.app, tenant, plan, &task).await.unwrap();
+        task
+    }
+
+    async fn emails_used(t: &testing::TestApp) -> i64 {
+        let item = t
+            .app
+            .table
+            .get(&usage::usage_key(&TenantCtx::background(ORG), t.app.clock.now()))
+            .await
+            .unwrap();
+        usage::used(item.as_ref(), Metric::Emails)
+    }
+
+    async fn stored(t: &testing::TestApp, id: &str) -> Task {
+        crate::tasks::task_from(t.app.table.get(&TenantCtx::background(ORG).key(keys::task_sk(id))).await.unwrap()).unwrap()
+    }
+
+    async fn sends(t: &testing::TestApp, task: &Task) -> usize {
+        let q = crate::ports::table::Query::partition(keys::org_pk(ORG)).prefix(keys::campaign_send_sk(&task.id, ""));
+        t.app.table.query(q).await.unwrap().items.len()
+    }
+
+    #[tokio::test]
+    async fn two_campaigns_at_once_never_send_past_the_email_quota() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Free).await;
+        let leads = leads_with_email(&t, &tenant, 3).await;
+        let first = campaign_task(&t, &tenant, Plan::Free, &leads).await;
+        let second = campaign_task(&t, &tenant, Plan::Free, &leads).await;
+        assert_eq!(first.need.emails, 3);
+        let report = tick(&t.app).await.unwrap();
+        assert_eq!((report.claimed, report.over_quota), (1, 1), "{report:?}");
+        let bodies: Vec<String> = t
+            .app
+            .queue
+            .receive(QueueName::Tasks, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        let (a, b) = tokio::join!(run(&t.app, &bodies[0]), run(&t.app, &bodies[0]));
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(emails_used(&t).await, 3);
+        assert_eq!(sends(&t, &first).await + sends(&t, &second).await, 3);
+        let failed = [stored(&t, &first.id).await, stored(&t, &second.id).await]
+            .into_iter()
+            .find(|task| task.status == TaskStatus::Failed)
+            .expect("one campaign found no room");
+        assert!(
+            failed.error.as_deref().unwrap().contains("needs 3 emails and 0 are left"),
+            "{failed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_campaign_that_sends_nothing_gives_its_reservation_back() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let leads = leads_with_email(&t, &tenant, 2).await;
+        let task = campaign_task(&t, &tenant, Plan::Pro, &leads).await;
+        let body = job_body(&t).await;
+        assert_eq!(emails_used(&t).await, 2, "reserved when claimed");
+        for id in &leads {
+            crate::leads::delete(&t.app, &tenant, id).await.unwrap();
+        }
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Failed { .. }));
+        assert_eq!(emails_used(&t).await, 0);
+        assert_eq!(stored(&t, &task.id).await.reserved.unwrap().emails, 0);
+    }
+
+    #[tokio::test]
+    async fn a_campaign_whose_runs_were_lost_counts_exactly_what_they_sent() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let leads = leads_with_email(&t, &tenant, 3).await;
+        let task = campaign_task(&t, &tenant, Plan::Pro, &leads).await;
+        tick(&t.app).await.unwrap();
+        // A run mailed two leads and was killed before it finished.
+        for lead in &leads[..2] {
+            let marker = crate::model::to_item(&tenant.pk(), &keys::campaign_send_sk(&task.id, lead), &json!({})).unwrap();
+            t.app.table.put(marker, None).await.unwrap();
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            t.clock.advance(Duration::minutes(super::super::executor::LEASE_MINUTES + 1));
+            tick(&t.app).await.unwrap();
+        }
+        let failed = stored(&t, &task.id).await;
+        assert_eq!(failed.status, TaskStatus::Failed);
+        assert_eq!(emails_used(&t).await, 2);
+        assert_eq!(failed.reserved.unwrap().emails, 2);
     }
 }

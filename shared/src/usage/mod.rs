@@ -96,6 +96,107 @@ pub fn spend(tenant: &TenantCtx, plan: Plan, metric: Metric, amount: i64, at: Da
     }
 }
 
+/// How much of a metric this month's usage item records.
+pub fn used(usage: Option<&crate::ports::table::Item>, metric: Metric) -> i64 {
+    usage.and_then(|u| u.get(metric.attr())).and_then(|v| v.as_i64()).unwrap_or(0)
+}
+
+/// What a task spends of the sending quotas when it runs: checked against what is left when
+/// the task is created, reserved when it is claimed, trued up to what was sent when it ends.
+/// `tasks` is the agent's proposal, metered when it runs rather than when proposed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Need {
+    pub tasks: i64,
+    pub posts: i64,
+    pub emails: i64,
+}
+
+impl Need {
+    pub const METRICS: [Metric; 3] = [Metric::Tasks, Metric::Posts, Metric::Emails];
+
+    pub fn of(&self, metric: Metric) -> i64 {
+        match metric {
+            Metric::Tasks => self.tasks,
+            Metric::Posts => self.posts,
+            Metric::Emails => self.emails,
+            Metric::AiCalls => 0,
+        }
+    }
+
+    pub fn set(&mut self, metric: Metric, amount: i64) {
+        match metric {
+            Metric::Tasks => self.tasks = amount,
+            Metric::Posts => self.posts = amount,
+            Metric::Emails => self.emails = amount,
+            Metric::AiCalls => {}
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        Need::METRICS.iter().all(|m| self.of(*m) == 0)
+    }
+
+    /// The metrics with something in them, and how much.
+    pub fn parts(&self) -> impl Iterator<Item = (Metric, i64)> + '_ {
+        Need::METRICS.into_iter().map(|m| (m, self.of(m))).filter(|(_, n)| *n != 0)
+    }
+
+    /// What this holds beyond `other`, metric by metric (never below zero).
+    pub fn beyond(&self, other: &Need) -> Need {
+        let mut rest = Need::default();
+        for m in Need::METRICS {
+            rest.set(m, (self.of(m) - other.of(m)).max(0));
+        }
+        rest
+    }
+
+    /// The first metric whose need is more than is left, with the need and what is left.
+    pub fn shortfall(&self, plan: Plan, usage: Option<&crate::ports::table::Item>) -> Option<(Metric, i64, i64)> {
+        self.parts().find_map(|(metric, need)| {
+            let left = (plan.limit(metric) - used(usage, metric)).max(0);
+            (need > left).then_some((metric, need, left))
+        })
+    }
+}
+
+/// The 402 for a task whose need is more than is left this month.
+pub fn need_exceeds(metric: Metric, need: i64, left: i64, plan: Plan) -> AppError {
+    AppError::QuotaExceeded(format!(
+        "this task needs {need} {} and {left} are left this month on the {} plan (limit {}): upgrade or wait for the next month",
+        metric.attr(),
+        plan.as_str(),
+        plan.limit(metric)
+    ))
+}
+
+/// The transaction step that reserves `need` at once, refused when any part of it would
+/// pass the plan's limit; `None` when nothing is needed.
+pub fn reserve(tenant: &TenantCtx, plan: Plan, need: &Need, at: DateTime<Utc>) -> Option<TxOp> {
+    let counters: Vec<Counter> = need
+        .parts()
+        .map(|(metric, amount)| Counter::new(metric.attr(), amount).at_most(plan.limit(metric)))
+        .collect();
+    (!counters.is_empty()).then(|| TxOp::AddAll {
+        key: usage_key(tenant, at),
+        counters,
+    })
+}
+
+/// The transaction step that gives back `unused` of a reservation to the month it was
+/// reserved in (`month`, as `YYYY-MM`). Unbounded: what is given back was added before, and
+/// a bound failing here would fail the task's last write.
+pub fn release(tenant: &TenantCtx, unused: &Need, month: &str) -> Option<TxOp> {
+    let counters: Vec<Counter> = unused
+        .parts()
+        .map(|(metric, amount)| Counter::new(metric.attr(), -amount))
+        .collect();
+    (!counters.is_empty()).then(|| TxOp::AddAll {
+        key: Key::new(keys::org_pk(tenant.org_id()), keys::usage_sk(month)),
+        counters,
+    })
+}
+
 /// The 402 for a metric at its plan's limit.
 pub fn over_quota(metric: Metric, plan: Plan) -> AppError {
     AppError::QuotaExceeded(format!(
@@ -189,7 +290,7 @@ pub struct UsageReport {
 
 pub fn report(plan: Plan, usage: Option<&crate::ports::table::Item>, at: DateTime<Utc>) -> UsageReport {
     let of = |metric: Metric| {
-        let used = usage.and_then(|u| u.get(metric.attr())).and_then(|v| v.as_i64()).unwrap_or(0);
+        let used = used(usage, metric);
         let limit = plan.limit(metric);
         MetricUsage {
             used,
