@@ -569,4 +569,17 @@ mod tests {
         assert_eq!(emails_used(&t).await, 2);
         assert_eq!(failed.reserved.unwrap().emails, 2);
     }
+
+    #[tokio::test]
+    async fn a_task_whose_creator_left_the_org_does_not_run() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        t.app.table.delete(&tenant.key(keys::member_sk("user")), None).await.unwrap();
+        let outcome = run(&t.app, &body).await.unwrap();
+        assert!(matches!(&outcome, RunOutcome::Failed { error, .. } if error.contains("left the organisation")), "{outcome:?}");
+        assert_eq!(posts_used(&t).await, 0, "its reservation went back");
+        assert_eq!(stored(&t, &task.id).await.status, TaskStatus::Failed);
+    }
 }
