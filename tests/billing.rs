@@ -392,31 +392,9 @@ async fn one_event_delivered_many_times_or_at_once_applies_once() {
 }
 
 async fn futures_join(s: &Local, body: &str, n: usize) -> Vec<String> {
-    let deliveries = (0..n).map(|_| deliver(s, body));
-    let mut outcomes = Vec::new();
-    let mut pending: Vec<_> = deliveries.map(Box::pin).collect();
     // Polled together on one task: the requests are in flight at the same time.
-    while !pending.is_empty() {
-        let (outcome, _, rest) = select_all(pending).await;
-        outcomes.push(outcome.as_str().unwrap().to_string());
-        pending = rest;
-    }
-    outcomes
-}
-
-/// A minimal `select_all` over boxed futures, to avoid a dependency for one test.
-async fn select_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> (F::Output, usize, Vec<F>) {
-    std::future::poll_fn(move |cx| {
-        for i in 0..futures.len() {
-            if let std::task::Poll::Ready(out) = std::pin::Pin::new(&mut futures[i]).poll(cx) {
-                let mut rest = std::mem::take(&mut futures);
-                rest.remove(i);
-                return std::task::Poll::Ready((out, i, rest));
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
+    let outcomes = futures::future::join_all((0..n).map(|_| deliver(s, body))).await;
+    outcomes.iter().map(|o| o.as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -625,4 +603,166 @@ async fn events_for_unknown_customers_or_types_get_200_and_store_nothing() {
     // Not stored: the same unknown delivery is handled the same way again, not as a duplicate.
     assert_eq!(deliver(&s, &stranger).await, "unknown_customer");
     assert_eq!(deliver(&s, &unknown).await, "ignored");
+}
+
+fn sessions_made(stripe: &StripeFixture) -> usize {
+    stripe
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
+        .count()
+}
+
+#[tokio::test]
+async fn checkout_answers_the_open_session_rather_than_open_a_second_way_to_pay() {
+    let stripe = StripeFixture::start().await;
+    let s = billing_local(&stripe).await;
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let checkout = format!("/v1/orgs/{org}/billing/checkout");
+    let (status, first) = s.post(&checkout, Some(&owner), json!({"plan": "pro"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (_, again) = s.post(&checkout, Some(&owner), json!({"plan": "pro"})).await;
+    assert_eq!(
+        data(&again)["sessionId"],
+        data(&first)["sessionId"],
+        "the open session is answered again"
+    );
+    assert_eq!(sessions_made(&stripe), 1);
+
+    // Another plan closes the open session before opening its own.
+    let (_, enterprise) = s.post(&checkout, Some(&owner), json!({"plan": "enterprise"})).await;
+    let pro_session = data(&first)["sessionId"].as_str().unwrap();
+    assert_ne!(data(&enterprise)["sessionId"].as_str().unwrap(), pro_session);
+    assert_eq!(stripe.session_status(pro_session).as_deref(), Some("expired"));
+
+    // Many at once on a fresh org: one session stays open and every answer is that one.
+    let other = s.create_org(&owner, "Beta").await;
+    let path = format!("/v1/orgs/{other}/billing/checkout");
+    let answers = futures::future::join_all((0..5).map(|_| s.post(&path, Some(&owner), json!({"plan": "pro"})))).await;
+    let ids: Vec<&str> = answers.iter().map(|(_, body)| data(body)["sessionId"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let open = (1..=40)
+        .map(|n| format!("cs_test_fixture{n}"))
+        .filter(|id| stripe.session_status(id).as_deref() == Some("open"))
+        .count();
+    assert_eq!(open, 2, "the first org's enterprise session and one of the second org's");
+}
+
+#[tokio::test]
+async fn deleting_an_org_cancels_its_subscription_first_and_later_events_say_org_deleted() {
+    let stripe = StripeFixture::start().await;
+    let s = billing_local(&stripe).await;
+    let (owner, org, customer) = subscribed_org(&s, &stripe, "owner@acme.io").await;
+    let live = subscription_event(
+        "evt_live",
+        "customer.subscription.created",
+        now() - 60,
+        &customer,
+        "active",
+        PRICE_PRO,
+    );
+    assert_eq!(deliver(&s, &live).await, "applied");
+
+    stripe.set_down(true);
+    let (status, body) = s.delete(&format!("/v1/orgs/{org}"), &owner).await;
+    assert_eq!(error_code(status, &body, StatusCode::SERVICE_UNAVAILABLE), "SERVICE_UNAVAILABLE");
+    assert_eq!(billing(&s, &owner, &org).await["status"], "active", "nothing was deleted");
+    stripe.set_down(false);
+
+    let (status, body) = s.delete(&format!("/v1/orgs/{org}"), &owner).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cancel = stripe
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE" && r.path == "/v1/subscriptions/sub_chief1")
+        .expect("the subscription was cancelled in Stripe");
+    assert_eq!(
+        (cancel.field("invoice_now"), cancel.field("prorate")),
+        (Some("false"), Some("false"))
+    );
+    let (status, _) = s.get(&format!("/v1/orgs/{org}"), &owner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let ended = subscription_event("evt_end", "customer.subscription.deleted", now(), &customer, "canceled", PRICE_PRO);
+    assert_eq!(deliver(&s, &ended).await, "org_deleted");
+    assert_eq!(deliver(&s, &ended).await, "org_deleted");
+}
+
+#[tokio::test]
+async fn a_second_live_subscription_is_raised_to_the_owners_not_ignored() {
+    let stripe = StripeFixture::start().await;
+    let s = billing_local(&stripe).await;
+    let (owner, org, customer) = subscribed_org(&s, &stripe, "owner@acme.io").await;
+    let live = subscription_event(
+        "evt_live",
+        "customer.subscription.created",
+        now() - 60,
+        &customer,
+        "active",
+        PRICE_PRO,
+    );
+    assert_eq!(deliver(&s, &live).await, "applied");
+    let second = event("evt_second", "customer.subscription.created", now() - 30, "subscription", |sub| {
+        sub["id"] = "sub_chief2".into();
+        sub["customer"] = customer.as_str().into();
+        sub["status"] = "active".into();
+        sub["items"]["data"][0]["price"]["id"] = PRICE_ENTERPRISE.into();
+    });
+    assert_eq!(deliver(&s, &second).await, "conflicting_subscription");
+    let view = billing(&s, &owner, &org).await;
+    assert_eq!(view["conflictingSubscriptions"], json!(["sub_chief2"]), "{view}");
+    assert_eq!(view["plan"], "pro", "the first subscription's state stands");
+    let (_, events) = s.get(&format!("/local/orgs/{org}/events"), &owner).await;
+    assert!(
+        data(&events)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["detailType"] == "billing.conflicting_subscription"),
+        "{events}"
+    );
+    let gone = event("evt_second_gone", "customer.subscription.deleted", now(), "subscription", |sub| {
+        sub["id"] = "sub_chief2".into();
+        sub["customer"] = customer.as_str().into();
+        sub["status"] = "canceled".into();
+    });
+    assert_eq!(deliver(&s, &gone).await, "applied");
+    assert_eq!(billing(&s, &owner, &org).await["conflictingSubscriptions"], json!([]));
+}
+
+#[tokio::test]
+async fn a_price_that_maps_to_no_plan_never_keeps_a_higher_plan_and_health_says_so() {
+    let stripe = StripeFixture::start().await;
+    let s = billing_local(&stripe).await;
+    let (owner, org, customer) = subscribed_org(&s, &stripe, "owner@acme.io").await;
+    let live = subscription_event(
+        "evt_live",
+        "customer.subscription.created",
+        now() - 60,
+        &customer,
+        "active",
+        PRICE_ENTERPRISE,
+    );
+    assert_eq!(deliver(&s, &live).await, "applied");
+    assert_eq!(billing(&s, &owner, &org).await["plan"], "enterprise");
+    let (_, health) = s.call(reqwest::Method::GET, "/v1/health", None, None).await;
+    assert_eq!(data(&health)["checks"]["stripe"]["ok"], true, "{health}");
+
+    let moved = subscription_event(
+        "evt_moved",
+        "customer.subscription.updated",
+        now() - 30,
+        &customer,
+        "active",
+        "price_unmapped",
+    );
+    assert_eq!(deliver(&s, &moved).await, "applied");
+    assert_eq!(billing(&s, &owner, &org).await["plan"], "free");
+    let (status, health) = s.call(reqwest::Method::GET, "/v1/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let stripe_check = &data(&health)["checks"]["stripe"];
+    assert_eq!(stripe_check["ok"], false, "{health}");
+    assert_eq!(stripe_check["unmappedPrices"], json!(["price_unmapped"]));
+    assert_eq!(data(&health)["status"], "degraded");
 }

@@ -26,6 +26,21 @@ pub struct Settings {
     pub login_window_seconds: i64,
     pub invitation_ttl: chrono::Duration,
     pub billing: BillingSettings,
+    pub dependencies: Dependencies,
+}
+
+/// What this deployment set up beside the table and the signing key, as the health route
+/// reports it; each front door fills it from its own configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Dependencies {
+    /// `openai` or `offline`.
+    pub ai_provider: String,
+    /// The job queues this function can reach.
+    pub queues: Vec<crate::ports::queue::QueueName>,
+    /// Where domain events go (`eventbridge:<bus>`, or `local store`), if anywhere.
+    pub event_bus: Option<String>,
+    /// How mail leaves (`smtp`, `outbox`), if it can.
+    pub mail: Option<String>,
 }
 
 impl Default for Settings {
@@ -39,6 +54,7 @@ impl Default for Settings {
             login_window_seconds: 15 * 60,
             invitation_ttl: chrono::Duration::days(7),
             billing: BillingSettings::default(),
+            dependencies: Dependencies::default(),
         }
     }
 }

@@ -206,6 +206,12 @@ impl Wiring {
             settings: Settings {
                 app_url: config.app_url.clone(),
                 billing: config.billing.clone(),
+                dependencies: crate::app::Dependencies {
+                    ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| crate::adapters::openai_ai::PROVIDER.into()),
+                    queues: config.queue_urls.keys().copied().collect(),
+                    event_bus: Some(format!("eventbridge:{}", config.event_bus_name)),
+                    mail: config.smtp_secret_id.as_ref().map(|_| "smtp".into()),
+                },
                 ..Settings::default()
             },
         };

@@ -125,3 +125,9 @@ pub fn user_index_pk(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 pub const HEALTH_PK: &str = "HEALTH";
+/// Global: Stripe prices seen on subscriptions that map to no plan (`PRICE#<price>`, TTL),
+/// which the health route reports until the configuration maps them.
+pub const UNMAPPED_PRICES_PK: &str = "BILLING#UNMAPPEDPRICES";
+pub fn unmapped_price_sk(price: &str) -> String {
+    format!("PRICE#{price}")
+}

@@ -128,6 +128,12 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
         settings: Settings {
             app_url,
             billing: billing_from_env(),
+            dependencies: crate::app::Dependencies {
+                ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| crate::adapters::offline_ai::PROVIDER.into()),
+                queues: QueueName::ALL.to_vec(),
+                event_bus: Some("local store".into()),
+                mail: Some("outbox".into()),
+            },
             ..Settings::default()
         },
     })

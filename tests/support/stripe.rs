@@ -1,6 +1,7 @@
-//! A stand-in for the part of Stripe's API that Chief calls (customers, Checkout Sessions,
-//! portal sessions): it records what it is sent, checks the key, keeps Stripe's idempotency
-//! (one key, one object) and answers with Stripe's published example objects, edited.
+//! A stand-in for the part of Stripe's API that Chief calls (customers, Checkout Sessions and
+//! their expiry, portal sessions, cancelling a subscription): it records what it is sent,
+//! checks the key, keeps Stripe's idempotency (one key, one object) and answers with Stripe's
+//! published example objects, edited. It can be made to answer as Stripe does when it is down.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -67,7 +68,10 @@ fn parse_form(body: &str) -> Vec<(String, String)> {
 struct State {
     requests: Vec<Recorded>,
     customers_by_key: HashMap<String, String>,
+    /// Checkout Sessions by id, with their status (`open`, `expired`).
+    sessions: HashMap<String, String>,
     counter: u64,
+    down: bool,
 }
 
 pub struct StripeFixture {
@@ -89,6 +93,9 @@ fn error(status: u16, kind: &str, message: &str, param: Option<&str>) -> (u16, V
 fn answer(state: &mut State, request: &Recorded) -> (u16, Value) {
     if request.headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {SECRET_KEY}")) {
         return error(401, "invalid_request_error", "Invalid API Key provided", None);
+    }
+    if state.down {
+        return error(500, "api_error", "Stripe is down (fixture)", None);
     }
     state.counter += 1;
     let n = state.counter;
@@ -134,7 +141,45 @@ fn answer(state: &mut State, request: &Recorded) -> (u16, Value) {
             session["metadata"] = Value::Object(metadata);
             session["success_url"] = request.field("success_url").into();
             session["cancel_url"] = request.field("cancel_url").into();
+            session["expires_at"] = (chrono::Utc::now().timestamp() + 24 * 3600).into();
+            state.sessions.insert(format!("cs_test_fixture{n}"), "open".into());
             (200, session)
+        }
+        ("POST", path) if path.starts_with("/v1/checkout/sessions/") && path.ends_with("/expire") => {
+            let id = path
+                .trim_start_matches("/v1/checkout/sessions/")
+                .trim_end_matches("/expire")
+                .to_string();
+            match state.sessions.get(&id).map(String::as_str) {
+                None => error(
+                    404,
+                    "invalid_request_error",
+                    &format!("No such checkout.session: '{id}'"),
+                    Some("session"),
+                ),
+                Some("open") => {
+                    state.sessions.insert(id.clone(), "expired".into());
+                    let mut session = stripe_object("checkout.session");
+                    session["id"] = id.into();
+                    session["status"] = "expired".into();
+                    session["url"] = Value::Null;
+                    (200, session)
+                }
+                Some(_) => error(
+                    400,
+                    "invalid_request_error",
+                    "Only Checkout Sessions with a status of open can be expired.",
+                    None,
+                ),
+            }
+        }
+        ("DELETE", path) if path.starts_with("/v1/subscriptions/") => {
+            let id = path.trim_start_matches("/v1/subscriptions/");
+            let mut subscription = stripe_object("subscription");
+            subscription["id"] = id.into();
+            subscription["status"] = "canceled".into();
+            subscription["canceled_at"] = chrono::Utc::now().timestamp().into();
+            (200, subscription)
         }
         ("POST", "/v1/billing_portal/sessions") => {
             let mut session = stripe_object("billing_portal.session");
@@ -210,5 +255,15 @@ impl StripeFixture {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Answers every request with a 500 while `down`, as Stripe does in an outage.
+    pub fn set_down(&self, down: bool) {
+        self.state.lock().unwrap().down = down;
+    }
+
+    /// The status of a Checkout Session this fixture made.
+    pub fn session_status(&self, id: &str) -> Option<String> {
+        self.state.lock().unwrap().sessions.get(id).cloned()
     }
 }

@@ -1,4 +1,5 @@
-//! Payments through Stripe (async-stripe 1.x, only the customer, Checkout and portal APIs).
+//! Payments through Stripe (async-stripe 1.x, only the customer, Checkout, portal and
+//! subscription-cancel APIs).
 //! The key is read from Secrets on use, so a cloud function asks Secrets Manager only when
 //! a billing request comes, and a rotated key is picked up when the secret cache renews.
 
@@ -10,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData};
+use stripe_billing::subscription::CancelSubscription;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData, ExpireCheckoutSession,
+};
 use stripe_core::customer::CreateCustomer;
 use tokio::sync::Mutex;
 
@@ -125,6 +129,7 @@ impl Payments for StripePayments {
         Ok(HostedSession {
             id: session.id.to_string(),
             url,
+            expires_at: Some(session.expires_at),
         })
     }
 
@@ -139,6 +144,34 @@ impl Payments for StripePayments {
         Ok(HostedSession {
             id: session.id.to_string(),
             url: session.url,
+            expires_at: None,
         })
+    }
+
+    async fn expire_checkout(&self, session_id: &str) -> Result<(), PaymentsError> {
+        let client = self.client().await?;
+        match ExpireCheckoutSession::new(session_id).send(&client).await {
+            Ok(_) => Ok(()),
+            // Stripe answers 400 for a session that is complete or expired already.
+            Err(StripeError::Stripe(_, 400 | 404)) => Ok(()),
+            Err(e) => Err(map_error(e)),
+        }
+    }
+
+    async fn cancel_subscription(&self, subscription_id: &str) -> Result<(), PaymentsError> {
+        let client = self.client().await?;
+        let key = IdempotencyKey::new(format!("chief-cancel-{subscription_id}")).map_err(|e| PaymentsError::Rejected(e.to_string()))?;
+        let cancel = CancelSubscription::new(subscription_id).invoice_now(false).prorate(false);
+        match cancel
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&client)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // No such subscription: cancelled long ago, nothing left to charge.
+            Err(StripeError::Stripe(_, 404)) => Ok(()),
+            Err(e) => Err(map_error(e)),
+        }
     }
 }

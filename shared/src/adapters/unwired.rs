@@ -29,6 +29,12 @@ impl Payments for Unwired {
     async fn portal(&self, _: &str, _: &str) -> Result<HostedSession, PaymentsError> {
         Err(PaymentsError::NotConfigured(WHY.into()))
     }
+    async fn expire_checkout(&self, _: &str) -> Result<(), PaymentsError> {
+        Err(PaymentsError::NotConfigured(WHY.into()))
+    }
+    async fn cancel_subscription(&self, _: &str) -> Result<(), PaymentsError> {
+        Err(PaymentsError::NotConfigured(WHY.into()))
+    }
 }
 
 #[async_trait]

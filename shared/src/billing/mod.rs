@@ -68,8 +68,24 @@ pub struct Subscription {
     /// `created` (Unix seconds) of the newest Stripe event applied to the state above.
     pub state_at: i64,
     pub last_invoice: Option<Invoice>,
+    /// The org's Checkout Session that nobody has paid through yet: another checkout for the
+    /// same plan answers it rather than opening a second way to subscribe.
+    pub open_checkout: Option<OpenCheckout>,
+    /// Other live subscriptions Stripe reported for this customer (a second checkout paid
+    /// for twice): each is charging, so the billing view shows them to the owners.
+    pub conflicting_subscriptions: Vec<String>,
     pub updated_at: String,
     pub version: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OpenCheckout {
+    pub session_id: String,
+    pub url: String,
+    pub plan: Plan,
+    /// Unix seconds; Stripe closes the session then.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,6 +143,33 @@ pub fn customer_claim(customer_id: &str, org_id: &str) -> Item {
     claim
 }
 
+/// The lookup of a customer whose org was deleted: kept so that Stripe's later events about
+/// it are told apart from events about customers Chief never had.
+pub fn deleted_org_claim(customer_id: &str, org_id: &str, deleted_at: &str) -> Item {
+    let mut claim = customer_claim(customer_id, org_id);
+    claim.insert(ORG_DELETED_AT.into(), deleted_at.into());
+    claim
+}
+
+/// The attribute of a customer lookup whose org is gone.
+pub const ORG_DELETED_AT: &str = "orgDeletedAt";
+
+/// Before an org goes: its live subscription is cancelled at once (no further invoice) and
+/// its open Checkout Session expired, so nothing charges a customer who can no longer reach
+/// the portal. An error here (Stripe unreachable: 503) stops the delete before it starts.
+pub async fn stop_charging(app: &App, subscription: &Subscription) -> AppResult<()> {
+    if let Some(open) = &subscription.open_checkout {
+        app.payments.expire_checkout(&open.session_id).await.map_err(payments_error)?;
+    }
+    if subscription.is_live()
+        && let Some(id) = &subscription.subscription_id
+    {
+        app.payments.cancel_subscription(id).await.map_err(payments_error)?;
+        tracing::info!(org_id = %subscription.org_id, subscription = %id, "subscription cancelled with its org");
+    }
+    Ok(())
+}
+
 fn payments_error(e: PaymentsError) -> AppError {
     match e {
         PaymentsError::NotConfigured(message) => AppError::Disabled {
@@ -164,6 +207,8 @@ pub struct BillingView {
     pub cancel_at_period_end: bool,
     pub customer: bool,
     pub last_invoice: Option<Invoice>,
+    /// Other live subscriptions of the customer, each charging: cancel them in the portal.
+    pub conflicting_subscriptions: Vec<String>,
     pub usage: UsageReport,
 }
 
@@ -178,6 +223,7 @@ pub fn view(org: &Org, subscription: Option<Subscription>, usage: Option<&Item>,
         cancel_at_period_end: subscription.cancel_at_period_end,
         customer: !subscription.customer_id.is_empty(),
         last_invoice: subscription.last_invoice,
+        conflicting_subscriptions: subscription.conflicting_subscriptions,
         usage: crate::usage::report(plan, usage, now),
     }
 }
@@ -260,6 +306,22 @@ pub async fn checkout(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<S
             "the organisation already has a subscription: change or cancel it in the billing portal",
         ));
     }
+    // One way to subscribe at a time: the open session for this plan is the answer; one for
+    // another plan is closed before a new one opens.
+    let now = app.clock.now().timestamp();
+    if let Some(open) = stored
+        .as_ref()
+        .and_then(|s| s.open_checkout.as_ref())
+        .filter(|o| o.expires_at > now + OPEN_MARGIN_SECONDS)
+    {
+        if open.plan == plan {
+            return Ok(SessionView {
+                url: open.url.clone(),
+                session_id: open.session_id.clone(),
+            });
+        }
+        app.payments.expire_checkout(&open.session_id).await.map_err(payments_error)?;
+    }
     let customer_id = customer(app, tenant, org, stored).await?;
     let app_url = app.settings.app_url.trim_end_matches('/');
     let success = billing.success_url.clone().unwrap_or_else(|| {
@@ -284,11 +346,55 @@ pub async fn checkout(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<S
         })
         .await
         .map_err(payments_error)?;
-    tracing::info!(org_id = %org.id, plan = plan.as_str(), session = %session.id, "checkout started");
-    Ok(SessionView {
-        url: session.url,
+    let opened = OpenCheckout {
         session_id: session.id,
+        url: session.url,
+        plan,
+        expires_at: session.expires_at.unwrap_or(now + DEFAULT_SESSION_SECONDS),
+    };
+    let open = keep_one_open(app, tenant, opened).await?;
+    tracing::info!(org_id = %org.id, plan = plan.as_str(), session = %open.session_id, "checkout started");
+    Ok(SessionView {
+        url: open.url,
+        session_id: open.session_id,
     })
+}
+
+/// A session closer to its end than this is not handed out again.
+const OPEN_MARGIN_SECONDS: i64 = 600;
+/// How long Stripe keeps a Checkout Session open by default.
+const DEFAULT_SESSION_SECONDS: i64 = 24 * 3600;
+const RECORD_TRIES: usize = 5;
+
+/// Records `opened` as the org's open session, unless a concurrent checkout recorded one for
+/// the same plan first: then `opened` is expired in Stripe and the recorded one answered.
+async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> AppResult<OpenCheckout> {
+    for _ in 0..RECORD_TRIES {
+        let Some(mut current) = subscription_from(app.table.get(&tenant.key(keys::SUBSCRIPTION_SK)).await?)? else {
+            return Err(AppError::Internal(
+                "the subscription record is missing after its customer was stored".into(),
+            ));
+        };
+        let now = app.clock.now().timestamp();
+        if let Some(other) = current
+            .open_checkout
+            .clone()
+            .filter(|o| o.session_id != opened.session_id && o.plan == opened.plan && o.expires_at > now + OPEN_MARGIN_SECONDS)
+        {
+            app.payments.expire_checkout(&opened.session_id).await.map_err(payments_error)?;
+            return Ok(other);
+        }
+        let read = current.version;
+        current.open_checkout = Some(opened.clone());
+        current.version += 1;
+        current.updated_at = crate::clock::timestamp(app.clock.now());
+        match app.table.put(current.to_item()?, Some(Condition::VersionEquals(read))).await {
+            Ok(()) => return Ok(opened),
+            Err(TableError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Unavailable("the billing record kept changing: try again".into()))
 }
 
 pub async fn portal(app: &App, org: &Org, stored: Option<Subscription>) -> AppResult<SessionView> {

@@ -48,6 +48,28 @@ pub enum Outcome {
     Ignored,
     /// No org has this customer: logged, not stored.
     UnknownCustomer,
+    /// The customer's org was deleted (its subscription cancelled with it): logged, not stored.
+    OrgDeleted,
+    /// A second live subscription for the org: recorded, logged as an error and raised to its
+    /// owners (`billing.conflicting_subscription`, and the billing view).
+    ConflictingSubscription,
+}
+
+/// How long an unmapped price stays reported after it was last seen.
+const UNMAPPED_PRICE_DAYS: i64 = 30;
+
+fn unmapped_price_alert(app: &App, price: &str, org_id: &str) -> AppResult<Item> {
+    let now = app.clock.now();
+    let mut item = to_item(
+        keys::UNMAPPED_PRICES_PK,
+        &keys::unmapped_price_sk(price),
+        &serde_json::json!({"price": price, "orgId": org_id, "seenAt": crate::clock::timestamp(now)}),
+    )?;
+    item.insert(
+        crate::ports::table::TTL.into(),
+        (now + chrono::Duration::days(UNMAPPED_PRICE_DAYS)).timestamp().into(),
+    );
+    Ok(item)
 }
 
 const HANDLED: [&str; 6] = [
@@ -98,6 +120,10 @@ pub async fn receive(app: &App, signature_header: Option<&str>, body: &[u8]) -> 
         return Ok(Outcome::UnknownCustomer);
     };
     let claim = app.table.get(&customer_key(&customer)).await?;
+    if let Some(deleted_at) = claim.as_ref().and_then(|c| c.get(super::ORG_DELETED_AT)).and_then(Value::as_str) {
+        tracing::warn!(event_id = %event.id, event_type = %event.kind, %customer, %deleted_at, "Stripe event for a customer whose org was deleted: ignored");
+        return Ok(Outcome::OrgDeleted);
+    }
     let Some(org_id) = claim
         .as_ref()
         .and_then(|c| c.get("orgId"))
@@ -199,8 +225,11 @@ fn next_state(billing: &BillingSettings, current: &Subscription, event: &Event) 
             let price = item.and_then(|i| id_at(i, "price"));
             match price.as_deref().map(|p| billing.plan_for_price(p)) {
                 Some(Some(plan)) => next.plan = plan,
+                // The plan never stays above what the customer pays for: a price Chief cannot
+                // name grants the free plan until the configuration maps it.
                 Some(None) => {
-                    tracing::error!(price = ?price, "a subscription's price matches no plan: check STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE; the plan is left as it was")
+                    tracing::error!(price = ?price, subscription = %subscription_id, "a subscription's price matches no plan: set STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE; the org is on free meanwhile");
+                    next.plan = Plan::Free;
                 }
                 None => {}
             }
@@ -221,7 +250,56 @@ fn next_state(billing: &BillingSettings, current: &Subscription, event: &Event) 
         }
     }
     next.state_at = event.created;
+    if next.is_live() {
+        next.open_checkout = None;
+    }
     Some(next)
+}
+
+/// What an event about another subscription of the customer changes: a second live one
+/// (paid for twice) is recorded and raised, never just stale; its end is recorded too.
+/// Answers the changed state and whether it raises a conflict.
+fn other_subscription(current: &Subscription, event: &Event) -> Option<(Subscription, bool)> {
+    let object = &event.data.object;
+    let (id, live) = match event.kind.as_str() {
+        "checkout.session.completed" => (
+            id_at(object, "subscription")?,
+            matches!(text_at(object, &["payment_status"]), Some("paid" | "no_payment_required")),
+        ),
+        "customer.subscription.deleted" => (id_at(object, "id")?, false),
+        "customer.subscription.created" | "customer.subscription.updated" => (
+            id_at(object, "id")?,
+            matches!(text_at(object, &["status"]), Some("active" | "trialing" | "past_due")),
+        ),
+        _ => return None,
+    };
+    if current.subscription_id.as_deref().is_none_or(|c| c == id) {
+        return None;
+    }
+    let known = current.conflicting_subscriptions.contains(&id);
+    let mut next = current.clone();
+    match (live && current.is_live(), known) {
+        (true, false) => next.conflicting_subscriptions.push(id),
+        (false, true) => next.conflicting_subscriptions.retain(|c| *c != id),
+        _ => return None,
+    }
+    Some((next, live))
+}
+
+fn conflict_raised(event: &Event, org_id: &str, next: &Subscription, now: &str) -> DomainEvent {
+    DomainEvent {
+        id: format!("stripe-conflict-{}", event.id),
+        source: "chief.billing".into(),
+        detail_type: "billing.conflicting_subscription".into(),
+        org_id: org_id.into(),
+        at: now.into(),
+        detail: serde_json::json!({
+            "subscriptionId": next.subscription_id,
+            "conflictingSubscriptions": next.conflicting_subscriptions,
+            "stripeEventId": event.id,
+            "message": "the customer has more than one live subscription: each is charged; cancel the extra one in the billing portal",
+        }),
+    }
 }
 
 fn is_newer(current: &Subscription, created: i64, status: Option<&str>) -> bool {
@@ -285,10 +363,33 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
             customer_id: id_at(&event.data.object, "customer").unwrap_or_default(),
             ..Subscription::default()
         });
-        let next = next_state(&app.settings.billing, &current, event);
-        let mut ops = Vec::new();
-        let mut pending = Vec::new();
         let now = crate::clock::timestamp(app.clock.now());
+        let mut pending = Vec::new();
+        let mut outcome = Outcome::Applied;
+        let next = match next_state(&app.settings.billing, &current, event) {
+            Some(next) => Some(next),
+            None => match other_subscription(&current, event) {
+                Some((next, true)) => {
+                    tracing::error!(event_id = %event.id, %org_id, subscriptions = ?next.conflicting_subscriptions, "a second live subscription for one org: both are charged; raised to its owners");
+                    pending.push(conflict_raised(event, org_id, &next, &now));
+                    outcome = Outcome::ConflictingSubscription;
+                    Some(next)
+                }
+                Some((next, false)) => Some(next),
+                None => None,
+            },
+        };
+        let mut ops = Vec::new();
+        if let Some(price) = next
+            .as_ref()
+            .and_then(|n| n.price_id.as_deref())
+            .filter(|p| app.settings.billing.plan_for_price(p).is_none())
+        {
+            ops.push(TxOp::Put {
+                item: unmapped_price_alert(app, price, org_id)?,
+                condition: None,
+            });
+        }
         if let Some(mut next) = next.clone() {
             next.version = current.version + 1;
             next.updated_at = now.clone();
@@ -326,7 +427,7 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
         match app.table.transact(ops).await {
             Ok(()) => {
                 publish(app, event, org_id, pending).await?;
-                return Ok(if next.is_some() { Outcome::Applied } else { Outcome::Stale });
+                return Ok(if next.is_some() { outcome } else { Outcome::Stale });
             }
             // Another delivery of this event got there first.
             Err(TableError::ConditionFailed { op: Some(0) }) => {
@@ -454,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn prices_map_to_plans_and_unknown_prices_keep_the_plan() {
+    fn prices_map_to_plans_and_an_unknown_price_never_keeps_a_higher_plan() {
         let app = app();
         let ent = next_state(
             &app,
@@ -469,7 +570,9 @@ mod tests {
             &event("customer.subscription.updated", 2, subscription("active", "price_zzz")),
         )
         .unwrap();
-        assert_eq!(unknown.plan, Plan::Enterprise);
+        assert_eq!(unknown.plan, Plan::Free);
+        assert_eq!(unknown.grant().0, Plan::Free);
+        assert_eq!(unknown.price_id.as_deref(), Some("price_zzz"));
         assert_eq!(unknown.current_period_end.as_deref(), Some("2027-01-15T08:00:00.000Z"));
     }
 

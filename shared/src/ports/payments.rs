@@ -22,6 +22,8 @@ pub struct CheckoutRequest<'a> {
 pub struct HostedSession {
     pub id: String,
     pub url: String,
+    /// When Stripe stops accepting the session (Unix seconds), if it says.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,4 +49,10 @@ pub trait Payments: Send + Sync {
     async fn checkout(&self, request: CheckoutRequest<'_>) -> Result<HostedSession, PaymentsError>;
     /// A customer-portal session that returns to `return_url`.
     async fn portal(&self, customer_id: &str, return_url: &str) -> Result<HostedSession, PaymentsError>;
+    /// Ends an open Checkout Session so that nobody can pay through it any more. A session
+    /// that is already complete or expired is fine.
+    async fn expire_checkout(&self, session_id: &str) -> Result<(), PaymentsError>;
+    /// Cancels a subscription at once: no further invoice, no proration. One that Stripe no
+    /// longer has (already cancelled and gone) is fine.
+    async fn cancel_subscription(&self, subscription_id: &str) -> Result<(), PaymentsError>;
 }

@@ -578,7 +578,10 @@ mod tests {
         let body = job_body(&t).await;
         t.app.table.delete(&tenant.key(keys::member_sk("user")), None).await.unwrap();
         let outcome = run(&t.app, &body).await.unwrap();
-        assert!(matches!(&outcome, RunOutcome::Failed { error, .. } if error.contains("left the organisation")), "{outcome:?}");
+        assert!(
+            matches!(&outcome, RunOutcome::Failed { error, .. } if error.contains("left the organisation")),
+            "{outcome:?}"
+        );
         assert_eq!(posts_used(&t).await, 0, "its reservation went back");
         assert_eq!(stored(&t, &task.id).await.status, TaskStatus::Failed);
     }
