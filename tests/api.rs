@@ -485,7 +485,7 @@ async fn tokens_are_checked_and_logins_are_throttled() {
     }
     assert_eq!(created, 1);
 
-    // Five wrong passwords, then even the right one waits.
+    // Five wrong passwords from one address, then even the right one waits there.
     for _ in 0..5 {
         let (status, body) = s
             .post(
@@ -504,6 +504,24 @@ async fn tokens_are_checked_and_logins_are_throttled() {
         )
         .await;
     assert_eq!(error_code(status, &body, StatusCode::TOO_MANY_REQUESTS), "RATE_LIMITED");
+    // The owner signs in from an address that has not failed (127.0.0.2 is this machine
+    // too): failures from elsewhere cannot lock them out. The limited address is told when
+    // to come back.
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+            .post(format!("{}/v1/auth/login", s.base))
+            .body(json!({"email": "tok@acme.io", "password": "a long password"}).to_string())
+            .send()
+    };
+    let elsewhere = from([127, 0, 0, 2]).await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    let limited = from([127, 0, 0, 1]).await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
     // Another account from another address is unaffected.
     let (status, _) = s
         .post(
@@ -513,4 +531,134 @@ async fn tokens_are_checked_and_logins_are_throttled() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn invitations_can_be_revoked_and_need_their_inviters_authority_when_accepted() {
+    let s = Local::start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let invite = |token: String, email: &'static str, role: &'static str| {
+        let s = &s;
+        let org = org.clone();
+        async move {
+            let (status, body) = s
+                .post(
+                    &format!("/v1/orgs/{org}/members"),
+                    Some(&token),
+                    json!({"email": email, "role": role}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            s.invitation_token(email)
+        }
+    };
+    let accept = |token: String, link: String| {
+        let s = &s;
+        async move { s.post(&format!("/v1/invitations/{link}/accept"), Some(&token), json!({})).await }
+    };
+    let admin_link = invite(owner.clone(), "admin@acme.io", "admin").await;
+    let (admin, _) = s.signup("admin@acme.io").await;
+    let (status, body) = accept(admin.clone(), admin_link).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let admin_id = data(&body)["userId"].as_str().unwrap().to_string();
+
+    // Revoked: the link stops working. A member may not revoke; another tenant sees nothing.
+    let member_link = invite(admin.clone(), "member@acme.io", "member").await;
+    let (member, _) = s.signup("member@acme.io").await;
+    assert_eq!(accept(member.clone(), member_link).await.0, StatusCode::OK);
+    let revoked_link = invite(admin.clone(), "gone@acme.io", "member").await;
+    let (stranger, _) = s.signup("stranger@else.io").await;
+    let path = format!("/v1/orgs/{org}/invitations/gone%40acme.io");
+    let (status, body) = s.delete(&path, &stranger).await;
+    error_code(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = s.delete(&path, &member).await;
+    error_code(status, &body, StatusCode::FORBIDDEN);
+    let (status, body) = s.delete(&path, &admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(data(&body)["email"], "gone@acme.io");
+    let (status, body) = s.delete(&path, &admin).await;
+    error_code(status, &body, StatusCode::NOT_FOUND);
+    let (gone, _) = s.signup("gone@acme.io").await;
+    let (status, body) = accept(gone, revoked_link).await;
+    error_code(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = s.delete(&format!("/v1/orgs/{org}/invitations/not-an-email"), &admin).await;
+    error_code(status, &body, StatusCode::BAD_REQUEST);
+
+    // An invitation dies with its inviter's authority: the admin who sent it is demoted.
+    let late_link = invite(admin.clone(), "late@acme.io", "admin").await;
+    let (status, body) = s
+        .patch(&format!("/v1/orgs/{org}/members/{admin_id}"), &owner, json!({"role": "member"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (late, _) = s.signup("late@acme.io").await;
+    let (status, body) = accept(late.clone(), late_link).await;
+    error_code(status, &body, StatusCode::FORBIDDEN);
+    let (status, _) = s.get(&format!("/v1/orgs/{org}"), &late).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not a member");
+}
+
+#[tokio::test]
+async fn names_refuse_control_characters_and_orgs_and_signups_are_bounded() {
+    let s = Local::start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    for name in ["Acme\nBcc: everyone@example.com", "Acme\u{7}", "Tab\there"] {
+        let (status, body) = s.post("/v1/orgs", Some(&owner), json!({"name": name})).await;
+        error_code(status, &body, StatusCode::BAD_REQUEST);
+    }
+    let (status, body) = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "bell@acme.io", "password": "a long password", "name": "Bell\r\n"}),
+        )
+        .await;
+    // Trailing white space is trimmed; a line break inside is refused.
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "bell2@acme.io", "password": "a long password", "name": "Be\nll"}),
+        )
+        .await;
+    error_code(status, &body, StatusCode::BAD_REQUEST);
+
+    // Three free orgs per owner; a fourth is 409 until one is upgraded or deleted.
+    let mut orgs = Vec::new();
+    for i in 0..3 {
+        orgs.push(s.create_org(&owner, &format!("Org {i}")).await);
+    }
+    let (status, body) = s.post("/v1/orgs", Some(&owner), json!({"name": "Fourth"})).await;
+    assert_eq!(error_code(status, &body, StatusCode::CONFLICT), "FREE_ORG_LIMIT");
+    // Ten creations a day per user, deletions notwithstanding.
+    for i in 0..7 {
+        let (status, _) = s.delete(&format!("/v1/orgs/{}", orgs.pop().unwrap()), &owner).await;
+        assert_eq!(status, StatusCode::OK);
+        orgs.push(s.create_org(&owner, &format!("Again {i}")).await);
+    }
+    let (status, _) = s.delete(&format!("/v1/orgs/{}", orgs.pop().unwrap()), &owner).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = s.post("/v1/orgs", Some(&owner), json!({"name": "Eleventh"})).await;
+    assert_eq!(error_code(status, &body, StatusCode::TOO_MANY_REQUESTS), "RATE_LIMITED");
+
+    // Twenty sign-ups an hour from one address (two were made above).
+    for i in 0..18 {
+        let (status, body) = s
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"email": format!("u{i}@acme.io"), "password": "a long password", "name": "U"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
+    }
+    let (status, body) = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "one.more@acme.io", "password": "a long password", "name": "U"}),
+        )
+        .await;
+    assert_eq!(error_code(status, &body, StatusCode::TOO_MANY_REQUESTS), "RATE_LIMITED");
 }

@@ -20,11 +20,20 @@ pub struct Settings {
     /// Request bodies above this many bytes get 413.
     pub body_limit: usize,
     pub token_ttl: chrono::Duration,
-    /// Failed logins allowed per email, and per source address, in one window.
-    pub login_failures_per_email: i64,
+    /// Failed sign-ins allowed per (email, client address) and per client address in one
+    /// window, and those on one email (from anywhere) after which each attempt waits longer.
+    pub login_failures_per_pair: i64,
     pub login_failures_per_address: i64,
+    pub login_slowdown_after: i64,
     pub login_window_seconds: i64,
     pub invitation_ttl: chrono::Duration,
+    /// Sign-ups per client address an hour, org creations per user a day, invitations per
+    /// org a day: each can make Chief send mail or grant free quota, so each is bounded.
+    pub signups_per_address_hour: i64,
+    pub orgs_per_user_day: i64,
+    pub invitations_per_org_day: i64,
+    /// Orgs on the free plan one user may own.
+    pub free_orgs_per_owner: usize,
     pub billing: BillingSettings,
     pub dependencies: Dependencies,
 }
@@ -49,10 +58,15 @@ impl Default for Settings {
             app_url: "http://localhost:3000".into(),
             body_limit: 64 * 1024,
             token_ttl: chrono::Duration::hours(12),
-            login_failures_per_email: 5,
+            login_failures_per_pair: 5,
             login_failures_per_address: 20,
+            login_slowdown_after: 10,
             login_window_seconds: 15 * 60,
             invitation_ttl: chrono::Duration::days(7),
+            signups_per_address_hour: 20,
+            orgs_per_user_day: 10,
+            invitations_per_org_day: 100,
+            free_orgs_per_owner: 3,
             billing: BillingSettings::default(),
             dependencies: Dependencies::default(),
         }

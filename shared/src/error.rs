@@ -24,8 +24,11 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     QuotaExceeded(String),
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many attempts; `retry_after` (seconds) goes out as the `Retry-After` header.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
+    /// A dependency briefly down: `plain words: detail`. Clients see the plain words (before
+    /// the first `: `); the detail (AWS error context, a provider's answer) is logged only.
     #[error("{0}")]
     Unavailable(String),
     /// A capability that is off until configured (e.g. billing without a Stripe key).
@@ -67,6 +70,23 @@ impl AppError {
         )
     }
 
+    /// What a client is told. A client error says what to fix; a failure on our side or a
+    /// provider's says what failed in plain words only, as its details go to the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) => "something went wrong on our side".into(),
+            AppError::Unavailable(m) | AppError::Upstream { message: m, .. } => m.split(": ").next().unwrap_or(m).trim().to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Self {
+        AppError::RateLimited {
+            message: message.into(),
+            retry_after,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -77,7 +97,7 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
-            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::Disabled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -97,7 +117,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
-            AppError::RateLimited(_) => "RATE_LIMITED",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -107,23 +127,30 @@ impl AppError {
 impl From<crate::ports::ai::AiError> for AppError {
     fn from(e: crate::ports::ai::AiError) -> Self {
         use crate::ports::ai::AiError;
+        // The provider's own words can carry account details (a masked key): logged only.
         match e {
             AiError::NotConfigured(m) => AppError::Disabled {
                 code: "AI_NOT_CONFIGURED",
                 message: format!("the AI provider is not configured: {m}"),
             },
-            AiError::RateLimited(m) => AppError::Disabled {
-                code: "AI_RATE_LIMITED",
-                message: format!("the AI provider is rate limiting; try again shortly ({m})"),
-            },
+            AiError::RateLimited(m) => {
+                tracing::warn!(detail = %m, "AI provider rate limiting");
+                AppError::Disabled {
+                    code: "AI_RATE_LIMITED",
+                    message: "the AI provider is rate limiting; try again shortly".into(),
+                }
+            }
             AiError::Rejected(m) => AppError::Upstream {
                 code: "AI_PROVIDER_ERROR",
                 message: format!("the AI provider refused the request: {m}"),
             },
-            AiError::Unavailable(m) => AppError::Disabled {
-                code: "AI_UNAVAILABLE",
-                message: format!("the AI provider is unavailable; try again shortly ({m})"),
-            },
+            AiError::Unavailable(m) => {
+                tracing::warn!(detail = %m, "AI provider unavailable");
+                AppError::Disabled {
+                    code: "AI_UNAVAILABLE",
+                    message: "the AI provider is unavailable; try again shortly".into(),
+                }
+            }
         }
     }
 }

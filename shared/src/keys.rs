@@ -110,8 +110,8 @@ pub const CLAIM_SK: &str = "CLAIM";
 pub fn invitation_pk(token_hash: &str) -> String {
     format!("INVITATION#{token_hash}")
 }
-pub fn login_throttle_pk(kind: &str, subject: &str) -> String {
-    format!("THROTTLE#LOGIN#{kind}#{subject}")
+pub fn throttle_pk(kind: &str, subject: &str) -> String {
+    format!("THROTTLE#{kind}#{subject}")
 }
 pub fn window_sk(window: i64) -> String {
     format!("WINDOW#{window}")

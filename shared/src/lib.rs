@@ -18,6 +18,7 @@ pub mod local;
 pub mod model;
 pub mod orgs;
 pub mod ports;
+pub mod ratelimit;
 pub mod tasks;
 pub mod usage;
 

@@ -268,17 +268,17 @@ async fn forward(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> 
     if req.uri().path().starts_with("/local/") {
         return match local_route(app, &req).await {
             Ok(reply) => crate::api::reply_response(reply),
-            Err(e) => error_response(&e),
+            Err(e) => error_response(&e, None),
         };
     }
     let Some(group) = Group::for_path(req.uri().path()) else {
-        return error_response(&AppError::NotFound("route"));
+        return error_response(&AppError::NotFound("route"), None);
     };
     let limit = group.body_limit(&app.settings);
     let (parts, body) = req.into_parts();
     let bytes = match read_body(body, limit).await {
         Ok(bytes) => bytes,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(&e, None),
     };
     let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
     let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();

@@ -56,6 +56,16 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> AppResult<String> {
     Ok(trimmed.to_string())
 }
 
+/// A name that others see and that goes into mail (a person's, an org's): one line, so no
+/// control character at all (a line break in a name would end up in a mail's subject).
+pub fn name(field: &str, value: &str, max_chars: usize) -> AppResult<String> {
+    let text = text(field, value, max_chars)?;
+    if text.chars().any(char::is_control) {
+        return Err(AppError::validation(format!("{field} holds control characters")));
+    }
+    Ok(text)
+}
+
 pub fn optional_text(field: &str, value: Option<&str>, max_chars: usize) -> AppResult<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),

@@ -167,16 +167,32 @@ pub fn reply_response(reply: Reply) -> Response<Body> {
     json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data}))
 }
 
-pub fn error_response(err: &AppError) -> Response<Body> {
-    json_response(
+/// The error envelope. A failure on our side or a provider's names the request, whose log
+/// lines hold the details.
+pub fn error_response(err: &AppError, request_id: Option<&str>) -> Response<Body> {
+    let mut message = err.public_message();
+    if let Some(id) = request_id.filter(|_| err.status().is_server_error() || matches!(err, AppError::Upstream { .. })) {
+        message.push_str(&format!(" (request id {id})"));
+    }
+    let mut response = json_response(
         err.status(),
-        &json!({"success": false, "error": {"code": err.code(), "message": err.to_string()}}),
-    )
+        &json!({"success": false, "error": {"code": err.code(), "message": message}}),
+    );
+    if let AppError::RateLimited { retry_after, .. } = err
+        && let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Serves one request of a group: parse, route, answer in the envelope, log the outcome.
 pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
     let started = std::time::Instant::now();
+    let request_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
     let outcome = match Req::from_lambda(req, group.body_limit(&app.settings)) {
         Ok(req) => {
             let span = tracing::info_span!("request", request_id = req.request_id.as_deref().unwrap_or("-"), method = %req.method, path = %req.path, org_id = tracing::field::Empty);
@@ -195,7 +211,7 @@ pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
                 }
                 _ => {}
             }
-            error_response(&err)
+            error_response(&err, request_id.as_deref())
         }
     };
     tracing::info!(

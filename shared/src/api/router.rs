@@ -20,7 +20,10 @@ fn matches(pattern: &'static str, path: &str) -> Option<Params> {
     for expected in pattern.split('/') {
         let segment = segments.next()?;
         match expected.strip_prefix('{').and_then(|e| e.strip_suffix('}')) {
-            Some(name) if !segment.is_empty() => params.push((name, segment.to_string())),
+            // A parameter may be percent-encoded (an email's `@` as `%40`).
+            Some(name) if !segment.is_empty() => {
+                params.push((name, percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()))
+            }
             Some(_) => return None,
             None if expected == segment => {}
             None => return None,

@@ -4,6 +4,7 @@ use crate::api::{Reply, Req};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::model;
+use crate::ratelimit::{self, Window};
 use lambda_http::http::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -58,8 +59,19 @@ async fn signed_in(app: &App, user: super::User, status_created: bool) -> AppRes
 async fn signup(app: &App, req: Req) -> AppResult<Reply> {
     let input: SignupInput = req.json()?;
     let email = model::email("email", &input.email)?;
-    let name = model::text("name", &input.name, 100)?;
+    let name = model::name("name", &input.name, 100)?;
     password::check_strength(&input.password)?;
+    // Each sign-up can lead to mail: a client address makes a bounded number an hour.
+    let address = req.source_ip.as_deref().unwrap_or("unknown");
+    Window::new(
+        app,
+        "SIGNUP#ADDRESS",
+        address,
+        Some(app.settings.signups_per_address_hour),
+        ratelimit::HOUR,
+    )
+    .take(app, "too many sign-ups from this address: try again later")
+    .await?;
     let user = super::create_user(app, &email, &name, &input.password).await?;
     tracing::info!(user_id = %user.id, "signed up");
     signed_in(app, user, true).await

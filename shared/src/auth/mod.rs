@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{from_item, to_item};
-use crate::ports::table::{Condition, Counter, Key, TableError, TxOp};
+use crate::ports::table::{Condition, Key, TableError, TxOp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,65 +106,73 @@ pub async fn user_id_by_email(app: &App, email: &str) -> AppResult<Option<String
     Ok(claim.and_then(|c| c.get("userId").and_then(|v| v.as_str()).map(str::to_string)))
 }
 
-/// Failed-login counters: fixed windows per email and per source address, each its own
-/// item that expires after its window.
-struct Throttle {
-    email: Key,
-    address: Option<Key>,
-    expires: i64,
+/// The sign-in attempts of one (email, client address), reserved before the password is
+/// checked so that concurrent guesses cannot pass the limit together:
+/// - per email and address: `login_failures_per_pair` in a window, then 429 (only that
+///   address is stopped: the owner signs in from any other);
+/// - per address across emails: `login_failures_per_address`, then 429;
+/// - per email across addresses: no lock-out, but each attempt past
+///   `login_slowdown_after` waits longer before it is answered (see [`slowdown`]).
+///
+/// A sign-in that succeeds gives its reservation back; a failed one keeps it as the failure.
+struct LoginAttempt {
+    windows: Vec<crate::ratelimit::Window>,
 }
 
-impl Throttle {
-    fn new(app: &App, email: &str, address: Option<&str>) -> Self {
-        let window_len = app.settings.login_window_seconds;
-        let window = app.clock.now().timestamp() / window_len;
-        let key = |kind: &str, subject: &str| Key::new(keys::login_throttle_pk(kind, subject), keys::window_sk(window));
-        Throttle {
-            email: key("EMAIL", email),
-            address: address.map(|a| key("ADDRESS", a)),
-            expires: (window + 1) * window_len + 60,
+const TOO_MANY: &str = "too many failed sign-ins: wait a few minutes and try again";
+
+impl LoginAttempt {
+    async fn reserve(app: &App, email: &str, address: Option<&str>) -> AppResult<(LoginAttempt, std::time::Duration)> {
+        use crate::ratelimit::Window;
+        let s = &app.settings;
+        let seconds = s.login_window_seconds;
+        let address = address.unwrap_or("unknown");
+        let pair = Window::new(
+            app,
+            "LOGIN#PAIR",
+            &format!("{email}#{address}"),
+            Some(s.login_failures_per_pair),
+            seconds,
+        );
+        pair.take(app, TOO_MANY).await?;
+        let mut attempt = LoginAttempt { windows: vec![pair] };
+        let by_address = Window::new(app, "LOGIN#ADDRESS", address, Some(s.login_failures_per_address), seconds);
+        if let Err(e) = by_address.take(app, TOO_MANY).await {
+            attempt.give_back(app).await;
+            return Err(e);
         }
+        attempt.windows.push(by_address);
+        let by_email = Window::new(app, "LOGIN#EMAIL", email, None, seconds);
+        let tries = by_email.take(app, TOO_MANY).await?;
+        attempt.windows.push(by_email);
+        Ok((attempt, slowdown(tries, s.login_slowdown_after)))
     }
 
-    async fn check(&self, app: &App) -> AppResult<()> {
-        let mut keys = vec![self.email.clone()];
-        keys.extend(self.address.clone());
-        let counts = app.table.get_many(&keys).await?;
-        let count = |i: usize| {
-            counts
-                .get(i)
-                .and_then(|c| c.as_ref())
-                .and_then(|c| c.get("failures"))
-                .and_then(|v| v.as_i64())
-                .unwrap_or(0)
-        };
-        if count(0) >= app.settings.login_failures_per_email || count(1) >= app.settings.login_failures_per_address {
-            return Err(AppError::RateLimited(
-                "too many failed sign-ins: wait a few minutes and try again".into(),
-            ));
+    async fn give_back(&self, app: &App) {
+        for window in &self.windows {
+            window.give_back(app).await;
         }
-        Ok(())
     }
+}
 
-    async fn record_failure(&self, app: &App) -> AppResult<()> {
-        let counter = Counter::new("failures", 1).expiring(self.expires);
-        let mut ops = vec![TxOp::Add {
-            key: self.email.clone(),
-            counter: counter.clone(),
-        }];
-        ops.extend(self.address.clone().map(|key| TxOp::Add {
-            key,
-            counter: counter.clone(),
-        }));
-        Ok(app.table.transact(ops).await?)
+/// How long the `tries`-th attempt on one email in a window waits before it is answered:
+/// nothing up to `after`, then 100 ms doubling with each further attempt, at most 5 s.
+pub fn slowdown(tries: i64, after: i64) -> std::time::Duration {
+    let over = tries - after;
+    if over <= 0 {
+        return std::time::Duration::ZERO;
     }
+    let ms = 100u64.saturating_mul(1u64 << (over - 1).min(20) as u32);
+    std::time::Duration::from_millis(ms.min(5_000))
 }
 
 /// Checks the password; answers the user. Unknown emails and wrong passwords look alike,
 /// in message and in time (a hash is verified either way).
 pub async fn login(app: &App, email: &str, password: &str, source: Option<&str>) -> AppResult<User> {
-    let throttle = Throttle::new(app, email, source);
-    throttle.check(app).await?;
+    let (attempt, wait) = LoginAttempt::reserve(app, email, source).await?;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let user = match user_id_by_email(app, email).await? {
         Some(id) => user_by_id(app, &id).await?,
         None => None,
@@ -177,10 +185,49 @@ pub async fn login(app: &App, email: &str, password: &str, source: Option<&str>)
         }
     };
     match user {
-        Some(user) if valid => Ok(user),
-        _ => {
-            throttle.record_failure(app).await?;
-            Err(AppError::Unauthorized("wrong email or password".into()))
+        Some(user) if valid => {
+            attempt.give_back(app).await;
+            Ok(user)
         }
+        _ => Err(AppError::Unauthorized("wrong email or password".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn attempts_past_the_soft_limit_wait_longer_each_time_up_to_a_cap() {
+        assert_eq!(slowdown(10, 10), Duration::ZERO);
+        assert_eq!(slowdown(11, 10), Duration::from_millis(100));
+        assert_eq!(slowdown(13, 10), Duration::from_millis(400));
+        assert_eq!(slowdown(200, 10), Duration::from_secs(5));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_wrong_logins_for_one_address_pass_the_limit_at_most_five_times() {
+        let t = crate::testing::app();
+        create_user(&t.app, "owner@acme.io", "Owner", "the right password").await.unwrap();
+        let guesses = (0..50).map(|_| {
+            let app = t.app.clone();
+            tokio::spawn(async move { login(&app, "owner@acme.io", "a wrong guess!", Some("203.0.113.9")).await })
+        });
+        let mut not_limited = 0;
+        for guess in guesses {
+            match guess.await.unwrap() {
+                Err(AppError::RateLimited { .. }) => {}
+                Err(AppError::Unauthorized(_)) => not_limited += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(not_limited <= 5, "{not_limited} guesses were checked");
+        assert!(matches!(
+            login(&t.app, "owner@acme.io", "the right password", Some("203.0.113.9")).await,
+            Err(AppError::RateLimited { .. })
+        ));
+        let owner = login(&t.app, "owner@acme.io", "the right password", Some("198.51.100.7")).await;
+        assert!(owner.is_ok(), "another address is not locked out: {owner:?}");
     }
 }

@@ -22,6 +22,7 @@ enum Route {
     Invite,
     ChangeRole,
     RemoveMember,
+    RevokeInvitation,
     Accept,
     Usage,
 }
@@ -36,6 +37,7 @@ const ROUTES: &RouteTable<Route> = &[
     (Method::POST, "/v1/orgs/{orgId}/members", Route::Invite),
     (Method::PATCH, "/v1/orgs/{orgId}/members/{userId}", Route::ChangeRole),
     (Method::DELETE, "/v1/orgs/{orgId}/members/{userId}", Route::RemoveMember),
+    (Method::DELETE, "/v1/orgs/{orgId}/invitations/{email}", Route::RevokeInvitation),
     (Method::POST, "/v1/invitations/{token}/accept", Route::Accept),
     (Method::GET, "/v1/orgs/{orgId}/usage", Route::Usage),
 ];
@@ -76,7 +78,7 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
     match route {
         Route::Create => {
             let input: CreateOrg = req.json()?;
-            let name = model::text("name", &input.name, 100)?;
+            let name = model::name("name", &input.name, 100)?;
             let tz = super::time_zone(input.time_zone.as_deref())?;
             Reply::created(super::create(app, &principal, name, tz).await?)
         }
@@ -90,7 +92,7 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
         }
         Route::Update => {
             let input: UpdateOrg = req.json()?;
-            let name = input.name.as_deref().map(|n| model::text("name", n, 100)).transpose()?;
+            let name = input.name.as_deref().map(|n| model::name("name", n, 100)).transpose()?;
             let tz = input.time_zone.map(|tz| super::time_zone(tz.as_deref())).transpose()?;
             let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Admin, &[keys::ORG_SK.into()]).await?;
             let org = super::update(app, &tenant, super::org_from(items.remove(0))?, name, tz, input.version).await?;
@@ -133,6 +135,13 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
             let tenant = authorize(app, &principal, org_id, Role::Member).await?;
             members::remove(app, &tenant, params.get("userId")).await?;
             Reply::ok(json!({"removed": true}))
+        }
+        Route::RevokeInvitation => {
+            let email = model::email("the email in the path", params.get("email"))?;
+            let also = [keys::org_invite_sk(&email)];
+            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Admin, &also).await?;
+            invitations::revoke(app, &tenant, items.remove(0)).await?;
+            Reply::ok(json!({"revoked": true, "email": email}))
         }
         Route::Accept => {
             let membership = invitations::accept(app, &principal, params.get("token")).await?;

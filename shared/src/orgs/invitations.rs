@@ -67,6 +67,15 @@ pub async fn invite(
     {
         return Err(AppError::conflict("ALREADY_MEMBER", "this address belongs to a member already"));
     }
+    // Each invitation is a mail to any address with a name the org chose: bounded a day.
+    let quota = crate::ratelimit::Window::new(
+        app,
+        "INVITE#ORG",
+        tenant.org_id(),
+        Some(app.settings.invitations_per_org_day),
+        crate::ratelimit::DAY,
+    );
+    quota.take(app, "too many invitations sent today: try again tomorrow").await?;
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
@@ -130,6 +139,7 @@ pub async fn invite(
                 },
             ])
             .await?;
+        quota.give_back(app).await;
         return Err(AppError::Unavailable(format!("the invitation could not be mailed: {e}")));
     }
     tracing::info!(org_id = %tenant.org_id(), "invitation sent");
@@ -146,6 +156,37 @@ pub async fn pending(app: &App, tenant: &TenantCtx) -> AppResult<Vec<Invitation>
         )
         .await?;
     page.items.into_iter().map(from_item).collect()
+}
+
+/// Takes back a pending invitation: its link stops working at once.
+pub async fn revoke(app: &App, tenant: &TenantCtx, pending: Option<Item>) -> AppResult<()> {
+    tenant.require(Role::Admin)?;
+    let pending = pending.ok_or(AppError::NotFound("invitation"))?;
+    let invitation: Invitation = from_item(pending.clone())?;
+    if invitation.role == Role::Owner {
+        tenant.require(Role::Owner)?;
+    }
+    let mut ops = vec![TxOp::Delete {
+        key: tenant.key(keys::org_invite_sk(&invitation.email)),
+        condition: Some(Condition::Exists),
+    }];
+    if let Some(hash) = pending.get("tokenHash").and_then(|h| h.as_str()) {
+        ops.push(TxOp::Delete {
+            key: invitation_key(hash),
+            condition: None,
+        });
+    }
+    match app.table.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("invitation")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `inviter` may still grant `role`: an admin for members and admins, an owner for
+/// owners (someone removed or demoted since cannot).
+fn may_grant(inviter: Option<&Membership>, role: Role) -> bool {
+    inviter.is_some_and(|m| m.role >= Role::Admin && (role != Role::Owner || m.role == Role::Owner))
 }
 
 /// Joins the signed-in user to the inviting org. The membership is created and the token
@@ -169,6 +210,14 @@ pub async fn accept(app: &App, principal: &Principal, token: &str) -> AppResult<
     let user = crate::auth::user_by_id(app, principal.user_id())
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    let inviter_key = Key::new(keys::org_pk(&invitation.org_id), keys::member_sk(&invitation.invited_by));
+    let inviter: Option<Membership> = app.table.get(&inviter_key).await?.map(from_item).transpose()?;
+    if !may_grant(inviter.as_ref(), invitation.role) {
+        return Err(AppError::Forbidden(format!(
+            "whoever sent this invitation can no longer grant the {} role: ask an admin to invite you again",
+            invitation.role.as_str()
+        )));
+    }
     let membership = Membership {
         org_id: invitation.org_id.clone(),
         user_id: user.id,
@@ -196,6 +245,11 @@ pub async fn accept(app: &App, principal: &Principal, token: &str) -> AppResult<
             key: Key::new(org_pk, keys::ORG_SK),
             condition: Condition::Exists,
         },
+        // The inviter's role as read: a demotion meanwhile fails the acceptance.
+        TxOp::Check {
+            key: inviter_key,
+            condition: Condition::VersionEquals(inviter.map_or(0, |m| m.version)),
+        },
     ];
     if invitation.role == Role::Owner {
         ops.push(owners_change(&invitation.org_id, 1));
@@ -208,5 +262,31 @@ pub async fn accept(app: &App, principal: &Principal, token: &str) -> AppResult<
         )),
         Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("invitation")),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_org_sends_a_bounded_number_of_invitations_a_day() {
+        let mut t = crate::testing::app();
+        t.app.settings.invitations_per_org_day = 2;
+        let tenant = crate::tasks::executor::tests::org(&t, crate::usage::Plan::Free).await;
+        for i in 0..2 {
+            invite(&t.app, &tenant, "Acme", format!("p{i}@example.com"), Role::Member, None)
+                .await
+                .unwrap();
+        }
+        let third = invite(&t.app, &tenant, "Acme", "p2@example.com".into(), Role::Member, None).await;
+        assert!(
+            matches!(third, Err(AppError::RateLimited { retry_after, .. }) if retry_after > 0),
+            "{third:?}"
+        );
+        t.clock.advance(chrono::Duration::days(1));
+        invite(&t.app, &tenant, "Acme", "p2@example.com".into(), Role::Member, None)
+            .await
+            .unwrap();
     }
 }

@@ -130,10 +130,34 @@ pub fn time_zone(value: Option<&str>) -> AppResult<String> {
     }
 }
 
+/// Creates an org on the free plan with the caller as its owner. A user creates at most
+/// `orgs_per_user_day` a day and owns at most `free_orgs_per_owner` free orgs (each has its
+/// own free AI quota). The second bound is read, then written: two creations at the same
+/// instant may both pass it, which the daily bound still caps.
 pub async fn create(app: &App, principal: &Principal, name: String, time_zone: String) -> AppResult<OrgView> {
     let user = crate::auth::user_by_id(app, principal.user_id())
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    let free_owned = list_mine(app, principal)
+        .await?
+        .iter()
+        .filter(|view| view.role == Role::Owner && view.org.plan == Plan::Free)
+        .count();
+    if free_owned >= app.settings.free_orgs_per_owner {
+        return Err(AppError::conflict(
+            "FREE_ORG_LIMIT",
+            format!("you own {free_owned} organisations on the free plan, the most one person may: upgrade one or delete one first"),
+        ));
+    }
+    crate::ratelimit::Window::new(
+        app,
+        "ORGCREATE#USER",
+        principal.user_id(),
+        Some(app.settings.orgs_per_user_day),
+        crate::ratelimit::DAY,
+    )
+    .take(app, "too many organisations created today: try again tomorrow")
+    .await?;
     let now = crate::clock::timestamp(app.clock.now());
     let org = Org {
         id: new_id(),
