@@ -297,7 +297,11 @@ pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, Confi
                 Job::Analyze => QueueName::Analysis,
             };
             let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.payload)?;
-            Ok(serde_json::to_value(crate::jobs::handle_batch(app, queue, batch).await)?)
+            let deadline = std::time::SystemTime::from(event.context.deadline())
+                .duration_since(std::time::SystemTime::now())
+                .ok()
+                .map(|left| std::time::Instant::now() + left);
+            Ok(serde_json::to_value(crate::jobs::handle_batch(app, queue, batch, deadline).await)?)
         },
     ))
     .await

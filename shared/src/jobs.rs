@@ -39,19 +39,75 @@ pub async fn handle_message(app: &App, queue: QueueName, body: &str) -> AppResul
     outcome.map_err(|e| AppError::Internal(e.to_string()))
 }
 
-/// An SQS batch: every message is handled; the ids of those that failed are reported, so
-/// only they come back (the event source mapping has `ReportBatchItemFailures`).
-pub async fn handle_batch(app: &App, queue: QueueName, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
+/// How a queue's messages fit in their function. `template.yaml` agrees (a test checks): the
+/// event source's `BatchSize` is `batch_size`, the function's `Timeout` leaves room for one
+/// `item_budget` (a batch's messages run at once), and the queue's `VisibilityTimeout` is at
+/// least six times the function's `Timeout`, as AWS advises.
+pub struct Timing {
+    pub batch_size: usize,
+    /// The most one message may take: one AI call (25 s with its retries), its store calls
+    /// and, for a campaign, up to 50 mails; an analysis rescoring 20 leads and proposing a
+    /// post. A message still running then is stopped and comes back, and its effects are
+    /// keyed so that the next run does only what is left.
+    pub item_budget: std::time::Duration,
+}
+
+pub fn timing(queue: QueueName) -> Timing {
+    let (batch_size, seconds) = match queue {
+        QueueName::Tasks => (5, 150),
+        QueueName::Analysis => (10, 90),
+    };
+    Timing {
+        batch_size,
+        item_budget: std::time::Duration::from_secs(seconds),
+    }
+}
+
+/// Time kept back from the function's deadline to answer the batch.
+const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+/// With less time than this left, a message is not started: it comes back whole.
+const MIN_START: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An SQS batch: its messages are handled at once, each within its queue's item budget and
+/// the function's deadline (`deadline`, when Lambda gives one). The ids of the messages that
+/// failed or ran out of time are reported, so only they come back (the event source mapping
+/// has `ReportBatchItemFailures`); what finished is not done again.
+pub async fn handle_batch(app: &App, queue: QueueName, event: SqsEvent, deadline: Option<std::time::Instant>) -> SqsBatchResponse {
+    let budget = timing(queue).item_budget;
+    let limit = match deadline {
+        Some(deadline) => budget.min(
+            deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .saturating_sub(ANSWER_MARGIN),
+        ),
+        None => budget,
+    };
+    let handled = futures::future::join_all(event.records.into_iter().map(|record| async move {
         let id = record.message_id.unwrap_or_default();
-        match handle_message(app, queue, record.body.as_deref().unwrap_or_default()).await {
-            Ok(outcome) => tracing::info!(message_id = %id, %outcome, "job done"),
-            Err(e) => {
+        let body = record.body.unwrap_or_default();
+        if limit < MIN_START {
+            tracing::warn!(message_id = %id, "no time left to start the job; it will be delivered again");
+            return Some(id);
+        }
+        match tokio::time::timeout(limit, handle_message(app, queue, &body)).await {
+            Ok(Ok(outcome)) => {
+                tracing::info!(message_id = %id, %outcome, "job done");
+                None
+            }
+            Ok(Err(e)) => {
                 tracing::warn!(message_id = %id, error = %e, "job failed; it will be delivered again");
-                response.add_failure(id);
+                Some(id)
+            }
+            Err(_) => {
+                tracing::warn!(message_id = %id, limit_ms = limit.as_millis() as u64, "job ran out of time; it will be delivered again");
+                Some(id)
             }
         }
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for id in handled.into_iter().flatten() {
+        response.add_failure(id);
     }
     response
 }
@@ -112,9 +168,57 @@ mod tests {
         let fine = serde_json::json!({"orgId": crate::model::new_id(), "taskId": crate::model::new_id(), "claim": 2}).to_string();
         let mut event = SqsEvent::default();
         event.records = vec![record("m1", &fine), record("m2", "{poison"), record("m3", &fine)];
-        let response = handle_batch(&t.app, QueueName::Tasks, event).await;
+        let response = handle_batch(&t.app, QueueName::Tasks, event, None).await;
         let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["m2"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_near_its_deadline_reports_only_what_did_not_finish() {
+        let t = crate::testing::app();
+        let fine = serde_json::json!({"orgId": crate::model::new_id(), "taskId": crate::model::new_id(), "claim": 2}).to_string();
+        let mut event = SqsEvent::default();
+        event.records = vec![record("m1", &fine), record("m2", &fine)];
+        // No time left: nothing is started, so everything comes back.
+        let response = handle_batch(&t.app, QueueName::Tasks, event.clone(), Some(std::time::Instant::now())).await;
+        assert_eq!(response.batch_item_failures.len(), 2);
+        let response = handle_batch(
+            &t.app,
+            QueueName::Tasks,
+            event,
+            Some(std::time::Instant::now() + std::time::Duration::from_secs(60)),
+        )
+        .await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+
+    /// `template.yaml`'s functions, event sources and queues fit the jobs' timing.
+    #[test]
+    fn template_batches_timeouts_and_visibility_fit_the_jobs() {
+        let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(include_str!("../../template.yaml")).unwrap();
+        let resources = &template["Resources"];
+        for (function, event, queue_resource, queue) in [
+            ("RunTaskFunction", "Tasks", "TaskQueue", QueueName::Tasks),
+            ("AnalyzeFunction", "Analyses", "AnalysisQueue", QueueName::Analysis),
+        ] {
+            let props = &resources[function]["Properties"];
+            let timeout = props["Timeout"].as_u64().expect(function);
+            let batch = props["Events"][event]["Properties"]["BatchSize"].as_u64().expect(event);
+            let visibility = resources[queue_resource]["Properties"]["VisibilityTimeout"]
+                .as_u64()
+                .expect(queue_resource);
+            let timing = timing(queue);
+            assert_eq!(batch as usize, timing.batch_size, "{function}: BatchSize");
+            assert!(
+                timeout >= (timing.item_budget + ANSWER_MARGIN).as_secs(),
+                "{function}: Timeout {timeout} s leaves no room for one message's {:?}",
+                timing.item_budget
+            );
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue_resource}: VisibilityTimeout {visibility} < 6 × {timeout}"
+            );
+        }
     }
 }
 
@@ -177,7 +281,7 @@ mod fixtures {
             let event: SqsEvent = serde_json::from_str(&fixture(file)).unwrap();
             assert_eq!(event.records.len(), 1, "{file}");
             // Nothing to do on an empty store (no such task, no such org), and no failure.
-            let response = handle_batch(&t.app, queue, event).await;
+            let response = handle_batch(&t.app, queue, event, None).await;
             assert!(response.batch_item_failures.is_empty(), "{file}");
         }
     }

@@ -35,6 +35,9 @@ pub struct ChatMessage {
     pub model: Option<String>,
     pub tokens: Option<u32>,
     pub created_at: String,
+    /// On a question the AI could not answer: why (the question is kept all the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,8 +118,9 @@ pub struct Exchange {
     pub reply: ChatMessage,
 }
 
-/// Answers a member's message. Over the AI-call quota it is 402 and nothing is stored; the
-/// question and the reply are stored together, after the reply exists.
+/// Answers a member's message. With no AI call left it is 402 and nothing is stored.
+/// Otherwise the question is stored first, so nothing the member wrote is lost; then the
+/// reply is stored, or, when the AI call fails, the failure on the question.
 pub async fn send(
     app: &App,
     tenant: &TenantCtx,
@@ -125,6 +129,9 @@ pub async fn send(
     input: NewMessage,
 ) -> AppResult<Exchange> {
     let content = model::text("content", &input.content, 8_000)?;
+    if org.used(usage::Metric::AiCalls) >= org.plan.limit(usage::Metric::AiCalls) {
+        return Err(usage::over_quota(usage::Metric::AiCalls, org.plan));
+    }
     let (newest_messages, _) = messages(app, tenant, &conversation.id, HISTORY_READ, None).await?;
     let numbers = Snapshot::of(&recent(app, tenant).await?, org.usage.as_ref(), app.clock.now());
     let mut history = bounded_history(&newest_messages, HISTORY_TOKENS);
@@ -140,9 +147,7 @@ pub async fn send(
         max_tokens: 800,
     };
     let asked_at = crate::clock::timestamp(app.clock.now());
-    let completion = usage::ai_call(app, tenant, org.plan, prompt, "chat").await?;
-    let answered_at = crate::clock::timestamp(app.clock.now());
-    let message = ChatMessage {
+    let mut message = ChatMessage {
         id: model::new_id(),
         conversation_id: conversation.id.clone(),
         role: Speaker::User,
@@ -150,8 +155,31 @@ pub async fn send(
         provider: None,
         model: None,
         tokens: None,
-        created_at: asked_at,
+        created_at: asked_at.clone(),
+        error: None,
     };
+    conversation.last_message_at = Some(asked_at);
+    conversation.last_message = Some(message.content.chars().take(200).collect());
+    store(app, tenant, &conversation, &[&message]).await?;
+
+    let completion = match usage::ai_call(app, tenant, org.plan, prompt, "chat").await {
+        Ok(completion) => completion,
+        Err(e) => {
+            message.error = Some(e.public_message());
+            let noted = app
+                .table
+                .put(
+                    to_item(&tenant.pk(), &keys::message_sk(&conversation.id, &message.id), &message)?,
+                    None,
+                )
+                .await;
+            if let Err(store_error) = noted {
+                tracing::warn!(error = %store_error, "the failed reply was not noted on its question");
+            }
+            return Err(e);
+        }
+    };
+    let answered_at = crate::clock::timestamp(app.clock.now());
     // The reply sorts right after the question, even when both ids fall in one millisecond.
     let reply_id = ulid::Ulid::from_string(&message.id)
         .ok()
@@ -166,30 +194,32 @@ pub async fn send(
         model: Some(completion.model.clone()),
         tokens: Some(completion.prompt_tokens + completion.completion_tokens),
         created_at: answered_at.clone(),
+        error: None,
     };
     conversation.last_message_at = Some(answered_at);
     conversation.last_message = Some(reply.content.chars().take(200).collect());
-    let put = |m: &ChatMessage| -> AppResult<TxOp> {
-        Ok(TxOp::Put {
+    store(app, tenant, &conversation, &[&reply]).await?;
+    Ok(Exchange { message, reply })
+}
+
+/// Stores new messages with the conversation's last-message summary, in one write.
+async fn store(app: &App, tenant: &TenantCtx, conversation: &Conversation, new: &[&ChatMessage]) -> AppResult<()> {
+    let mut ops = Vec::with_capacity(new.len() + 1);
+    for m in new {
+        ops.push(TxOp::Put {
             item: to_item(&tenant.pk(), &keys::message_sk(&conversation.id, &m.id), m)?,
             condition: Some(Condition::NotExists),
-        })
-    };
-    app.table
-        .transact(vec![
-            put(&message)?,
-            put(&reply)?,
-            TxOp::Put {
-                item: to_item(&tenant.pk(), &conversation_sk(tenant, &conversation.id), &conversation)?,
-                condition: Some(Condition::Exists),
-            },
-        ])
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { op: Some(2) } => AppError::NotFound("conversation"),
-            other => other.into(),
-        })?;
-    Ok(Exchange { message, reply })
+        });
+    }
+    ops.push(TxOp::Put {
+        item: to_item(&tenant.pk(), &conversation_sk(tenant, &conversation.id), conversation)?,
+        condition: Some(Condition::Exists),
+    });
+    let last = ops.len() - 1;
+    app.table.transact(ops).await.map_err(|e| match e {
+        TableError::ConditionFailed { op: Some(op) } if op == last => AppError::NotFound("conversation"),
+        other => other.into(),
+    })
 }
 
 #[cfg(test)]
@@ -206,7 +236,54 @@ mod tests {
             model: None,
             tokens: None,
             created_at: "t".into(),
+            error: None,
         }
+    }
+
+    struct Down;
+
+    #[async_trait::async_trait]
+    impl crate::ports::ai::Ai for Down {
+        async fn complete(&self, _: Prompt) -> Result<crate::ports::ai::Completion, crate::ports::ai::AiError> {
+            Err(crate::ports::ai::AiError::Unavailable("connection refused by 10.0.0.1".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_question_the_ai_cannot_answer_is_kept_with_the_reason() {
+        let mut t = crate::testing::app();
+        t.app.ai = std::sync::Arc::new(Down);
+        let tenant = crate::tasks::executor::tests::org(&t, crate::usage::Plan::Pro).await;
+        let now = t.app.clock.now();
+        let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
+        let org = OrgContext::from_items(t.app.table.get_many(&keys).await.unwrap(), now).unwrap();
+        let conversation = start(&t.app, &tenant, NewConversation { title: None }).await.unwrap();
+        let id = conversation.id.clone();
+        let asked = NewMessage {
+            content: "How do we grow?".into(),
+        };
+        let outcome = send(&t.app, &tenant, &org, conversation, asked).await;
+        assert!(
+            matches!(
+                &outcome,
+                Err(AppError::Disabled {
+                    code: "AI_UNAVAILABLE",
+                    ..
+                })
+            ),
+            "{outcome:?}"
+        );
+        let (kept, _) = messages(&t.app, &tenant, &id, 10, None).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].content, "How do we grow?");
+        let reason = kept[0].error.as_deref().unwrap();
+        assert!(reason.contains("unavailable") && !reason.contains("10.0.0.1"), "{reason}");
+        let used = t.app.table.get(&usage::usage_key(&tenant, now)).await.unwrap();
+        assert_eq!(
+            usage::used(used.as_ref(), usage::Metric::AiCalls),
+            0,
+            "the failed call was given back"
+        );
     }
 
     #[test]

@@ -336,7 +336,7 @@ async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> 
 async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) -> AppResult<RunOutcome> {
     let transient = error.is_transient();
     let now = app.clock.now();
-    let message = error.to_string();
+    let message = error.public_message();
     task.error = Some(message.clone());
     task.lease_until = None;
     let retry = transient && task.attempts < MAX_ATTEMPTS;
