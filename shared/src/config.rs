@@ -297,7 +297,9 @@ pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, Confi
                 Job::Analyze => QueueName::Analysis,
             };
             let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.payload)?;
-            let deadline = std::time::SystemTime::from(event.context.deadline())
+            let deadline = event
+                .context
+                .deadline()
                 .duration_since(std::time::SystemTime::now())
                 .ok()
                 .map(|left| std::time::Instant::now() + left);
