@@ -662,3 +662,45 @@ async fn names_refuse_control_characters_and_orgs_and_signups_are_bounded() {
         .await;
     assert_eq!(error_code(status, &body, StatusCode::TOO_MANY_REQUESTS), "RATE_LIMITED");
 }
+
+#[tokio::test]
+async fn only_admins_and_a_leads_owner_delete_it() {
+    let s = Local::start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let org = s.create_org(&owner, "Acme").await;
+    let (status, _) = s
+        .post(
+            &format!("/v1/orgs/{org}/members"),
+            Some(&owner),
+            json!({"email": "m@acme.io", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (member, member_id) = s.signup("m@acme.io").await;
+    let link = s.invitation_token("m@acme.io");
+    assert_eq!(
+        s.post(&format!("/v1/invitations/{link}/accept"), Some(&member), json!({})).await.0,
+        StatusCode::OK
+    );
+    let lead = |token: String, body: Value| {
+        let (s, org) = (&s, org.clone());
+        async move {
+            let (status, body) = s.post(&format!("/v1/orgs/{org}/leads"), Some(&token), body).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            format!("/v1/orgs/{org}/leads/{}", data(&body)["id"].as_str().unwrap())
+        }
+    };
+    let the_owners = lead(owner.clone(), json!({"name": "Big deal"})).await;
+    let theirs = lead(member.clone(), json!({"name": "Mine", "ownerId": member_id})).await;
+    let unowned = lead(member.clone(), json!({"name": "Typo"})).await;
+
+    let (status, body) = s.delete(&the_owners, &member).await;
+    error_code(status, &body, StatusCode::FORBIDDEN);
+    assert_eq!(s.get(&the_owners, &member).await.0, StatusCode::OK, "still there");
+    for path in [&theirs, &unowned] {
+        let (status, body) = s.delete(path, &member).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (status, _) = s.delete(&the_owners, &owner).await;
+    assert_eq!(status, StatusCode::OK);
+}

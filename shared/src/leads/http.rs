@@ -84,8 +84,9 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
             Reply::ok(lead)
         }
         Route::Delete => {
-            let tenant = authorize(app, &principal, org_id, Role::Member).await?;
-            super::delete(app, &tenant, lead_id).await?;
+            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[lead_sk]).await?;
+            let lead = super::lead_from(items.remove(0))?;
+            super::delete(app, &tenant, lead).await?;
             Reply::ok(json!({"deleted": true}))
         }
         Route::Activities | Route::Meetings => {

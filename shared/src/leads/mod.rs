@@ -238,12 +238,25 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut lead: Lead, fields: LeadF
 
 /// Deletes the lead, then its activities and meetings. Asked again after a failure, it
 /// finishes the clean-up of what is left.
-pub async fn delete(app: &App, tenant: &TenantCtx, lead_id: &str) -> AppResult<()> {
+/// Deletes a lead with its activities and meetings. That is for admins and for the lead's
+/// owner (or, for a lead nobody owns, the member who created it): a member cannot wipe out
+/// a colleague's pipeline.
+pub async fn delete(app: &App, tenant: &TenantCtx, lead: Lead) -> AppResult<()> {
+    let own = match &lead.owner_id {
+        Some(owner) => owner == tenant.user_id(),
+        None => lead.created_by == tenant.user_id(),
+    };
+    if !own {
+        tenant
+            .require(crate::orgs::Role::Admin)
+            .map_err(|_| AppError::Forbidden("only an admin or the lead's owner can delete a lead".into()))?;
+    }
+    let lead_id = lead.id.as_str();
     app.table
-        .delete(&tenant.key(keys::lead_sk(lead_id)), Some(Condition::Exists))
+        .delete(&tenant.key(keys::lead_sk(lead_id)), Some(Condition::VersionEquals(lead.version)))
         .await
         .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => AppError::NotFound("lead"),
+            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the lead changed meanwhile: read it again"),
             other => other.into(),
         })?;
     let mut children = Vec::new();

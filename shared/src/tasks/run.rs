@@ -541,7 +541,8 @@ mod tests {
         let body = job_body(&t).await;
         assert_eq!(emails_used(&t).await, 2, "reserved when claimed");
         for id in &leads {
-            crate::leads::delete(&t.app, &tenant, id).await.unwrap();
+            let lead = crate::leads::lead_from(t.app.table.get(&tenant.key(keys::lead_sk(id))).await.unwrap()).unwrap();
+            crate::leads::delete(&t.app, &tenant, lead).await.unwrap();
         }
         assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Failed { .. }));
         assert_eq!(emails_used(&t).await, 0);
