@@ -704,3 +704,18 @@ async fn only_admins_and_a_leads_owner_delete_it() {
     let (status, _) = s.delete(&the_owners, &owner).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_schedule_triggers_are_development_routes_off_by_default() {
+    let s = Local::start();
+    let (token, _) = s.signup("dev@acme.io").await;
+    for path in ["/local/executor/run", "/local/agent/run"] {
+        let (status, body) = s.post(path, Some(&token), json!({})).await;
+        assert_eq!(error_code(status, &body, StatusCode::FORBIDDEN), "FORBIDDEN", "{path}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("CHIEF_LOCAL_DEV_ROUTES=on"));
+    }
+    let (status, body) = s.post("/local/executor/run", None, json!({})).await;
+    error_code(status, &body, StatusCode::UNAUTHORIZED);
+    let (status, body) = s.get("/local/queues/tasks/dead-letters", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -16,7 +16,7 @@ fn data(body: &Value) -> &Value {
 }
 
 fn start() -> Local {
-    Local::start_with(&[("CHIEF_LOCAL_SCHEDULES", "off")])
+    Local::start_with(&[("CHIEF_LOCAL_SCHEDULES", "off"), ("CHIEF_LOCAL_DEV_ROUTES", "on")])
 }
 
 /// A time `days` ago (ahead, when negative).
@@ -544,6 +544,7 @@ async fn the_hourly_agent_analyses_paying_orgs_only_and_never_twice_an_hour() {
     let stripe = StripeFixture::start().await;
     let s = Local::start_with(&[
         ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ("CHIEF_LOCAL_DEV_ROUTES", "on"),
         ("STRIPE_SECRET_KEY", SECRET_KEY),
         ("STRIPE_API_BASE", &stripe.base),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),

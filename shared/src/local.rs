@@ -18,7 +18,7 @@ use crate::config::{ConfigError, ai_from_env, billing_from_env, optional};
 use crate::error::AppError;
 use crate::jobs::Job;
 use crate::orgs::Role;
-use crate::ports::queue::QueueName;
+use crate::ports::queue::{Message, QueueName};
 use crate::ports::secrets::SecretName;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
@@ -44,6 +44,19 @@ pub struct LocalConfig {
     /// `CHIEF_LOCAL_SCHEDULES` (default `on`): run the executor every minute and the agent
     /// every hour; `off` leaves them to `POST /local/executor/run` and `/local/agent/run`.
     pub schedules: bool,
+    /// `CHIEF_LOCAL_DEV_ROUTES` (default `off`): `on` serves the routes that run a schedule
+    /// at once and lists every dead letter, for development and tests. `local` is the product
+    /// on one machine: off, nobody can trigger the org-wide runs or read other orgs' jobs.
+    pub dev_routes: bool,
+}
+
+fn on_off(name: &str, value: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    match value.map(str::trim) {
+        None => Ok(default),
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid(format!("{name}={other}: use on or off"))),
+    }
 }
 
 impl LocalConfig {
@@ -66,11 +79,8 @@ impl LocalConfig {
                 .filter(|o| !o.is_empty())
                 .collect(),
             app_url: var("CHIEF_APP_URL"),
-            schedules: match var("CHIEF_LOCAL_SCHEDULES").as_deref().map(str::trim) {
-                None | Some("on") => true,
-                Some("off") => false,
-                Some(other) => return Err(ConfigError::Invalid(format!("CHIEF_LOCAL_SCHEDULES={other}: use on or off"))),
-            },
+            schedules: on_off("CHIEF_LOCAL_SCHEDULES", var("CHIEF_LOCAL_SCHEDULES").as_deref(), true)?,
+            dev_routes: on_off("CHIEF_LOCAL_DEV_ROUTES", var("CHIEF_LOCAL_DEV_ROUTES").as_deref(), false)?,
         })
     }
 }
@@ -179,7 +189,7 @@ async fn handle(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::R
             .body(Full::new(Bytes::new()))
             .unwrap_or_default()
     } else {
-        to_hyper(forward(app, peer, req).await)
+        to_hyper(forward(app, config, peer, req).await)
     };
     cors(config, origin.as_deref(), &mut response);
     response
@@ -201,20 +211,34 @@ const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
     (Method::GET, "/local/queues/{queue}/dead-letters", LocalRoute::DeadLetters),
 ];
 
-async fn local_route(app: &App, req: &hyper::Request<Incoming>) -> Result<Reply, AppError> {
+async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incoming>) -> Result<Reply, AppError> {
     let (route, params) = router::find(LOCAL_ROUTES, req.method(), req.uri().path())?;
     let principal = crate::auth::token::verify(app, crate::api::bearer_token(req.headers())).await?;
+    let dev_only = || {
+        if config.dev_routes {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "the schedule triggers are development routes: start local with CHIEF_LOCAL_DEV_ROUTES=on".into(),
+            ))
+        }
+    };
     match route {
         LocalRoute::Events => {
             let tenant = crate::orgs::access::authorize(app, &principal, params.get("orgId"), Role::Member).await?;
             let events = recorded(&*app.table, tenant.org_id())
                 .await
-                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                .map_err(|e| AppError::Unavailable(format!("the event store is unavailable: {e}")))?;
             Reply::ok(events)
         }
-        // Any signed-in developer may run the schedules at once; `local` listens on loopback only.
-        LocalRoute::Executor => Reply::ok(crate::jobs::run_schedule(app, Job::Executor).await?),
-        LocalRoute::Agent => Reply::ok(crate::jobs::run_schedule(app, Job::Agent).await?),
+        LocalRoute::Executor => {
+            dev_only()?;
+            Reply::ok(crate::jobs::run_schedule(app, Job::Executor).await?)
+        }
+        LocalRoute::Agent => {
+            dev_only()?;
+            Reply::ok(crate::jobs::run_schedule(app, Job::Agent).await?)
+        }
         LocalRoute::DeadLetters => {
             let queue = QueueName::ALL
                 .into_iter()
@@ -224,15 +248,33 @@ async fn local_route(app: &App, req: &hyper::Request<Incoming>) -> Result<Reply,
                 .queue
                 .dead_letters(queue, 100)
                 .await
-                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                .map_err(|e| AppError::Unavailable(format!("the queue is unavailable: {e}")))?;
+            let mine: Vec<String> = crate::orgs::list_mine(app, &principal)
+                .await?
+                .into_iter()
+                .map(|v| v.org.id)
+                .collect();
             Reply::ok(
-                letters
-                    .into_iter()
+                visible_letters(letters, &mine, config.dev_routes)
                     .map(|m| serde_json::json!({"id": m.id, "body": m.body, "receiveCount": m.receive_count}))
                     .collect::<Vec<_>>(),
             )
         }
     }
+}
+
+/// The dead letters a member may read: those of their orgs; one naming no org (an
+/// unreadable job) only with the development routes on.
+fn visible_letters(letters: Vec<Message>, mine: &[String], dev_routes: bool) -> impl Iterator<Item = Message> + '_ {
+    letters.into_iter().filter(move |m| {
+        let org = serde_json::from_str::<serde_json::Value>(&m.body)
+            .ok()
+            .and_then(|b| b.get("orgId").and_then(|o| o.as_str()).map(str::to_string));
+        match org {
+            Some(org) => mine.contains(&org),
+            None => dev_routes,
+        }
+    })
 }
 
 /// Drains both queues for as long as `local` runs, pausing briefly when they are empty.
@@ -264,9 +306,9 @@ async fn every(app: Arc<App>, job: Job, period: std::time::Duration) {
     }
 }
 
-async fn forward(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> lambda_http::Response<Body> {
+async fn forward(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::Request<Incoming>) -> lambda_http::Response<Body> {
     if req.uri().path().starts_with("/local/") {
-        return match local_route(app, &req).await {
+        return match local_route(app, config, &req).await {
             Ok(reply) => crate::api::reply_response(reply),
             Err(e) => error_response(&e, None),
         };
@@ -368,6 +410,30 @@ mod tests {
     use lambda_http::http::StatusCode;
 
     /// The fixtures `cargo lambda invoke --data-file` sends are requests the handlers serve.
+    #[test]
+    fn a_member_reads_the_dead_letters_of_their_orgs_only() {
+        let letter = |id: &str, body: &str| Message {
+            id: id.into(),
+            body: body.into(),
+            receipt: id.into(),
+            receive_count: 5,
+        };
+        let letters = || {
+            vec![
+                letter("mine", r#"{"orgId":"A","taskId":"t"}"#),
+                letter("theirs", r#"{"orgId":"B","taskId":"t"}"#),
+                letter("poison", "{not json"),
+            ]
+        };
+        let ids = |dev| {
+            visible_letters(letters(), &["A".to_string()], dev)
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(false), ["mine"]);
+        assert_eq!(ids(true), ["mine", "poison"]);
+    }
+
     #[tokio::test]
     async fn event_fixtures_route_to_their_groups() {
         let dir = tempfile::tempdir().unwrap();
@@ -377,6 +443,7 @@ mod tests {
             cors_origins: vec![],
             app_url: None,
             schedules: false,
+            dev_routes: false,
         };
         let app = local_app(&config, "http://localhost".into()).unwrap();
         let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");

@@ -201,6 +201,7 @@ async fn store_calls_table() {
         cors_origins: vec![],
         app_url: None,
         schedules: false,
+        dev_routes: false,
     };
     let mut app = chief::local::local_app(&config, "http://localhost".into()).unwrap();
     let counting = Arc::new(CountingTable {
@@ -476,6 +477,7 @@ fn counted_app(dir: &std::path::Path) -> (chief::app::App, Arc<CountingTable>, A
         cors_origins: vec![],
         app_url: None,
         schedules: false,
+        dev_routes: false,
     };
     let mut app = chief::local::local_app(&config, "http://localhost".into()).unwrap();
     let table = Arc::new(CountingTable {
