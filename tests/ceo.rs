@@ -47,6 +47,18 @@ async fn executor(s: &Local, token: &str) -> Value {
     ok(s, Method::POST, "/local/executor/run", token, None).await
 }
 
+/// Waits for the queue drain to write a task's text and hold it for approval.
+async fn awaiting(s: &Local, token: &str, org: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let task = ok(s, Method::GET, &format!("/v1/orgs/{org}/tasks/{id}"), token, None).await;
+        if task["approval"] == "awaiting" {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {id} was not held for approval");
+}
+
 /// Waits for the queue drain to finish a task, answering it.
 async fn finished(s: &Local, token: &str, org: &str, id: &str) -> Value {
     for _ in 0..600 {
@@ -137,6 +149,19 @@ async fn tasks_run_by_the_executor_post_mail_and_follow_up_with_usage_counted() 
 
     let tick = executor(&s, &owner).await;
     assert_eq!((tick["claimed"].as_u64(), tick["enqueued"].as_u64()), (Some(3), Some(3)), "{tick}");
+    // Posts and emails are on `approval` by default: their text is written, then waits to be
+    // read; an admin approves it and it goes out as written.
+    let mut drafts = Vec::new();
+    for id in [post["id"].as_str().unwrap(), campaign["id"].as_str().unwrap()] {
+        let held = awaiting(&s, &owner, &org, id).await;
+        assert_eq!(held["status"], "PENDING", "{held}");
+        assert!(held["draft"]["text"].as_str().unwrap().contains("offline AI"), "{held}");
+        drafts.push(held["draft"]["text"].as_str().unwrap().to_string());
+        ok(&s, Method::POST, &format!("/v1/orgs/{org}/tasks/{id}/approve"), &owner, None).await;
+    }
+    assert_eq!(outbox_to(&s, "ada@lead.io"), 0, "nothing went out before approval");
+    let tick = executor(&s, &owner).await;
+    assert_eq!(tick["claimed"].as_u64(), Some(2), "{tick}");
     let post = finished(&s, &owner, &org, post["id"].as_str().unwrap()).await;
     assert_eq!(post["status"], "COMPLETED", "{post}");
     assert_eq!(post["attempts"], 1);
@@ -144,7 +169,7 @@ async fn tasks_run_by_the_executor_post_mail_and_follow_up_with_usage_counted() 
     assert_eq!(published["platform"], "sandbox");
     assert!(published["externalId"].as_str().unwrap().starts_with("sandbox_"));
     assert_eq!(post["output"]["provider"], "offline");
-    assert!(published["text"].as_str().unwrap().contains("offline AI"), "{published}");
+    assert_eq!(published["text"].as_str().unwrap(), drafts[0], "published as approved");
 
     let campaign = finished(&s, &owner, &org, campaign["id"].as_str().unwrap()).await;
     assert_eq!(campaign["status"], "COMPLETED", "{campaign}");
@@ -254,6 +279,16 @@ async fn the_agent_acts_within_the_autonomy_policy_that_the_executor_enforces() 
         Some(json!({"post": "off", "followUp": "approval", "version": 0})),
     )
     .await;
+
+    // The policy governs what the AI writes whoever asks: with posts off, nobody gets one.
+    let (status, body) = s
+        .post(
+            &format!("/v1/orgs/{org}/tasks"),
+            Some(&member),
+            json!({"type": "social_media_post", "input": {"topic": "anything"}}),
+        )
+        .await;
+    assert_eq!(error_code(status, &body, StatusCode::CONFLICT), "AUTONOMY_OFF");
 
     // A member asks for an analysis by hand (any plan): stale lead and low content found.
     let report = ok(&s, Method::POST, &format!("/v1/orgs/{org}/agent/analyze"), &member, None).await;
@@ -620,6 +655,14 @@ async fn concurrent_executor_ticks_run_each_task_once() {
     let mut all = Vec::new();
     for name in ["a", "b"] {
         let org = s.create_org(&owner, name).await;
+        ok(
+            &s,
+            Method::PUT,
+            &format!("/v1/orgs/{org}/autonomy"),
+            &owner,
+            Some(json!({"post": "auto", "version": 0})),
+        )
+        .await;
         let l = lead(&s, &owner, &org, json!({"name": "L"})).await;
         for i in 0..10 {
             let body = if i < 5 {

@@ -733,7 +733,14 @@ mod tests {
         let first = analyse(&t, &tenant).await;
         assert_eq!(outcomes(&first, "stale_leads"), ["created"]);
         assert_eq!(outcomes(&first, "low_content"), ["created"]);
-        assert_eq!(tick(&t.app).await.unwrap().awaiting_approval, 2);
+        // The follow-up waits before it is written; the post is written, then waits.
+        let run = tick(&t.app).await.unwrap();
+        assert_eq!((run.awaiting_approval, run.claimed), (1, 1), "{run:?}");
+        let written = drain_tasks(&t).await;
+        assert!(
+            matches!(written[..], [tasks::run::RunOutcome::AwaitingApproval { .. }]),
+            "{written:?}"
+        );
         let admin = TenantCtx::background(ORG);
         for item in t
             .app
@@ -747,6 +754,7 @@ mod tests {
             tasks::decide(&t.app, &admin, task, false).await.unwrap();
         }
         assert_eq!(used(&t, usage::Metric::Tasks).await, 0, "turned-down proposals cost nothing");
+        assert_eq!(used(&t, usage::Metric::Posts).await, 0);
 
         t.clock.advance(Duration::hours(1));
         let later = analyse(&t, &tenant).await;
@@ -769,14 +777,37 @@ mod tests {
         set_policy(&t, Autonomy::Approval, Autonomy::Auto).await;
         let report = analyse(&t, &tenant).await;
         assert_eq!(outcomes(&report, "stale_leads"), ["created"]);
-        assert_eq!(used(&t, usage::Metric::Tasks).await, 0);
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0, "nothing spent when proposed");
         let run = tick(&t.app).await.unwrap();
-        assert_eq!((run.claimed, run.awaiting_approval), (1, 1), "{run:?}");
-        assert_eq!(
-            used(&t, usage::Metric::Tasks).await,
-            1,
-            "the follow-up ran; the post waits unmetered"
-        );
+        assert_eq!(run.claimed, 2, "the follow-up runs; the post is written for review: {run:?}");
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 2);
+        let outcomes = drain_tasks(&t).await;
+        let held = outcomes
+            .iter()
+            .find_map(|o| match o {
+                tasks::run::RunOutcome::AwaitingApproval { task_id } => Some(task_id.clone()),
+                _ => None,
+            })
+            .expect("the post's text waits for a person");
+        let item = t
+            .app
+            .table
+            .get(&TenantCtx::background(ORG).key(keys::task_sk(&held)))
+            .await
+            .unwrap();
+        let draft = tasks::task_from(item).unwrap();
+        assert!(draft.draft.is_some());
+        tasks::decide(&t.app, &TenantCtx::background(ORG), draft, false).await.unwrap();
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 1, "the rejected post gave its task back");
         assert_eq!(used(&t, usage::Metric::Posts).await, 0);
+    }
+
+    async fn drain_tasks(t: &TestApp) -> Vec<tasks::run::RunOutcome> {
+        let messages = t.app.queue.receive(crate::ports::queue::QueueName::Tasks, 10).await.unwrap();
+        let mut outcomes = Vec::new();
+        for message in messages {
+            outcomes.push(tasks::run::run(&t.app, &message.body).await.unwrap());
+        }
+        outcomes
     }
 }

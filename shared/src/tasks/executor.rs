@@ -200,22 +200,25 @@ async fn take(
     let mut task: Task = from_item(entry)?;
     let stamp = crate::clock::timestamp(now);
     let tenant = TenantCtx::background(&org_id);
+    // The policy decides when a task falls due: `off` cancels the agent's tasks and anything
+    // that would send; an agent's follow-up waits for approval before it is written; a post
+    // or campaign is written first and its text waits (see `run`).
+    let policed = task.approval == Approval::Policy || (task.approval == Approval::NotRequired && task.kind.sends());
     match task.status {
-        TaskStatus::Pending if task.approval == Approval::Policy => {
-            match org_rules(app, &org_id, now, orgs).await?.policy.for_kind(task.kind) {
-                Autonomy::Auto => task.approval = Approval::Auto,
-                Autonomy::Approval => {
-                    task.approval = Approval::Awaiting;
-                    return settle(app, &org_id, task, report, |r| r.awaiting_approval += 1).await;
-                }
-                Autonomy::Off => {
-                    task.status = TaskStatus::Cancelled;
-                    task.error = Some(format!("the autonomy policy has {} off", task.kind.as_str()));
-                    task.finished_at = Some(stamp);
-                    return settle(app, &org_id, task, report, |r| r.cancelled_by_policy += 1).await;
-                }
+        TaskStatus::Pending if policed => match org_rules(app, &org_id, now, orgs).await?.policy.for_kind(task.kind) {
+            Autonomy::Off => {
+                task.status = TaskStatus::Cancelled;
+                task.error = Some(format!("the autonomy policy has {} off", task.kind.as_str()));
+                task.finished_at = Some(stamp);
+                return settle(app, &org_id, task, report, |r| r.cancelled_by_policy += 1).await;
             }
-        }
+            Autonomy::Approval if !task.kind.sends() => {
+                task.approval = Approval::Awaiting;
+                return settle(app, &org_id, task, report, |r| r.awaiting_approval += 1).await;
+            }
+            Autonomy::Auto if task.approval == Approval::Policy => task.approval = Approval::Auto,
+            _ => {}
+        },
         TaskStatus::Pending => {}
         TaskStatus::InProgress if task.attempts >= MAX_ATTEMPTS => {
             task.status = TaskStatus::Failed;
@@ -337,6 +340,15 @@ pub(crate) mod tests {
             version: 1,
         };
         t.app.table.put(member.to_item().unwrap(), None).await.unwrap();
+        // The AI may send without review here; tests of the review set their own policy.
+        let policy = crate::tasks::autonomy::AutonomyPolicy {
+            post: Autonomy::Auto,
+            email: Autonomy::Auto,
+            version: 1,
+            ..crate::tasks::autonomy::AutonomyPolicy::default()
+        };
+        let item = crate::model::to_item(&crate::keys::org_pk(ORG), crate::keys::AUTONOMY_SK, &policy).unwrap();
+        t.app.table.put(item, None).await.unwrap();
         TenantCtx::background(ORG)
     }
 

@@ -1,6 +1,6 @@
 //! api-tasks: tasks, their approval, the autonomy policy, and the agent's insights.
 
-use super::autonomy::{AutonomyPolicy, PolicyChange};
+use super::autonomy::{Autonomy, AutonomyPolicy, PolicyChange};
 use super::{NewTask, Origin, TaskFilter, TaskStatus, TaskType};
 use crate::api::router::{self, RouteTable};
 use crate::api::{Reply, Req};
@@ -69,12 +69,19 @@ pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
         Route::Create => {
             let input: NewTask = req.json()?;
             let now = app.clock.now();
-            let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now))];
+            let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now)), keys::AUTONOMY_SK.into()];
             let (tenant, items) = authorize_with(app, &principal, org_id, Role::Member, &also).await?;
-            let [org, used]: [_; 2] = items.try_into().map_err(|_| AppError::Internal("two items asked".into()))?;
+            let [org, used, policy]: [_; 3] = items.try_into().map_err(|_| AppError::Internal("three items asked".into()))?;
             let org: Org = model::from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
             let plan = org.plan_at(now);
             let mut task = super::new_task(now, tenant.user_id(), Origin::Member, input)?;
+            // The policy governs what the AI writes, whoever asks for it.
+            if task.kind.sends() && AutonomyPolicy::from_stored(policy)?.for_kind(task.kind) == Autonomy::Off {
+                return Err(AppError::conflict(
+                    "AUTONOMY_OFF",
+                    format!("the autonomy policy has {} off: an admin can change it", task.kind.as_str()),
+                ));
+            }
             super::campaign_need(app, &tenant, &mut task).await?;
             if let Some((metric, need, left)) = task.need.shortfall(plan, used.as_ref()) {
                 return Err(usage::need_exceeds(metric, need, left, plan));

@@ -31,6 +31,11 @@ pub enum TaskType {
 }
 
 impl TaskType {
+    /// Whether what the AI writes for it goes out to the public or to customers.
+    pub fn sends(self) -> bool {
+        matches!(self, TaskType::SocialMediaPost | TaskType::EmailCampaign)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TaskType::SocialMediaPost => "social_media_post",
@@ -106,7 +111,20 @@ pub struct Task {
     /// goes back there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_in: Option<String>,
+    /// What the AI wrote for a post or a campaign, kept so that it is written once: under an
+    /// `approval` policy it waits here for a person to read it, and goes out as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Draft>,
     pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Draft {
+    pub text: String,
+    pub provider: String,
+    pub model: String,
+    pub written_at: String,
 }
 
 impl Task {
@@ -271,6 +289,7 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
         need,
         reserved: None,
         reserved_in: None,
+        draft: None,
         version: 1,
     })
 }
@@ -320,8 +339,13 @@ pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> A
 /// What a task has sent so far, from what each send leaves behind: the post it published,
 /// a marker per campaign email (written before the mail goes).
 pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResult<Need> {
+    // A task counts once it ran, unless a person turned its draft down.
     let mut sent = Need {
-        tasks: task.reserved.map_or(0, |r| r.tasks),
+        tasks: if task.approval == Approval::Rejected {
+            0
+        } else {
+            task.reserved.map_or(0, |r| r.tasks)
+        },
         ..Need::default()
     };
     match task.kind {
@@ -427,8 +451,10 @@ pub async fn cancel(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<
     end_releasing(app, tenant, task).await
 }
 
-/// An admin approves or rejects a task awaiting approval. Approved, it is due again at its
-/// `runAt` (or now, if that has passed).
+/// An admin approves or rejects a task awaiting approval: an agent's follow-up before it is
+/// written, or a post or campaign whose text (`draft`) is written and waits to be read.
+/// Approved, it is due again at its `runAt` (or now, if that has passed) and goes out as
+/// written.
 pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool) -> AppResult<Task> {
     if task.status != TaskStatus::Pending || task.approval != Approval::Awaiting {
         return Err(AppError::conflict(
@@ -440,12 +466,16 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
     task.decided_by = Some(tenant.user_id().to_string());
     if approve {
         task.approval = Approval::Approved;
+        // Sending is a run of its own, with its own attempts (writing the draft took one).
+        task.attempts = 0;
         let run_at = model::timestamp_param("runAt", &task.run_at).unwrap_or(now);
         task.run_at = crate::clock::timestamp(run_at.max(now));
     } else {
         task.approval = Approval::Rejected;
         task.status = TaskStatus::Cancelled;
         task.finished_at = Some(crate::clock::timestamp(now));
+        // A rejected draft gives back all it held: only the AI call that wrote it is spent.
+        return end_releasing(app, tenant, task).await;
     }
     save(app, tenant.org_id(), task).await
 }

@@ -7,8 +7,9 @@
 //! task id. Completion is a write conditional on the claim's version, with the usage it
 //! spends in the same transaction, so two concurrent deliveries complete it once.
 
+use super::autonomy::Autonomy;
 use super::executor::{MAX_ATTEMPTS, RunTaskJob};
-use super::{CampaignInput, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
+use super::{Approval, CampaignInput, Draft, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
 use crate::app::App;
 use crate::ceo::OrgContext;
 use crate::error::{AppError, AppResult};
@@ -42,6 +43,10 @@ pub enum RunOutcome {
         task_id: String,
         run_at: String,
         error: String,
+    },
+    /// The text is written and waits for an admin to approve or reject it.
+    AwaitingApproval {
+        task_id: String,
     },
     /// Nothing to do: a redelivered or superseded job, or a task or org that is gone.
     Skipped {
@@ -92,12 +97,67 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
         Ok(()) => match task.kind {
             TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
             TaskType::EmailCampaign => campaign(app, &tenant, &org, &mut task).await,
-            TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await,
+            TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await.map(Step::Done),
         },
     };
     match work {
-        Ok(done) => complete(app, &tenant, task, done).await,
+        Ok(Step::Done(done)) => complete(app, &tenant, task, done).await,
+        Ok(Step::Drafted(draft)) => hold_for_review(app, &tenant, task, draft).await,
         Err(e) => fail(app, &tenant, task, e).await,
+    }
+}
+
+/// Where a run ended: the work is done, or the text is written and waits to be read.
+enum Step {
+    Done(Done),
+    Drafted(Draft),
+}
+
+/// The text a post or campaign sends: the draft written by an earlier run, or a new one.
+/// Under an `off` policy nothing is written.
+async fn text_for(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task, ask: String) -> AppResult<Draft> {
+    if org.policy.for_kind(task.kind) == Autonomy::Off {
+        return Err(AppError::conflict(
+            "AUTONOMY_OFF",
+            format!("the autonomy policy has {} off", task.kind.as_str()),
+        ));
+    }
+    if let Some(draft) = &task.draft {
+        return Ok(draft.clone());
+    }
+    let completion = org.ask(app, tenant, AiUse::Routine, ask, task.kind.as_str()).await?;
+    Ok(Draft {
+        text: completion.text,
+        provider: completion.provider,
+        model: completion.model,
+        written_at: crate::clock::timestamp(app.clock.now()),
+    })
+}
+
+/// Under an `approval` policy, what the AI wrote goes out only once a person approved it.
+fn awaits_review(org: &OrgContext, task: &Task) -> bool {
+    task.approval != Approval::Approved && org.policy.for_kind(task.kind) == Autonomy::Approval
+}
+
+/// Keeps the written text on the task and hands it to an admin (approve or reject); the
+/// task keeps its reservation meanwhile. Conditional on the claim, like a completion.
+async fn hold_for_review(app: &App, tenant: &TenantCtx, mut task: Task, draft: Draft) -> AppResult<RunOutcome> {
+    let claim = task.version;
+    task.status = TaskStatus::Pending;
+    task.approval = Approval::Awaiting;
+    task.draft = Some(draft);
+    task.lease_until = None;
+    task.error = None;
+    task.version += 1;
+    task.updated_at = crate::clock::timestamp(app.clock.now());
+    match app
+        .table
+        .put(task.to_item(tenant.org_id())?, Some(Condition::VersionEquals(claim)))
+        .await
+    {
+        Ok(()) => Ok(RunOutcome::AwaitingApproval { task_id: task.id }),
+        Err(TableError::ConditionFailed { .. }) => Ok(HANDLED_ELSEWHERE),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -118,13 +178,16 @@ fn input<T: serde::de::DeserializeOwned>(task: &Task) -> AppResult<T> {
     serde_json::from_value(task.input.clone()).map_err(|e| AppError::validation(format!("stored input unreadable: {e}")))
 }
 
-async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
+async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Step> {
     let input: PostInput = input(task)?;
     let ask = format!(
         "Write one social media post (at most 280 characters, no hashtags spam) about: {}",
         input.topic
     );
-    let completion = org.ask(app, tenant, AiUse::Routine, ask, "social_media_post").await?;
+    let completion = text_for(app, tenant, org, task, ask).await?;
+    if awaits_review(org, task) {
+        return Ok(Step::Drafted(completion));
+    }
     let published = app
         .social
         .publish(tenant.org_id(), &input.platform, &completion.text, &task.id)
@@ -133,16 +196,16 @@ async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> A
             SocialError::Unavailable(m) => AppError::Unavailable(m),
             other => AppError::validation(other.to_string()),
         })?;
-    Ok(Done {
+    Ok(Step::Done(Done {
         output: json!({"post": published, "provider": completion.provider, "model": completion.model}),
         sent: Need {
             posts: 1,
             ..Need::default()
         },
-    })
+    }))
 }
 
-async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task) -> AppResult<Done> {
+async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task) -> AppResult<Step> {
     let input: CampaignInput = input(task)?;
     let keys: Vec<_> = input.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
     let leads: Vec<Option<Item>> = app.table.get_many(&keys).await?;
@@ -165,7 +228,10 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Ta
         "Write the body of a short marketing email. Subject: {}. Brief: {}. Plain text, no greeting line, sign off as the team.",
         input.subject, input.brief
     );
-    let completion = org.ask(app, tenant, AiUse::Routine, ask, "email_campaign").await?;
+    let completion = text_for(app, tenant, org, task, ask).await?;
+    if awaits_review(org, task) {
+        return Ok(Step::Drafted(completion));
+    }
     let (mut sent, mut sent_before) = (0i64, 0usize);
     for (lead, email) in &recipients {
         let marker = crate::model::to_item(
@@ -195,7 +261,7 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Ta
         }
         sent += 1;
     }
-    Ok(Done {
+    Ok(Step::Done(Done {
         output: json!({
             "subject": input.subject,
             "sent": sent + sent_before as i64,
@@ -208,7 +274,7 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Ta
             emails: sent + sent_before as i64,
             ..Need::default()
         },
-    })
+    }))
 }
 
 /// Leads may have gained an address since the campaign was created: the emails beyond its
@@ -585,5 +651,41 @@ mod tests {
         );
         assert_eq!(posts_used(&t).await, 0, "its reservation went back");
         assert_eq!(stored(&t, &task.id).await.status, TaskStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn under_approval_a_members_post_waits_with_its_text_and_goes_out_as_written() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let policy = crate::tasks::autonomy::AutonomyPolicy {
+            version: 2,
+            ..crate::tasks::autonomy::AutonomyPolicy::default()
+        };
+        let item = crate::model::to_item(&tenant.pk(), keys::AUTONOMY_SK, &policy).unwrap();
+        t.app.table.put(item, None).await.unwrap();
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        assert_eq!(
+            run(&t.app, &body).await.unwrap(),
+            RunOutcome::AwaitingApproval { task_id: task.id.clone() }
+        );
+        let held = stored(&t, &task.id).await;
+        let text = held.draft.clone().expect("the written text is kept").text;
+        let posts = crate::ports::table::Query::partition(tenant.pk()).prefix(keys::SOCIAL_POST_PREFIX);
+        assert!(t.app.table.query(posts.clone()).await.unwrap().items.is_empty(), "nothing went out");
+        assert_eq!(run(&t.app, &body).await.unwrap(), HANDLED_ELSEWHERE, "a redelivery does nothing");
+
+        crate::tasks::decide(&t.app, &tenant, held, true).await.unwrap();
+        let body = job_body(&t).await;
+        assert_eq!(
+            run(&t.app, &body).await.unwrap(),
+            RunOutcome::Completed { task_id: task.id.clone() }
+        );
+        let published = t.app.table.query(posts).await.unwrap().items;
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0]["text"].as_str(), Some(text.as_str()), "{published:?}");
+        let usage = t.app.table.get(&usage::usage_key(&tenant, t.app.clock.now())).await.unwrap();
+        assert_eq!(usage::used(usage.as_ref(), Metric::AiCalls), 1, "written once");
+        assert_eq!(posts_used(&t).await, 1);
     }
 }
