@@ -688,4 +688,34 @@ mod tests {
         assert_eq!(usage::used(usage.as_ref(), Metric::AiCalls), 1, "written once");
         assert_eq!(posts_used(&t).await, 1);
     }
+
+    #[tokio::test]
+    async fn a_follow_up_whose_claim_was_lost_after_it_wrote_logs_one_activity() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let lead = leads_with_email(&t, &tenant, 1).await.remove(0);
+        let input = crate::tasks::NewTask {
+            kind: TaskType::LeadFollowup,
+            input: json!({"leadId": lead}),
+            run_at: None,
+        };
+        let task = crate::tasks::new_task(t.app.clock.now(), "user", crate::tasks::Origin::Member, input).unwrap();
+        crate::tasks::insert(&t.app, &tenant, Plan::Pro, &task).await.unwrap();
+        let body = job_body(&t).await;
+        let claimed = t.app.table.get(&tenant.key(keys::task_sk(&task.id))).await.unwrap().unwrap();
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Completed { .. }));
+        // The run's completion is lost (the function died after logging the activity): the
+        // claim stands, its lease runs out and another claim runs the follow-up again.
+        t.app.table.put(claimed, None).await.unwrap();
+        t.clock.advance(Duration::minutes(super::super::executor::LEASE_MINUTES + 1));
+        tick(&t.app).await.unwrap();
+        // The first delivery comes back too (never acknowledged): it is superseded.
+        let mut completed = 0;
+        for message in t.app.queue.receive(QueueName::Tasks, 10).await.unwrap() {
+            completed += usize::from(matches!(run(&t.app, &message.body).await.unwrap(), RunOutcome::Completed { .. }));
+        }
+        assert_eq!(completed, 1);
+        let activities = crate::ports::table::Query::partition(tenant.pk()).prefix(keys::activity_prefix(&lead));
+        assert_eq!(t.app.table.query(activities).await.unwrap().items.len(), 1);
+    }
 }
