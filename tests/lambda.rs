@@ -258,15 +258,28 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     assert_eq!(tasks.items.len(), 1, "{tasks:?}");
     let task_id = tasks.items[0]["id"].as_str().unwrap().to_string();
 
-    // The minute executor applies the default policy (posts need approval): held, not run.
+    // The minute executor claims the agent's post; under the default policy (posts need
+    // approval) job-run-task writes its text and holds it for an admin: nothing goes out.
     let tick = invoke_when_ready(port, "job-executor", "events/job-executor.json");
+    assert_eq!((tick["due"].as_u64(), tick["claimed"].as_u64()), (Some(1), Some(1)), "{tick}");
+    let jobs = take_messages(&sqs, &task_queue).await;
+    assert_eq!(jobs.len(), 1);
+    let event = sqs_event("job-run-task.json", &jobs[0]);
+    let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
     assert_eq!(
-        (tick["due"].as_u64(), tick["awaitingApproval"].as_u64()),
-        (Some(1), Some(1)),
-        "{tick}"
+        answer["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "poison-1"}]),
+        "{answer}"
     );
-    // Approved (as an admin would through api-tasks), it runs on the next tick.
     let key = chief::ports::table::Key::new(format!("ORG#{FIXTURE_ORG}"), format!("TASK#{task_id}"));
+    let held = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (held["status"].as_str(), held["approval"].as_str()),
+        (Some("PENDING"), Some("awaiting")),
+        "{held:?}"
+    );
+    let draft = held["draft"]["text"].as_str().unwrap().to_string();
+    // Approved (as an admin would through api-tasks), it goes out on the next tick.
     let mut task: chief::tasks::Task = chief::model::from_item(store.get(&key).await.unwrap().unwrap()).unwrap();
     let read = task.version;
     task.approval = chief::tasks::Approval::Approved;
@@ -292,6 +305,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let done = store.get(&key).await.unwrap().unwrap();
     assert_eq!(done["status"], "COMPLETED", "{done:?}");
     assert_eq!(done["output"]["post"]["platform"], "sandbox");
+    assert_eq!(done["output"]["post"]["text"], draft.as_str(), "published as approved");
     // Delivered again: nothing happens twice.
     let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
     assert_eq!(

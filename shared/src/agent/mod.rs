@@ -653,7 +653,7 @@ mod tests {
     use super::*;
     use crate::leads::LeadFields;
     use crate::tasks::autonomy::AutonomyPolicy;
-    use crate::tasks::executor::tests::{ORG, org};
+    use crate::tasks::executor::tests::{ORG, org, used};
     use crate::tasks::executor::tick;
     use crate::testing::{self, TestApp};
 
@@ -690,16 +690,6 @@ mod tests {
     fn outcomes(report: &AnalysisReport, kind: &str) -> Vec<String> {
         let insight = report.insights.iter().find(|i| i.kind == kind).expect(kind);
         insight.actions.iter().map(|a| a.outcome.clone()).collect()
-    }
-
-    async fn used(t: &TestApp, metric: usage::Metric) -> i64 {
-        let item = t
-            .app
-            .table
-            .get(&usage::usage_key(&TenantCtx::background(ORG), t.app.clock.now()))
-            .await
-            .unwrap();
-        usage::used(item.as_ref(), metric)
     }
 
     async fn task_count(t: &TestApp) -> usize {

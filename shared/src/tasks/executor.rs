@@ -352,6 +352,12 @@ pub(crate) mod tests {
         TenantCtx::background(ORG)
     }
 
+    /// How much of a metric the test org has used this month.
+    pub async fn used(t: &TestApp, metric: crate::usage::Metric) -> i64 {
+        let key = crate::usage::usage_key(&TenantCtx::background(ORG), t.app.clock.now());
+        crate::usage::used(t.app.table.get(&key).await.unwrap().as_ref(), metric)
+    }
+
     /// A follow-up of a lead that does not exist: it needs nothing of the sending quotas.
     pub async fn followup_task(t: &TestApp, tenant: &TenantCtx) -> Task {
         let input = NewTask {

@@ -445,7 +445,7 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
 mod tests {
     use super::*;
     use crate::ports::queue::QueueName;
-    use crate::tasks::executor::tests::{ORG, org, post_task};
+    use crate::tasks::executor::tests::{ORG, org, post_task, used};
     use crate::tasks::executor::tick;
     use crate::testing;
     use crate::usage::Plan;
@@ -455,18 +455,6 @@ mod tests {
         let messages = t.app.queue.receive(QueueName::Tasks, 10).await.unwrap();
         assert_eq!(messages.len(), 1);
         messages[0].body.clone()
-    }
-
-    async fn posts_used(t: &testing::TestApp) -> i64 {
-        let tenant = TenantCtx::background(ORG);
-        let usage = t
-            .app
-            .table
-            .get(&usage::usage_key(&tenant, t.app.clock.now()))
-            .await
-            .unwrap()
-            .unwrap();
-        usage["posts"].as_i64().unwrap()
     }
 
     #[tokio::test]
@@ -480,7 +468,7 @@ mod tests {
             RunOutcome::Completed { task_id: task.id.clone() }
         );
         assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Skipped { .. }));
-        assert_eq!(posts_used(&t).await, 1);
+        assert_eq!(used(&t, Metric::Posts).await, 1);
         let events = crate::adapters::store_events::recorded(&*t.app.table, ORG).await.unwrap();
         assert_eq!(events.iter().filter(|e| e.detail_type == "task.completed").count(), 1);
     }
@@ -498,7 +486,7 @@ mod tests {
             1,
             "{outcomes:?}"
         );
-        assert_eq!(posts_used(&t).await, 1);
+        assert_eq!(used(&t, Metric::Posts).await, 1);
         let posts = t
             .app
             .table
@@ -546,16 +534,6 @@ mod tests {
         task
     }
 
-    async fn emails_used(t: &testing::TestApp) -> i64 {
-        let item = t
-            .app
-            .table
-            .get(&usage::usage_key(&TenantCtx::background(ORG), t.app.clock.now()))
-            .await
-            .unwrap();
-        usage::used(item.as_ref(), Metric::Emails)
-    }
-
     async fn stored(t: &testing::TestApp, id: &str) -> Task {
         crate::tasks::task_from(t.app.table.get(&TenantCtx::background(ORG).key(keys::task_sk(id))).await.unwrap()).unwrap()
     }
@@ -586,7 +564,7 @@ mod tests {
             .collect();
         let (a, b) = tokio::join!(run(&t.app, &bodies[0]), run(&t.app, &bodies[0]));
         assert!(a.is_ok() && b.is_ok());
-        assert_eq!(emails_used(&t).await, 3);
+        assert_eq!(used(&t, Metric::Emails).await, 3);
         assert_eq!(sends(&t, &first).await + sends(&t, &second).await, 3);
         let failed = [stored(&t, &first.id).await, stored(&t, &second.id).await]
             .into_iter()
@@ -605,13 +583,13 @@ mod tests {
         let leads = leads_with_email(&t, &tenant, 2).await;
         let task = campaign_task(&t, &tenant, Plan::Pro, &leads).await;
         let body = job_body(&t).await;
-        assert_eq!(emails_used(&t).await, 2, "reserved when claimed");
+        assert_eq!(used(&t, Metric::Emails).await, 2, "reserved when claimed");
         for id in &leads {
             let lead = crate::leads::lead_from(t.app.table.get(&tenant.key(keys::lead_sk(id))).await.unwrap()).unwrap();
             crate::leads::delete(&t.app, &tenant, lead).await.unwrap();
         }
         assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Failed { .. }));
-        assert_eq!(emails_used(&t).await, 0);
+        assert_eq!(used(&t, Metric::Emails).await, 0);
         assert_eq!(stored(&t, &task.id).await.reserved.unwrap().emails, 0);
     }
 
@@ -633,7 +611,7 @@ mod tests {
         }
         let failed = stored(&t, &task.id).await;
         assert_eq!(failed.status, TaskStatus::Failed);
-        assert_eq!(emails_used(&t).await, 2);
+        assert_eq!(used(&t, Metric::Emails).await, 2);
         assert_eq!(failed.reserved.unwrap().emails, 2);
     }
 
@@ -649,7 +627,7 @@ mod tests {
             matches!(&outcome, RunOutcome::Failed { error, .. } if error.contains("left the organisation")),
             "{outcome:?}"
         );
-        assert_eq!(posts_used(&t).await, 0, "its reservation went back");
+        assert_eq!(used(&t, Metric::Posts).await, 0, "its reservation went back");
         assert_eq!(stored(&t, &task.id).await.status, TaskStatus::Failed);
     }
 
@@ -686,7 +664,7 @@ mod tests {
         assert_eq!(published[0]["text"].as_str(), Some(text.as_str()), "{published:?}");
         let usage = t.app.table.get(&usage::usage_key(&tenant, t.app.clock.now())).await.unwrap();
         assert_eq!(usage::used(usage.as_ref(), Metric::AiCalls), 1, "written once");
-        assert_eq!(posts_used(&t).await, 1);
+        assert_eq!(used(&t, Metric::Posts).await, 1);
     }
 
     #[tokio::test]
