@@ -386,9 +386,18 @@ async fn store_calls_table() {
         &format!("executor tick claiming {} task (first tick: 60 minutes × 4 shards)", report.claimed),
         counting.take(),
     );
+    // Posts need approval by default: the first run writes the text and holds it.
     let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
     chief::tasks::run::run(&app, &job.body).await.unwrap();
-    row("job-run-task: a social post, completed", counting.take());
+    row("job-run-task: a social post, written and held for approval", counting.take());
+    call(&app, Group::Tasks, "POST", &format!("{tasks}/{task_id}/approve"), Some(&token), None).await;
+    row("POST /tasks/{id}/approve", counting.take());
+    chief::tasks::executor::tick(&app).await.unwrap();
+    counting.take();
+    let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
+    let outcome = chief::tasks::run::run(&app, &job.body).await.unwrap();
+    assert!(matches!(outcome, chief::tasks::run::RunOutcome::Completed { .. }), "{outcome:?}");
+    row("job-run-task: the approved post, published and completed", counting.take());
     chief::tasks::run::run(&app, &job.body).await.unwrap();
     row("job-run-task: the same job again", counting.take());
     let conversation = call(
@@ -525,7 +534,20 @@ async fn minute_tick_bench() {
         new_task(now, "bench", Origin::Member, input).unwrap().to_item(&org).unwrap()
     };
     let loading = Instant::now();
+    // The tasks' org, on a plan with room for the due posts the claims reserve.
+    let stamp = chief::clock::timestamp(now);
+    let owner = chief::orgs::Org {
+        id: org.clone(),
+        name: "Bench".into(),
+        plan: chief::usage::Plan::Enterprise,
+        plan_until: None,
+        time_zone: "UTC".into(),
+        created_at: stamp.clone(),
+        updated_at: stamp,
+        version: 1,
+    };
     let mut batch = Vec::with_capacity(10_000);
+    batch.push(owner.to_item().unwrap());
     for i in 0..SCHEDULED {
         // Spread over the next 30 days, from two minutes ahead.
         batch.push(task_at(now + chrono::Duration::minutes(2 + (i % 43_200) as i64)));
