@@ -726,13 +726,22 @@ async fn health_says_which_dependencies_are_set_up_without_calling_them() {
     let (status, body) = s.call(Method::GET, "/v1/health", None, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let checks = &data(&body)["checks"];
-    assert_eq!((checks["table"]["ok"].as_bool(), checks["secrets"]["ok"].as_bool()), (Some(true), Some(true)));
-    assert_eq!((checks["ai"]["provider"].as_str(), checks["ai"]["configured"].as_bool()), (Some("offline"), Some(true)));
+    assert_eq!(
+        (checks["table"]["ok"].as_bool(), checks["secrets"]["ok"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        (checks["ai"]["provider"].as_str(), checks["ai"]["configured"].as_bool()),
+        (Some("offline"), Some(true))
+    );
     assert_eq!(checks["stripe"]["configured"], false, "no key locally: {checks}");
     assert_eq!(checks["stripe"]["unmappedPrices"], json!([]));
     assert_eq!(checks["stripeWebhook"]["configured"], false);
     assert_eq!(checks["queues"], json!({"tasks": true, "analysis": true}));
     assert_eq!(checks["eventBus"]["configured"], true);
-    assert_eq!((checks["mail"]["transport"].as_str(), checks["mail"]["configured"].as_bool()), (Some("outbox"), Some(true)));
+    assert_eq!(
+        (checks["mail"]["transport"].as_str(), checks["mail"]["configured"].as_bool()),
+        (Some("outbox"), Some(true))
+    );
     assert_eq!(data(&body)["status"], "ok", "what is not set up is not a fault: {body}");
 }

@@ -390,7 +390,15 @@ async fn store_calls_table() {
     let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
     chief::tasks::run::run(&app, &job.body).await.unwrap();
     row("job-run-task: a social post, written and held for approval", counting.take());
-    call(&app, Group::Tasks, "POST", &format!("{tasks}/{task_id}/approve"), Some(&token), None).await;
+    call(
+        &app,
+        Group::Tasks,
+        "POST",
+        &format!("{tasks}/{task_id}/approve"),
+        Some(&token),
+        None,
+    )
+    .await;
     row("POST /tasks/{id}/approve", counting.take());
     chief::tasks::executor::tick(&app).await.unwrap();
     counting.take();
