@@ -226,17 +226,7 @@ async fn take(
             task.lease_until = None;
             task.finished_at = Some(stamp);
             // What the lost runs sent stays counted; the rest of the reservation goes back.
-            return match super::end_releasing(app, &tenant, task).await {
-                Ok(_) => {
-                    report.failed += 1;
-                    Ok(None)
-                }
-                Err(AppError::Conflict { .. }) => {
-                    report.lost_races += 1;
-                    Ok(None)
-                }
-                Err(e) => Err(e),
-            };
+            return settle(app, &org_id, task, report, |r| r.failed += 1).await;
         }
         TaskStatus::InProgress => report.reclaimed += 1,
         _ => return Ok(None),
@@ -296,8 +286,15 @@ async fn take(
     }
 }
 
+/// Writes a decision about a task at the version read. A task that ends (cancelled, failed)
+/// gives back what its reservation holds beyond what it sent.
 async fn settle(app: &App, org_id: &str, task: Task, report: &mut TickReport, count: fn(&mut TickReport)) -> AppResult<Option<RunTaskJob>> {
-    match save(app, org_id, task).await {
+    let saved = if task.is_finished() {
+        super::end_releasing(app, &TenantCtx::background(org_id), task).await
+    } else {
+        save(app, org_id, task).await
+    };
+    match saved {
         Ok(_) => count(report),
         Err(AppError::Conflict { .. }) => report.lost_races += 1,
         Err(e) => return Err(e),
