@@ -241,8 +241,9 @@ async fn take(
         Some(_) => None,
         None => {
             let plan = org_rules(app, &org_id, now, orgs).await?.plan;
-            let op = crate::usage::reserve(&tenant, plan, &task.need, now);
-            task.reserved = Some(task.need);
+            let need = task.claim_need();
+            let op = crate::usage::reserve(&tenant, plan, &need, now);
+            task.reserved = Some(need);
             task.reserved_in = Some(crate::usage::month(now));
             op.map(|op| (op, plan))
         }
@@ -272,7 +273,7 @@ async fn take(
         Err(TableError::ConditionFailed { op: Some(1) }) => {
             let plan = plan.unwrap_or_default();
             let used = app.table.get(&crate::usage::usage_key(&tenant, now)).await?;
-            let reason = match unclaimed.need.shortfall(plan, used.as_ref()) {
+            let reason = match unclaimed.claim_need().shortfall(plan, used.as_ref()) {
                 Some((metric, need, left)) => crate::usage::need_exceeds(metric, need, left, plan),
                 None => crate::usage::over_quota(crate::usage::Metric::Tasks, plan),
             };
@@ -469,5 +470,19 @@ pub(crate) mod tests {
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.claimed + b.claimed, 25, "{a:?} {b:?}");
         assert_eq!(a.enqueued + b.enqueued, 25);
+    }
+
+    #[tokio::test]
+    async fn a_post_stored_before_needs_were_recorded_still_reserves_its_post() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let key = Key::new(keys::org_pk(ORG), keys::task_sk(&task.id));
+        let mut item = t.app.table.get(&key).await.unwrap().unwrap();
+        item.remove("need");
+        t.app.table.put(item, None).await.unwrap();
+        assert_eq!(tick(&t.app).await.unwrap().claimed, 1);
+        assert_eq!(used(&t, crate::usage::Metric::Posts).await, 1);
+        assert_eq!(stored(&t, &task.id).await.reserved.unwrap().posts, 1);
     }
 }

@@ -148,6 +148,17 @@ impl Task {
         Ok(item)
     }
 
+    /// What a claim reserves. Tasks stored before needs were recorded carry none: a post
+    /// still needs its post (a campaign's emails are reserved from its recipients when it
+    /// runs, see `run::hold_emails`).
+    pub fn claim_need(&self) -> Need {
+        let mut need = self.need;
+        if self.kind == TaskType::SocialMediaPost {
+            need.posts = need.posts.max(1);
+        }
+        need
+    }
+
     pub fn is_finished(&self) -> bool {
         matches!(self.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
     }
