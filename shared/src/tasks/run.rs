@@ -364,7 +364,8 @@ async fn publish(app: &App, event: DomainEvent) {
 async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
     let claim = task.version;
     let now = crate::clock::timestamp(app.clock.now());
-    let held = task.reserved.unwrap_or_default();
+    let reserved = task.reserved;
+    let held = reserved.unwrap_or_default();
     // The run counts whatever it sent; a proposal that ran counts as the task it reserved.
     let sent = Need {
         tasks: held.tasks,
@@ -384,8 +385,12 @@ async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> 
         condition: Some(Condition::VersionEquals(claim)),
     }];
     // Sent beyond the reservation cannot happen (each send was reserved first); what was
-    // reserved and not sent goes back in the same write.
-    ops.extend(usage::release(tenant, &held.beyond(&sent), &month));
+    // reserved and not sent goes back in the same write. A task claimed before reservations
+    // existed counts what it sent here.
+    ops.extend(match reserved {
+        Some(held) => usage::release(tenant, &held.beyond(&sent), &month),
+        None => usage::count_unreserved(tenant, &sent, &month),
+    });
     match app.table.transact(ops).await {
         Ok(()) => {}
         Err(TableError::ConditionFailed { op: Some(0) }) => {
@@ -695,5 +700,24 @@ mod tests {
         assert_eq!(completed, 1);
         let activities = crate::ports::table::Query::partition(tenant.pk()).prefix(keys::activity_prefix(&lead));
         assert_eq!(t.app.table.query(activities).await.unwrap().items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_post_claimed_before_reservations_existed_counts_its_post_when_done() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        // As an older executor left it: claimed, nothing reserved.
+        let key = tenant.key(keys::task_sk(&task.id));
+        let mut item = t.app.table.get(&key).await.unwrap().unwrap();
+        item.remove("reserved");
+        item.remove("reservedIn");
+        t.app.table.put(item, None).await.unwrap();
+        let month = usage::usage_key(&tenant, t.app.clock.now());
+        t.app.table.add(&month, Counter::new("posts", -1)).await.unwrap();
+        assert_eq!(used(&t, Metric::Posts).await, 0);
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Completed { .. }));
+        assert_eq!(used(&t, Metric::Posts).await, 1);
     }
 }

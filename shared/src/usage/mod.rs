@@ -187,9 +187,19 @@ pub fn reserve(tenant: &TenantCtx, plan: Plan, need: &Need, at: DateTime<Utc>) -
 /// reserved in (`month`, as `YYYY-MM`). Unbounded: what is given back was added before, and
 /// a bound failing here would fail the task's last write.
 pub fn release(tenant: &TenantCtx, unused: &Need, month: &str) -> Option<TxOp> {
-    let counters: Vec<Counter> = unused
+    adjust(tenant, unused, -1, month)
+}
+
+/// The transaction step that counts what a task sent without a reservation (one claimed
+/// before reservations existed): the effect is out, so it is counted even past the limit.
+pub fn count_unreserved(tenant: &TenantCtx, sent: &Need, month: &str) -> Option<TxOp> {
+    adjust(tenant, sent, 1, month)
+}
+
+fn adjust(tenant: &TenantCtx, by: &Need, sign: i64, month: &str) -> Option<TxOp> {
+    let counters: Vec<Counter> = by
         .parts()
-        .map(|(metric, amount)| Counter::new(metric.attr(), -amount))
+        .map(|(metric, amount)| Counter::new(metric.attr(), sign * amount))
         .collect();
     (!counters.is_empty()).then(|| TxOp::AddAll {
         key: Key::new(keys::org_pk(tenant.org_id()), keys::usage_sk(month)),
