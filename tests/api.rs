@@ -1,14 +1,9 @@
 //! Black-box tests of the HTTP surface: the real `local` binary on a free port, its own
 //! SQLite store and outbox, driven with plain HTTP as a frontend would.
 
-use chief_tests::{Local, error_code};
+use chief_tests::{Local, data, error_code};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn data(body: &Value) -> &Value {
-    assert_eq!(body["success"], true, "{body}");
-    &body["data"]
-}
 
 #[tokio::test]
 async fn signup_org_invite_accept_roles_and_leads_journey() {

@@ -3,7 +3,7 @@
 
 use chief::billing::signature::sign;
 use chief_tests::stripe::{REJECTED_PRICE, SECRET_KEY, StripeFixture, stripe_object};
-use chief_tests::{Local, error_code};
+use chief_tests::{Local, data, error_code};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -11,11 +11,6 @@ const WEBHOOK_SECRET: &str = "whsec_chief_current";
 const OLD_WEBHOOK_SECRET: &str = "whsec_chief_previous";
 const PRICE_PRO: &str = "price_chief_pro";
 const PRICE_ENTERPRISE: &str = "price_chief_enterprise";
-
-fn data(body: &Value) -> &Value {
-    assert_eq!(body["success"], true, "{body}");
-    &body["data"]
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()

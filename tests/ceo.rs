@@ -3,17 +3,13 @@
 
 use chief::billing::signature::sign;
 use chief_tests::stripe::{SECRET_KEY, StripeFixture, stripe_object};
-use chief_tests::{Local, error_code};
+use chief_tests::{Local, data, error_code};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const WEBHOOK_SECRET: &str = "whsec_chief_ceo";
 const PRICE_PRO: &str = "price_chief_pro";
-
-fn data(body: &Value) -> &Value {
-    &body["data"]
-}
 
 fn start() -> Local {
     Local::start_with(&[("CHIEF_LOCAL_SCHEDULES", "off"), ("CHIEF_LOCAL_DEV_ROUTES", "on")])

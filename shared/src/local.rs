@@ -409,6 +409,22 @@ mod tests {
     use super::*;
     use lambda_http::http::StatusCode;
 
+    /// Every function has its sample event in `events/`, named after it.
+    #[test]
+    fn every_function_has_its_event() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for entry in std::fs::read_dir(root.join("functions")).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name == "local" {
+                continue;
+            }
+            assert!(
+                root.join("events").join(format!("{name}.json")).exists(),
+                "events/{name}.json is missing"
+            );
+        }
+    }
+
     /// The fixtures `cargo lambda invoke --data-file` sends are requests the handlers serve.
     #[test]
     fn a_member_reads_the_dead_letters_of_their_orgs_only() {
@@ -453,6 +469,8 @@ mod tests {
             ("api-orgs.json", Group::Orgs, StatusCode::UNAUTHORIZED),
             ("api-leads.json", Group::Leads, StatusCode::UNAUTHORIZED),
             ("api-billing.json", Group::Billing, StatusCode::UNAUTHORIZED),
+            ("api-chat.json", Group::Chat, StatusCode::UNAUTHORIZED),
+            ("api-tasks.json", Group::Tasks, StatusCode::UNAUTHORIZED),
             // No webhook secret in this app: the delivery reaches the webhook, which says so.
             ("stripe-webhook.json", Group::StripeWebhook, StatusCode::SERVICE_UNAVAILABLE),
         ] {

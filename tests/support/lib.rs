@@ -177,6 +177,12 @@ impl Drop for Local {
     }
 }
 
+/// The `data` of a successful envelope (asserting `success`).
+pub fn data(body: &Value) -> &Value {
+    assert_eq!(body["success"], true, "{body}");
+    &body["data"]
+}
+
 /// Asserts the error envelope and answers its code.
 pub fn error_code(status: StatusCode, body: &Value, expected: StatusCode) -> String {
     assert_eq!(status, expected, "{body}");

@@ -80,20 +80,6 @@ impl SqliteQueue {
         })
         .await
     }
-
-    /// Messages waiting (visible or not), for tests and the local status.
-    pub async fn depth(&self, queue: QueueName) -> Result<usize, QueueError> {
-        self.run(move |conn, _| {
-            conn.query_row(
-                "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND dead = 0",
-                params![queue.as_str()],
-                |row| row.get::<_, i64>(0),
-            )
-            .map(|n| n as usize)
-            .map_err(db_err)
-        })
-        .await
-    }
 }
 
 #[async_trait]

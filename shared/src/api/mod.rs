@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use tracing::Instrument;
 
 /// The route groups; each is one Lambda function (and one prefix in `local`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,8 +197,9 @@ pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
     let outcome = match Req::from_lambda(req, group.body_limit(&app.settings)) {
         Ok(req) => {
             let span = tracing::info_span!("request", request_id = req.request_id.as_deref().unwrap_or("-"), method = %req.method, path = %req.path, org_id = tracing::field::Empty);
-            let _enter = span.enter();
-            dispatch(app, group, req).await
+            // Attached to the future, not entered across its awaits: under `local`'s
+            // concurrency a guard held over an await puts log lines on the wrong request.
+            dispatch(app, group, req).instrument(span).await
         }
         Err(e) => Err(e),
     };
