@@ -1,18 +1,20 @@
 //! The hourly agent. `fan_out` (job-agent, every hour) lists the orgs on paying plans through
 //! the plan index and enqueues one analysis per org; `analyze` (job-analyze, or a member by
 //! hand) looks over one org, stores what it finds as insights with a confidence, reasons and
-//! inputs, and acts on those above `ACT_ABOVE` by creating tasks or recording a warning.
+//! inputs, and acts on those above `detect::ACT_ABOVE` by creating tasks or recording a
+//! warning. What it looks for is in [`detect`], as pure functions.
 //!
 //! Idempotent within the hour: insights are keyed by hour and kind, and every task the agent
 //! creates has an id derived from (org, hour, kind, subject) and is written only if absent,
 //! so a re-run, a duplicate job or a second fan-out in the same hour creates nothing twice.
 
+pub mod detect;
+
 use crate::app::App;
-use crate::ceo::{self, OrgContext, is_open, is_stale};
+use crate::ceo::{self, OrgContext, is_open};
 use crate::error::{AppError, AppResult};
 use crate::keys;
-use crate::leads::Lead;
-use crate::leads::score::{self, HOT};
+use crate::leads::score;
 use crate::model::{self, from_item, to_item};
 use crate::orgs::Org;
 use crate::orgs::access::{BACKGROUND_USER, TenantCtx};
@@ -25,18 +27,11 @@ use crate::tasks::autonomy::Autonomy;
 use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
 use crate::usage::{self, Plan};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use detect::{Finding, InsightKind, Planned, Seen};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Insights at or below this confidence are recorded, not acted on.
-pub const ACT_ABOVE: f64 = 0.75;
-/// More pending tasks than this is a backlog.
-pub const BACKLOG_THRESHOLD: usize = 10;
-/// A hot lead counts as not contacted after this many days without activity.
-pub const HOT_UNTOUCHED_DAYS: i64 = 3;
-/// Follow-ups the agent creates per insight and run at most.
-pub const MAX_FOLLOWUPS: usize = 5;
 /// Leads (re)scored per run: the unscored first, then those scored longest ago.
 pub const RESCORE_PER_RUN: usize = 20;
 /// Plan-index entries read per page during the fan-out.
@@ -123,24 +118,51 @@ pub enum Trigger {
     Member,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    CreateFollowupTask,
+    CreatePostTask,
+    RecordWarning,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::CreateFollowupTask => "create_followup_task",
+            ActionKind::CreatePostTask => "create_post_task",
+            ActionKind::RecordWarning => "record_warning",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    AlreadyCreated,
+    Recorded,
+    /// The autonomy policy has this kind off: nothing created, no model asked.
+    PolicyOff,
+    /// A person turned down the same proposal within `DECLINED_DAYS`.
+    RecentlyDeclined,
+    /// No task left this month.
+    OverQuota,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
-    /// `create_followup_task`, `create_post_task` or `record_warning`.
-    pub kind: String,
+    pub kind: ActionKind,
     pub subject: Option<String>,
     pub task_id: Option<String>,
-    /// `created`, `already_created`, `recorded`, or why it was not taken: `policy_off` (the
-    /// autonomy policy has this kind off), `recently_declined` (a person turned down the same
-    /// proposal within `DECLINED_DAYS`), `over_quota` (no task left this month).
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Insight {
-    /// `stale_leads`, `low_content`, `task_backlog`, `hot_leads`, `no_new_leads`.
-    pub kind: String,
+    pub kind: InsightKind,
     pub hour: String,
     pub confidence: f64,
     pub reasons: Vec<String>,
@@ -161,21 +183,6 @@ pub struct AnalysisReport {
     pub insights: Vec<Insight>,
     /// The AI CEO's note on the findings, for an analysis a member asked for.
     pub summary: Option<Value>,
-}
-
-/// A finding before it is stored: what to act on, if anything.
-struct Finding {
-    kind: &'static str,
-    confidence: f64,
-    reasons: Vec<String>,
-    inputs: Value,
-    plan: Vec<Planned>,
-}
-
-enum Planned {
-    Followup { lead_id: String, why: String },
-    Post,
-    Warning,
 }
 
 /// The week so far in the org's time zone (from Monday 00:00).
@@ -218,11 +225,47 @@ pub async fn analyze(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: T
 }
 
 /// `hour` keys what the analysis stores and creates, so that every run for the same hour
-/// lands on the same insights and tasks.
+/// lands on the same insights and tasks. A pipeline: gather what to look at, detect
+/// (`detect::all`, pure), act on what is sure enough, record the insights.
 async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: Trigger, this_hour: &str) -> AppResult<AnalysisReport> {
     let now = app.clock.now();
-    let this_hour = this_hour.to_string();
-    let hour_start = hour_start(&this_hour).unwrap_or(now);
+    let hour_start = hour_start(this_hour).unwrap_or(now);
+    let (seen, numbers, leads_scored) = gather(app, tenant, org, now).await?;
+    let declined = recently_declined(&seen.tasks, now);
+    let mut recorded = Vec::new();
+    for finding in detect::all(&seen, now) {
+        let mut actions = Vec::new();
+        if detect::acts(finding.confidence) {
+            for planned in &finding.plan {
+                actions.push(act(app, tenant, org, hour_start, finding.kind, planned, &declined).await?);
+            }
+        }
+        recorded.push((finding, actions));
+    }
+    let insights = record(app, tenant, this_hour, trigger, recorded).await?;
+
+    // What was found and done is stored already: a summary that cannot be had says why
+    // rather than failing the analysis.
+    let summary = match trigger {
+        Trigger::Member => Some(
+            summarise(app, tenant, org, &numbers, &insights)
+                .await
+                .unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.public_message()}})),
+        ),
+        Trigger::Schedule => None,
+    };
+    Ok(AnalysisReport {
+        org_id: tenant.org_id().to_string(),
+        hour: this_hour.to_string(),
+        leads_scored,
+        insights,
+        summary,
+    })
+}
+
+/// What the detectors look at: the org's newest leads (the least recently scored of them
+/// rescored first) and tasks, and its posts this week; with the numbers the AI sees.
+async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<Utc>) -> AppResult<(Seen, ceo::Snapshot, usize)> {
     let recent = ceo::recent(app, tenant).await?;
     let numbers = ceo::Snapshot::of(&recent, org.usage.as_ref(), now);
     let ceo::Recent { mut leads, tasks, partial } = recent;
@@ -257,146 +300,51 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
             scored_at: result.scored_at,
         });
     }
-
-    let declined = recently_declined(&tasks, now);
-    let open_followup_for: Vec<String> = tasks
-        .iter()
-        .filter(|t| t.kind == TaskType::LeadFollowup && !t.is_finished())
-        .filter_map(|t| t.input.get("leadId").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    let free = |lead: &&Lead| !open_followup_for.contains(&lead.id);
-    let mut findings = Vec::new();
-
-    let mut stale: Vec<&Lead> = leads.iter().filter(|l| is_stale(l, now)).filter(free).collect();
-    stale.sort_by(|a, b| {
-        a.last_activity_at
-            .as_deref()
-            .unwrap_or(&a.created_at)
-            .cmp(b.last_activity_at.as_deref().unwrap_or(&b.created_at))
-    });
-    if !stale.is_empty() {
-        findings.push(Finding {
-            kind: "stale_leads",
-            confidence: 0.9,
-            reasons: vec![format!(
-                "{} open leads have had no activity for {} days and no follow-up planned",
-                stale.len(),
-                ceo::STALE_DAYS
-            )],
-            inputs: json!({"staleLeadIds": stale.iter().map(|l| &l.id).collect::<Vec<_>>(), "staleDays": ceo::STALE_DAYS, "leadsRead": leads.len(), "moreLeadsOrTasks": partial}),
-            plan: stale
-                .iter()
-                .take(MAX_FOLLOWUPS)
-                .map(|l| Planned::Followup {
-                    lead_id: l.id.clone(),
-                    why: format!("no activity since {}", l.last_activity_at.as_deref().unwrap_or(&l.created_at)),
-                })
-                .collect(),
-        });
-    }
-
-    let stale_ids: Vec<&str> = stale.iter().map(|l| l.id.as_str()).collect();
-    let mut hot: Vec<&Lead> = leads
-        .iter()
-        .filter(|l| is_open(l) && l.score.as_ref().is_some_and(|s| s.value >= HOT))
-        .filter(|l| {
-            l.last_activity_at
-                .as_deref()
-                .and_then(parse_time)
-                .is_none_or(|at| now - at > Duration::days(HOT_UNTOUCHED_DAYS))
-        })
-        .filter(free)
-        .filter(|l| !stale_ids.contains(&l.id.as_str()))
-        .collect();
-    hot.sort_by_key(|l| std::cmp::Reverse(l.score.as_ref().map(|s| s.value)));
-    if !hot.is_empty() {
-        findings.push(Finding {
-            kind: "hot_leads",
-            confidence: 0.8,
-            reasons: vec![format!(
-                "{} leads score {HOT} or more and nobody has contacted them for {HOT_UNTOUCHED_DAYS} days",
-                hot.len()
-            )],
-            inputs: json!({"hotLeads": hot.iter().map(|l| json!({"id": l.id, "score": l.score.as_ref().map(|s| s.value)})).collect::<Vec<_>>(), "threshold": HOT}),
-            plan: hot
-                .iter()
-                .take(MAX_FOLLOWUPS)
-                .map(|l| Planned::Followup {
-                    lead_id: l.id.clone(),
-                    why: format!("scores {}", l.score.as_ref().map_or(0, |s| s.value)),
-                })
-                .collect(),
-        });
-    }
-
     let week = week_start(&org.org, now);
-    let posts_this_week = posts
-        .iter()
-        .filter(|p| parse_time(&p.published_at).is_some_and(|at| at >= week))
-        .count();
-    let goal = org.config.posts_per_week as usize;
-    let post_planned = tasks.iter().any(|t| t.kind == TaskType::SocialMediaPost && !t.is_finished());
-    if posts_this_week < goal && !post_planned {
-        findings.push(Finding {
-            kind: "low_content",
-            confidence: 0.8,
-            reasons: vec![format!(
-                "{posts_this_week} posts this week against a goal of {goal}, and none planned"
-            )],
-            inputs: json!({"postsThisWeek": posts_this_week, "goal": goal, "weekStart": crate::clock::timestamp(week)}),
-            plan: vec![Planned::Post],
-        });
-    }
+    let seen = Seen {
+        posts_this_week: posts
+            .iter()
+            .filter(|p| parse_time(&p.published_at).is_some_and(|at| at >= week))
+            .count(),
+        week_start: week,
+        posts_goal: org.config.posts_per_week as usize,
+        leads,
+        tasks,
+        partial,
+    };
+    Ok((seen, numbers, to_score.len()))
+}
 
-    let pending = tasks.iter().filter(|t| t.status == TaskStatus::Pending).count();
-    if pending > BACKLOG_THRESHOLD {
-        findings.push(Finding {
-            kind: "task_backlog",
-            confidence: 0.85,
-            reasons: vec![format!("{pending} tasks are pending, more than {BACKLOG_THRESHOLD}")],
-            inputs: json!({"pendingTasks": pending, "threshold": BACKLOG_THRESHOLD}),
-            plan: vec![Planned::Warning],
-        });
-    }
-
-    let newest_lead_at = leads.iter().filter_map(|l| parse_time(&l.created_at)).max();
-    if !leads.is_empty() && newest_lead_at.is_some_and(|at| now - at > Duration::days(ceo::STALE_DAYS)) {
-        findings.push(Finding {
-            kind: "no_new_leads",
-            confidence: 0.6,
-            reasons: vec![format!("no new lead for {} days", ceo::STALE_DAYS)],
-            inputs: json!({"newestLeadAt": newest_lead_at.map(crate::clock::timestamp)}),
-            plan: Vec::new(),
-        });
-    }
-
-    let existing = app
+/// Stores each finding as the hour's insight of its kind, keeping the actions earlier runs
+/// in the hour took, and emits `agent.acted` for what this run created.
+async fn record(
+    app: &App,
+    tenant: &TenantCtx,
+    this_hour: &str,
+    trigger: Trigger,
+    findings: Vec<(Finding, Vec<Action>)>,
+) -> AppResult<Vec<Insight>> {
+    let stamp = crate::clock::timestamp(app.clock.now());
+    let existing: Vec<Insight> = app
         .table
         .query(Query::partition(tenant.pk()).prefix(format!("{}{this_hour}#", keys::INSIGHT_PREFIX)))
         .await?
-        .items;
-    let existing: Vec<Insight> = existing.into_iter().map(from_item).collect::<AppResult<_>>()?;
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<AppResult<_>>()?;
     let mut insights = Vec::new();
     let mut events = Vec::new();
-    for finding in findings {
-        let acted = finding.confidence > ACT_ABOVE;
-        let mut actions = Vec::new();
-        if acted {
-            for planned in &finding.plan {
-                actions.push(act(app, tenant, org, hour_start, finding.kind, planned, &declined).await?);
-            }
-        }
-        let stamp = crate::clock::timestamp(now);
+    for (finding, actions) in findings {
         let before = existing.iter().find(|i| i.kind == finding.kind);
-        // Actions taken earlier in the hour stay on record beside this run's.
         let mut all_actions = before.map(|b| b.actions.clone()).unwrap_or_default();
         for action in actions {
-            if action.outcome == "created" {
+            if action.outcome == Outcome::Created {
                 events.push(DomainEvent {
                     id: format!(
                         "agent.acted:{}:{this_hour}:{}:{}",
                         tenant.org_id(),
-                        finding.kind,
+                        finding.kind.as_str(),
                         action.subject.as_deref().unwrap_or("-")
                     ),
                     source: "chief.agent".into(),
@@ -406,27 +354,27 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
                     detail: json!({"insight": finding.kind, "confidence": finding.confidence, "action": action}),
                 });
             }
-            if !all_actions
-                .iter()
-                .any(|a: &Action| a.kind == action.kind && a.subject == action.subject && a.outcome == action.outcome)
-            {
+            if !all_actions.contains(&action) {
                 all_actions.push(action);
             }
         }
         let insight = Insight {
-            kind: finding.kind.into(),
-            hour: this_hour.clone(),
+            kind: finding.kind,
+            hour: this_hour.to_string(),
             confidence: finding.confidence,
+            acted: detect::acts(finding.confidence),
             reasons: finding.reasons,
             inputs: finding.inputs,
-            acted,
             actions: all_actions,
             trigger,
             created_at: before.map_or(stamp.clone(), |b| b.created_at.clone()),
-            updated_at: stamp,
+            updated_at: stamp.clone(),
         };
         app.table
-            .put(to_item(&tenant.pk(), &keys::insight_sk(&this_hour, finding.kind), &insight)?, None)
+            .put(
+                to_item(&tenant.pk(), &keys::insight_sk(this_hour, finding.kind.as_str()), &insight)?,
+                None,
+            )
             .await?;
         insights.push(insight);
     }
@@ -435,24 +383,7 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
     {
         tracing::warn!(error = %e, "agent.acted not published");
     }
-
-    // What was found and done is stored already: a summary that cannot be had says why
-    // rather than failing the analysis.
-    let summary = match trigger {
-        Trigger::Member => Some(
-            summarise(app, tenant, org, &numbers, &insights)
-                .await
-                .unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.to_string()}})),
-        ),
-        Trigger::Schedule => None,
-    };
-    Ok(AnalysisReport {
-        org_id: tenant.org_id().to_string(),
-        hour: this_hour,
-        leads_scored: to_score.len(),
-        insights,
-        summary,
-    })
+    Ok(insights)
 }
 
 /// The strategy model's short note on the findings (one AI call of the quota).
@@ -462,7 +393,7 @@ async fn summarise(app: &App, tenant: &TenantCtx, org: &OrgContext, numbers: &ce
     } else {
         insights
             .iter()
-            .map(|i| format!("{} ({:.2}): {}", i.kind, i.confidence, i.reasons.join("; ")))
+            .map(|i| format!("{} ({:.2}): {}", i.kind.as_str(), i.confidence, i.reasons.join("; ")))
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -508,43 +439,43 @@ async fn act(
     tenant: &TenantCtx,
     org: &OrgContext,
     hour_start: DateTime<Utc>,
-    kind: &str,
+    kind: InsightKind,
     planned: &Planned,
     declined: &[(TaskType, String)],
 ) -> AppResult<Action> {
     let (action_kind, task_type, subject) = match planned {
         Planned::Warning => {
             return Ok(Action {
-                kind: "record_warning".into(),
+                kind: ActionKind::RecordWarning,
                 subject: None,
                 task_id: None,
-                outcome: "recorded".into(),
+                outcome: Outcome::Recorded,
             });
         }
-        Planned::Followup { lead_id, .. } => ("create_followup_task", TaskType::LeadFollowup, lead_id.clone()),
-        Planned::Post => ("create_post_task", TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
+        Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.clone()),
+        Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
     };
-    let not_taken = |outcome: &str| Action {
-        kind: action_kind.into(),
+    let not_taken = |outcome| Action {
+        kind: action_kind,
         subject: Some(subject.clone()),
         task_id: None,
-        outcome: outcome.into(),
+        outcome,
     };
     // Checked before anything is written or asked of a model: under `off` the agent only
     // records what it saw, and what a person turned down is not proposed again for a while.
     if org.policy.for_kind(task_type) == Autonomy::Off {
-        return Ok(not_taken("policy_off"));
+        return Ok(not_taken(Outcome::PolicyOff));
     }
     if declined.iter().any(|(t, s)| *t == task_type && *s == subject) {
-        return Ok(not_taken("recently_declined"));
+        return Ok(not_taken(Outcome::RecentlyDeclined));
     }
     if org.used(usage::Metric::Tasks) >= org.plan.limit(usage::Metric::Tasks) {
-        return Ok(not_taken("over_quota"));
+        return Ok(not_taken(Outcome::OverQuota));
     }
     let new_task = match planned {
         Planned::Followup { lead_id, why } => NewTask {
             kind: TaskType::LeadFollowup,
-            input: json!({"leadId": lead_id, "note": format!("The agent found this lead {kind}: {why}.")}),
+            input: json!({"leadId": lead_id, "note": format!("The agent found this lead {}: {why}.", kind.as_str())}),
             run_at: None,
         },
         _ => NewTask {
@@ -554,17 +485,17 @@ async fn act(
         },
     };
     let mut task = tasks::new_task(app.clock.now(), BACKGROUND_USER, Origin::Agent, new_task)?;
-    task.id = action_task_id(tenant.org_id(), hour_start, kind, &subject);
+    task.id = action_task_id(tenant.org_id(), hour_start, kind.as_str(), &subject);
     let outcome = match tasks::insert(app, tenant, org.plan, &task).await {
-        Ok(()) => "created",
-        Err(AppError::Conflict { .. }) => "already_created",
+        Ok(()) => Outcome::Created,
+        Err(AppError::Conflict { .. }) => Outcome::AlreadyCreated,
         Err(e) => return Err(e),
     };
     Ok(Action {
-        kind: action_kind.into(),
+        kind: action_kind,
         subject: Some(subject),
         task_id: Some(task.id),
-        outcome: outcome.into(),
+        outcome,
     })
 }
 
@@ -643,7 +574,7 @@ pub async fn run_job(app: &App, body: &str) -> AppResult<JobOutcome> {
             .insights
             .iter()
             .flat_map(|i| &i.actions)
-            .filter(|a| a.outcome == "created")
+            .filter(|a| a.outcome == Outcome::Created)
             .count(),
     })
 }
@@ -687,9 +618,13 @@ mod tests {
         analyze_hour(&t.app, tenant, &org, Trigger::Schedule, &hour(now)).await.unwrap()
     }
 
-    fn outcomes(report: &AnalysisReport, kind: &str) -> Vec<String> {
-        let insight = report.insights.iter().find(|i| i.kind == kind).expect(kind);
-        insight.actions.iter().map(|a| a.outcome.clone()).collect()
+    fn outcomes(report: &AnalysisReport, kind: InsightKind) -> Vec<Outcome> {
+        let insight = report
+            .insights
+            .iter()
+            .find(|i| i.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind:?} insight"));
+        insight.actions.iter().map(|a| a.outcome).collect()
     }
 
     async fn task_count(t: &TestApp) -> usize {
@@ -705,8 +640,8 @@ mod tests {
         set_policy(&t, Autonomy::Off, Autonomy::Off).await;
         for _ in 0..3 {
             let report = analyse(&t, &tenant).await;
-            assert_eq!(outcomes(&report, "stale_leads"), ["policy_off"]);
-            assert_eq!(outcomes(&report, "low_content"), ["policy_off"]);
+            assert_eq!(outcomes(&report, InsightKind::StaleLeads), [Outcome::PolicyOff]);
+            assert_eq!(outcomes(&report, InsightKind::LowContent), [Outcome::PolicyOff]);
             t.clock.advance(Duration::hours(1));
         }
         assert_eq!(task_count(&t).await, 0, "nothing proposed");
@@ -721,8 +656,8 @@ mod tests {
         let lead = stale_lead(&t, &tenant).await;
         set_policy(&t, Autonomy::Approval, Autonomy::Approval).await;
         let first = analyse(&t, &tenant).await;
-        assert_eq!(outcomes(&first, "stale_leads"), ["created"]);
-        assert_eq!(outcomes(&first, "low_content"), ["created"]);
+        assert_eq!(outcomes(&first, InsightKind::StaleLeads), [Outcome::Created]);
+        assert_eq!(outcomes(&first, InsightKind::LowContent), [Outcome::Created]);
         // The follow-up waits before it is written; the post is written, then waits.
         let run = tick(&t.app).await.unwrap();
         assert_eq!((run.awaiting_approval, run.claimed), (1, 1), "{run:?}");
@@ -748,14 +683,14 @@ mod tests {
 
         t.clock.advance(Duration::hours(1));
         let later = analyse(&t, &tenant).await;
-        assert_eq!(outcomes(&later, "stale_leads"), ["recently_declined"]);
-        assert_eq!(outcomes(&later, "low_content"), ["recently_declined"]);
+        assert_eq!(outcomes(&later, InsightKind::StaleLeads), [Outcome::RecentlyDeclined]);
+        assert_eq!(outcomes(&later, InsightKind::LowContent), [Outcome::RecentlyDeclined]);
         assert_eq!(task_count(&t).await, 2);
 
         t.clock.advance(Duration::days(DECLINED_DAYS));
         let week_on = analyse(&t, &tenant).await;
-        let stale = week_on.insights.iter().find(|i| i.kind == "stale_leads").unwrap();
-        assert_eq!(stale.actions[0].outcome, "created");
+        let stale = week_on.insights.iter().find(|i| i.kind == InsightKind::StaleLeads).unwrap();
+        assert_eq!(stale.actions[0].outcome, Outcome::Created);
         assert_eq!(stale.actions[0].subject.as_deref(), Some(lead.as_str()));
     }
 
@@ -766,7 +701,7 @@ mod tests {
         stale_lead(&t, &tenant).await;
         set_policy(&t, Autonomy::Approval, Autonomy::Auto).await;
         let report = analyse(&t, &tenant).await;
-        assert_eq!(outcomes(&report, "stale_leads"), ["created"]);
+        assert_eq!(outcomes(&report, InsightKind::StaleLeads), [Outcome::Created]);
         assert_eq!(used(&t, usage::Metric::Tasks).await, 0, "nothing spent when proposed");
         let run = tick(&t.app).await.unwrap();
         assert_eq!(run.claimed, 2, "the follow-up runs; the post is written for review: {run:?}");
