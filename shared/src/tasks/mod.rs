@@ -350,9 +350,10 @@ pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> A
 /// What a task has sent so far, from what each send leaves behind: the post it published,
 /// a marker per campaign email (written before the mail goes).
 pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResult<Need> {
-    // A task counts once it ran, unless a person turned its draft down.
+    // The agent's proposal counts once it ran, unless it was turned down (rejected or
+    // cancelled) rather than sent.
     let mut sent = Need {
-        tasks: if task.approval == Approval::Rejected {
+        tasks: if task.status == TaskStatus::Cancelled {
             0
         } else {
             task.reserved.map_or(0, |r| r.tasks)
