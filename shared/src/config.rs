@@ -227,24 +227,24 @@ impl Wiring {
     }
 
     /// Stripe.
-    pub fn payments(mut self) -> Result<Self, ConfigError> {
+    pub fn payments(mut self) -> Self {
         self.app.payments = Arc::new(StripePayments::new(self.secrets.clone(), self.config.stripe_api_base.clone()));
-        Ok(self)
+        self
     }
 
     /// The app's EventBridge bus.
-    pub fn events(mut self) -> Result<Self, ConfigError> {
+    pub fn events(mut self) -> Self {
         self.app.events = Arc::new(EventBridgeBus::new(
             aws_sdk_eventbridge::Client::new(&self.aws),
             self.config.event_bus_name.clone(),
         ));
-        Ok(self)
+        self
     }
 
     /// The SQS job queues.
-    pub fn queue(mut self) -> Result<Self, ConfigError> {
+    pub fn queue(mut self) -> Self {
         self.app.queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.aws), self.config.queue_urls.clone()));
-        Ok(self)
+        self
     }
 
     /// The AI provider of `CHIEF_AI_PROVIDER` (OpenAI-compatible by default).
@@ -254,9 +254,9 @@ impl Wiring {
     }
 
     /// The sandbox social platform (the only one so far).
-    pub fn social(mut self) -> Result<Self, ConfigError> {
+    pub fn social(mut self) -> Self {
         self.app.social = Arc::new(SandboxSocial::new(self.app.table.clone(), self.app.clock.clone()));
-        Ok(self)
+        self
     }
 }
 
