@@ -11,14 +11,16 @@ use crate::adapters::smtp_mailer::SmtpMailer;
 use crate::adapters::sqs_queue::SqsQueue;
 use crate::adapters::stripe_payments::StripePayments;
 use crate::adapters::unwired::Unwired;
-use crate::api::{Group, serve};
+use crate::api::serve;
 use crate::app::{App, Settings};
 use crate::billing::BillingSettings;
 use crate::clock::SystemClock;
 use crate::jobs::Job;
+use crate::ports::Port;
 use crate::ports::ai::Ai;
 use crate::ports::queue::QueueName;
 use crate::ports::secrets::{SecretName, Secrets};
+use crate::routes::Group;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,6 +167,8 @@ pub struct Wiring {
     aws: aws_config::SdkConfig,
     config: CloudConfig,
     secrets: Arc<SecretsManagerSecrets>,
+    /// The optional ports wired so far, checked against what the function's work needs.
+    wired: Vec<Port>,
 }
 
 impl Wiring {
@@ -215,7 +219,25 @@ impl Wiring {
                 ..Settings::default()
             },
         };
-        Wiring { app, aws, config, secrets }
+        Wiring {
+            app,
+            aws,
+            config,
+            secrets,
+            wired: Vec::new(),
+        }
+    }
+
+    /// Refuses a function whose work needs a port its `main.rs` did not wire, naming it.
+    fn check(self, function: &str, needs: &[Port]) -> Result<App, ConfigError> {
+        match needs.iter().find(|port| !self.wired.contains(port)) {
+            Some(port) => Err(ConfigError::Invalid(format!(
+                "{function} needs the {} port: wire it in its main.rs (`.{}()`)",
+                port.as_str(),
+                port.as_str()
+            ))),
+            None => Ok(self.app),
+        }
     }
 
     /// Mail over SMTP, its URL from Secrets.
@@ -223,12 +245,14 @@ impl Wiring {
         let mailer = SmtpMailer::new(&self.config.mail_from, self.secrets.clone())
             .map_err(|e| ConfigError::Invalid(format!("CHIEF_MAIL_FROM: {e}")))?;
         self.app.mailer = Arc::new(mailer);
+        self.wired.push(Port::Mailer);
         Ok(self)
     }
 
     /// Stripe.
     pub fn payments(mut self) -> Self {
         self.app.payments = Arc::new(StripePayments::new(self.secrets.clone(), self.config.stripe_api_base.clone()));
+        self.wired.push(Port::Payments);
         self
     }
 
@@ -238,42 +262,48 @@ impl Wiring {
             aws_sdk_eventbridge::Client::new(&self.aws),
             self.config.event_bus_name.clone(),
         ));
+        self.wired.push(Port::Events);
         self
     }
 
     /// The SQS job queues.
     pub fn queue(mut self) -> Self {
         self.app.queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.aws), self.config.queue_urls.clone()));
+        self.wired.push(Port::Queue);
         self
     }
 
     /// The AI provider of `CHIEF_AI_PROVIDER` (OpenAI-compatible by default).
     pub fn ai(mut self) -> Result<Self, ConfigError> {
         self.app.ai = ai_from_env(self.secrets.clone(), crate::adapters::openai_ai::PROVIDER)?;
+        self.wired.push(Port::Ai);
         Ok(self)
     }
 
     /// The sandbox social platform (the only one so far).
     pub fn social(mut self) -> Self {
         self.app.social = Arc::new(SandboxSocial::new(self.app.table.clone(), self.app.clock.clone()));
+        self.wired.push(Port::Social);
         self
     }
 }
 
-/// Config from the environment, then the App with what `wire` adds.
-async fn cloud_app(wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<App, ConfigError> {
+/// Config from the environment, then the App with what `wire` adds, refused when `needs`
+/// holds a port that was not wired.
+async fn cloud_app(function: &str, needs: &[Port], wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<App, ConfigError> {
     let config = CloudConfig::from_env()?;
-    Ok(wire(Wiring::new(config).await)?.app)
+    wire(Wiring::new(config).await)?.check(function, needs)
 }
 
 /// The whole of an API function: JSON logs, config, the clients `wire` asks for, then serve
 /// the group.
 pub async fn run_api(group: Group, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = cloud_app(wire).await?;
+    let spec = group.spec();
+    let app = cloud_app(spec.function, spec.ports, wire).await?;
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(serve(app, group, req).await)
+        Ok::<_, std::convert::Infallible>(serve(app, spec, req).await)
     }))
     .await
 }
@@ -283,7 +313,7 @@ pub async fn run_api(group: Group, wire: impl FnOnce(Wiring) -> Result<Wiring, C
 /// batch reports the ids of the messages that failed.
 pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = cloud_app(wire).await?;
+    let app = cloud_app(job.function(), job.ports(), wire).await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
@@ -307,4 +337,43 @@ pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, Confi
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> CloudConfig {
+        CloudConfig {
+            table_name: "chief-test".into(),
+            jwt_secret_id: "jwt".into(),
+            smtp_secret_id: None,
+            mail_from: "Chief <t@chief.invalid>".into(),
+            app_url: "http://localhost".into(),
+            secrets_ttl: Duration::from_secs(300),
+            event_bus_name: "chief-test".into(),
+            stripe_secret_id: None,
+            stripe_webhook_secret_id: None,
+            billing: BillingSettings::default(),
+            stripe_api_base: None,
+            queue_urls: HashMap::new(),
+            ai_secret_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_function_missing_a_port_its_routes_need_refuses_to_start_and_names_it() {
+        let leads = Group::Leads.spec();
+        let unwired = Wiring::new(config()).await.check(leads.function, leads.ports);
+        let message = unwired.err().expect("refused").to_string();
+        assert!(message.contains("api-leads needs the events port"), "{message}");
+        assert!(Wiring::new(config()).await.events().check(leads.function, leads.ports).is_ok());
+        let run_task = crate::jobs::Job::RunTask;
+        let partly = Wiring::new(config())
+            .await
+            .events()
+            .social()
+            .check(run_task.function(), run_task.ports());
+        assert!(partly.err().expect("refused").to_string().contains("the ai port"));
+    }
 }

@@ -19,6 +19,30 @@ pub enum Job {
     Analyze,
 }
 
+impl Job {
+    pub const ALL: [Job; 4] = [Job::Executor, Job::RunTask, Job::Agent, Job::Analyze];
+
+    /// The Lambda function that runs it.
+    pub fn function(self) -> &'static str {
+        match self {
+            Job::Executor => "job-executor",
+            Job::RunTask => "job-run-task",
+            Job::Agent => "job-agent",
+            Job::Analyze => "job-analyze",
+        }
+    }
+
+    /// The optional ports its work uses.
+    pub fn ports(self) -> &'static [crate::ports::Port] {
+        use crate::ports::Port;
+        match self {
+            Job::Executor | Job::Agent => &[Port::Queue],
+            Job::RunTask => &[Port::Ai, Port::Mailer, Port::Social, Port::Events],
+            Job::Analyze => &[Port::Ai, Port::Events],
+        }
+    }
+}
+
 /// A scheduled run: what it did, as the function answers.
 pub async fn run_schedule(app: &App, job: Job) -> AppResult<Value> {
     let report = match job {

@@ -19,6 +19,7 @@ pub mod model;
 pub mod orgs;
 pub mod ports;
 pub mod ratelimit;
+pub mod routes;
 pub mod tasks;
 pub mod usage;
 

@@ -11,7 +11,7 @@ use crate::adapters::store_events::{StoreEventBus, recorded};
 use crate::adapters::stripe_payments::StripePayments;
 use crate::api::Reply;
 use crate::api::router::{self, RouteTable};
-use crate::api::{Group, error_response, serve};
+use crate::api::{error_response, serve};
 use crate::app::{App, Settings};
 use crate::clock::SystemClock;
 use crate::config::{ConfigError, ai_from_env, billing_from_env, optional};
@@ -20,6 +20,7 @@ use crate::jobs::Job;
 use crate::orgs::Role;
 use crate::ports::queue::{Message, QueueName};
 use crate::ports::secrets::SecretName;
+use crate::routes::Group;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -313,7 +314,7 @@ async fn forward(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::
             Err(e) => error_response(&e, None),
         };
     }
-    let Some(group) = Group::for_path(req.uri().path()) else {
+    let Some(group) = Group::for_path(req.uri().path()).map(Group::spec) else {
         return error_response(&AppError::NotFound("route"), None);
     };
     let limit = group.body_limit(&app.settings);
@@ -477,7 +478,7 @@ mod tests {
             let text = std::fs::read_to_string(events.join(file)).unwrap();
             let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(Group::for_path(request.uri().path()), Some(group), "{file}");
-            let response = serve(&app, group, request).await;
+            let response = serve(&app, group.spec(), request).await;
             assert_eq!(response.status(), status, "{file}: {:?}", response.body());
         }
     }

@@ -9,9 +9,10 @@
 //!   hourly agent's fan-out over 100,000 paying orgs: store calls, messages, time.
 
 use async_trait::async_trait;
-use chief::api::{Group, serve};
+use chief::api::serve;
 use chief::ports::queue::{JobQueue, MAX_BATCH, Message, QueueError, QueueName};
 use chief::ports::table::*;
+use chief::routes::Group;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -186,7 +187,7 @@ async fn call(app: &chief::app::App, group: Group, method: &str, path: &str, tok
     let body = body
         .map(|b| lambda_http::Body::Text(b.to_string()))
         .unwrap_or(lambda_http::Body::Empty);
-    let res = serve(app, group, req.body(body).unwrap()).await;
+    let res = serve(app, group.spec(), req.body(body).unwrap()).await;
     match res.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
         _ => Value::Null,
@@ -344,7 +345,7 @@ async fn store_calls_table() {
             )
             .body(lambda_http::Body::Text(body))
             .unwrap();
-        let res = serve(&app, Group::StripeWebhook, req).await;
+        let res = serve(&app, Group::StripeWebhook.spec(), req).await;
         assert_eq!(res.status(), 200, "{what}: {:?}", res.body());
         row(what, counting.take());
     }

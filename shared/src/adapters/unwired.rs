@@ -1,7 +1,7 @@
 //! What a cloud function has for a port its `main.rs` did not wire: every call says so. A
 //! function links only the adapters it wires, which keeps its binary and its start small.
-//! Reaching one of these is a wiring mistake, caught by the cargo-lambda test of each
-//! function's real work.
+//! A function whose routes or job need a port it did not wire refuses to start, naming it
+//! (`config::Wiring`), so these answer only work that needs no such port.
 
 use crate::ports::ai::{Ai, AiError, Completion, Prompt};
 use crate::ports::events::{DomainEvent, EventBus, EventBusError};

@@ -5,57 +5,85 @@ pub mod router;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use futures::future::BoxFuture;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use router::{Params, RouteTable};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tracing::Instrument;
 
-/// The route groups; each is one Lambda function (and one prefix in `local`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    Auth,
-    Orgs,
-    Leads,
-    Billing,
-    /// The AI CEO: its config and conversations.
-    Chat,
-    /// Tasks, approvals, the autonomy policy and the agent's insights.
-    Tasks,
-    Health,
-    /// Stripe's deliveries, on a function URL of their own.
-    StripeWebhook,
+/// What answers a route: a named async function of its capability.
+pub type Handler = for<'a> fn(&'a App, Req, Params) -> BoxFuture<'a, AppResult<Reply>>;
+
+/// One route's handler, and whether its caller must be signed in (the token is verified
+/// before the handler runs, after the route is found: 404/405 come before 401).
+#[derive(Clone, Copy)]
+pub struct Endpoint {
+    pub handler: Handler,
+    pub signed_in: bool,
 }
 
-impl Group {
-    /// The group that serves a path, as API Gateway's routes send it.
-    pub fn for_path(path: &str) -> Option<Group> {
+/// A route group, declared once: the Lambda function that serves it, the path prefixes it
+/// owns (a path goes to the group with the longest matching prefix), its body limit, the
+/// ports it needs, and its routes as rows of `(method, pattern, handler)`. Dispatch, `local`'s
+/// mounting and the checks against `template.yaml` and the README derive from it.
+pub struct RouteGroup {
+    pub function: &'static str,
+    pub prefixes: &'static [&'static str],
+    /// Request bodies above this many bytes get 413 (`None`: the app's setting).
+    pub body_limit: Option<usize>,
+    pub ports: &'static [crate::ports::Port],
+    pub routes: &'static RouteTable<Endpoint>,
+}
+
+impl RouteGroup {
+    pub fn body_limit(&self, settings: &crate::app::Settings) -> usize {
+        self.body_limit.unwrap_or(settings.body_limit)
+    }
+
+    /// How many leading segments of `path` one of the group's prefixes matches, if any.
+    pub fn claims(&self, path: &str) -> Option<usize> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match segments.as_slice() {
-            ["v1", "auth", ..] => Some(Group::Auth),
-            ["v1", "health"] => Some(Group::Health),
-            ["v1", "orgs", _, "leads", ..] => Some(Group::Leads),
-            ["v1", "orgs", _, "billing", ..] => Some(Group::Billing),
-            ["v1", "orgs", _, "ai-config" | "conversations", ..] => Some(Group::Chat),
-            ["v1", "orgs", _, "tasks" | "autonomy" | "insights" | "agent", ..] => Some(Group::Tasks),
-            ["v1", "stripe", "webhook"] => Some(Group::StripeWebhook),
-            ["v1", "orgs", ..] | ["v1", "invitations", ..] => Some(Group::Orgs),
-            _ => None,
-        }
-    }
-
-    /// The largest body the group reads: Stripe's events (an invoice with many lines) can
-    /// be larger than any request the app's own routes take.
-    pub fn body_limit(self, settings: &crate::app::Settings) -> usize {
-        match self {
-            Group::StripeWebhook => settings.body_limit.max(WEBHOOK_BODY_LIMIT),
-            _ => settings.body_limit,
-        }
+        self.prefixes
+            .iter()
+            .filter_map(|prefix| {
+                let wanted: Vec<&str> = prefix.trim_matches('/').split('/').collect();
+                let fits = wanted.len() <= segments.len()
+                    && wanted
+                        .iter()
+                        .zip(&segments)
+                        .all(|(w, s)| *w == *s || (w.starts_with('{') && !s.is_empty()));
+                fits.then_some(wanted.len())
+            })
+            .max()
     }
 }
+
+/// A route row: `route!(GET "/v1/…" => handler)`, or `route!(public POST "/v1/…" => handler)`
+/// for one that takes no token.
+macro_rules! route {
+    ($method:ident $pattern:literal => $handler:path) => {
+        $crate::api::route!(@row $method $pattern, $handler, true)
+    };
+    (public $method:ident $pattern:literal => $handler:path) => {
+        $crate::api::route!(@row $method $pattern, $handler, false)
+    };
+    (@row $method:ident $pattern:literal, $handler:path, $signed_in:expr) => {
+        (
+            ::lambda_http::http::Method::$method,
+            $pattern,
+            $crate::api::Endpoint {
+                handler: |app, req, params| Box::pin($handler(app, req, params)),
+                signed_in: $signed_in,
+            },
+        )
+    };
+}
+pub(crate) use route;
 
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
@@ -68,6 +96,8 @@ pub struct Req {
     pub body: Vec<u8>,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
+    /// The verified caller, on the routes that need one.
+    principal: Option<crate::auth::Principal>,
 }
 
 impl Req {
@@ -99,7 +129,15 @@ impl Req {
             body,
             source_ip,
             request_id,
+            principal: None,
         })
+    }
+
+    /// The verified caller (set by the dispatcher on routes that need one).
+    pub fn principal(&self) -> AppResult<&crate::auth::Principal> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| AppError::Unauthorized("sign in first".into()))
     }
 
     /// The JSON body as `T`, with serde's complaint turned into a 400 that names the problem.
@@ -188,7 +226,7 @@ pub fn error_response(err: &AppError, request_id: Option<&str>) -> Response<Body
 }
 
 /// Serves one request of a group: parse, route, answer in the envelope, log the outcome.
-pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
+pub async fn serve(app: &App, group: &RouteGroup, req: Request) -> Response<Body> {
     let started = std::time::Instant::now();
     let request_id = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
@@ -224,39 +262,12 @@ pub async fn serve(app: &App, group: Group, req: Request) -> Response<Body> {
     response
 }
 
-async fn dispatch(app: &App, group: Group, req: Req) -> AppResult<Reply> {
-    match group {
-        Group::Auth => crate::auth::http::route(app, req).await,
-        Group::Orgs => crate::orgs::http::route(app, req).await,
-        Group::Leads => crate::leads::http::route(app, req).await,
-        Group::Billing => crate::billing::http::route(app, req).await,
-        Group::Chat => crate::ceo::http::route(app, req).await,
-        Group::Tasks => crate::tasks::http::route(app, req).await,
-        Group::StripeWebhook => crate::billing::http::route_webhook(app, req).await,
-        Group::Health => crate::health::route(app, req).await,
+/// Finds the route (404, 405), verifies the caller where the route needs one (401), then
+/// hands the request to the route's handler.
+async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Reply> {
+    let (endpoint, params) = router::find(group.routes, &req.method, &req.path)?;
+    if endpoint.signed_in {
+        req.principal = Some(crate::auth::token::verify(app, req.bearer_token()).await?);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_go_to_their_group() {
-        assert_eq!(Group::for_path("/v1/auth/login"), Some(Group::Auth));
-        assert_eq!(Group::for_path("/v1/orgs"), Some(Group::Orgs));
-        assert_eq!(Group::for_path("/v1/orgs/abc/members"), Some(Group::Orgs));
-        assert_eq!(Group::for_path("/v1/orgs/abc/leads/x/activities"), Some(Group::Leads));
-        assert_eq!(Group::for_path("/v1/invitations/t/accept"), Some(Group::Orgs));
-        assert_eq!(Group::for_path("/v1/health"), Some(Group::Health));
-        assert_eq!(Group::for_path("/v1/orgs/abc/billing/checkout"), Some(Group::Billing));
-        assert_eq!(Group::for_path("/v1/stripe/webhook"), Some(Group::StripeWebhook));
-        assert_eq!(Group::for_path("/v1/orgs/abc/conversations/c/messages"), Some(Group::Chat));
-        assert_eq!(Group::for_path("/v1/orgs/abc/ai-config"), Some(Group::Chat));
-        assert_eq!(Group::for_path("/v1/orgs/abc/tasks/t/approve"), Some(Group::Tasks));
-        assert_eq!(Group::for_path("/v1/orgs/abc/agent/analyze"), Some(Group::Tasks));
-        assert_eq!(Group::for_path("/v1/orgs/abc/insights"), Some(Group::Tasks));
-        assert_eq!(Group::for_path("/v1/orgs/abc/leads/l/score"), Some(Group::Leads));
-        assert_eq!(Group::for_path("/v2/x"), None);
-    }
+    (endpoint.handler)(app, req, params).await
 }

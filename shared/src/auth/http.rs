@@ -1,35 +1,25 @@
 use super::{PublicUser, password, token};
-use crate::api::router::{self, RouteTable};
-use crate::api::{Reply, Req};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::model;
 use crate::ratelimit::{self, Window};
-use lambda_http::http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Clone, Copy)]
-enum Route {
-    Signup,
-    Login,
-    Me,
-}
-
-const ROUTES: &RouteTable<Route> = &[
-    (Method::POST, "/v1/auth/signup", Route::Signup),
-    (Method::POST, "/v1/auth/login", Route::Login),
-    (Method::GET, "/v1/auth/me", Route::Me),
-];
-
-pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
-    let (route, _) = router::find(ROUTES, &req.method, &req.path)?;
-    match route {
-        Route::Signup => signup(app, req).await,
-        Route::Login => login(app, req).await,
-        Route::Me => me(app, req).await,
-    }
-}
+/// `api-auth`: sign-up, sign-in and the signed-in user.
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-auth",
+    prefixes: &["/v1/auth"],
+    body_limit: None,
+    ports: &[],
+    routes: &[
+        route!(public POST "/v1/auth/signup" => signup),
+        route!(public POST "/v1/auth/login" => login),
+        route!(GET "/v1/auth/me" => me),
+    ],
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +46,7 @@ async fn signed_in(app: &App, user: super::User, status_created: bool) -> AppRes
     if status_created { Reply::created(data) } else { Reply::ok(data) }
 }
 
-async fn signup(app: &App, req: Req) -> AppResult<Reply> {
+async fn signup(app: &App, req: Req, _: Params) -> AppResult<Reply> {
     let input: SignupInput = req.json()?;
     let email = model::email("email", &input.email)?;
     let name = model::name("name", &input.name, 100)?;
@@ -77,7 +67,7 @@ async fn signup(app: &App, req: Req) -> AppResult<Reply> {
     signed_in(app, user, true).await
 }
 
-async fn login(app: &App, req: Req) -> AppResult<Reply> {
+async fn login(app: &App, req: Req, _: Params) -> AppResult<Reply> {
     let input: LoginInput = req.json()?;
     let email = model::email("email", &input.email)?;
     if input.password.len() > password::MAX_LENGTH * 4 {
@@ -87,8 +77,8 @@ async fn login(app: &App, req: Req) -> AppResult<Reply> {
     signed_in(app, user, false).await
 }
 
-async fn me(app: &App, req: Req) -> AppResult<Reply> {
-    let principal = token::verify(app, req.bearer_token()).await?;
+async fn me(app: &App, req: Req, _: Params) -> AppResult<Reply> {
+    let principal = req.principal()?;
     let user = super::user_by_id(app, principal.user_id())
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;

@@ -1,31 +1,39 @@
 //! `api-billing` (`/v1/orgs/{orgId}/billing…`) and `stripe-webhook` (`/v1/stripe/webhook`).
 
 use super::webhook;
-use crate::api::router::{self, RouteTable};
-use crate::api::{Reply, Req};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
-use crate::auth::token;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::orgs::Role;
 use crate::orgs::access::authorize_with;
+use crate::ports::Port;
 use crate::usage::Plan;
-use lambda_http::http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Clone, Copy)]
-enum Route {
-    Read,
-    Checkout,
-    Portal,
-}
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-billing",
+    prefixes: &["/v1/orgs/{orgId}/billing"],
+    body_limit: None,
+    ports: &[Port::Payments],
+    routes: &[
+        route!(GET "/v1/orgs/{orgId}/billing" => read),
+        route!(POST "/v1/orgs/{orgId}/billing/checkout" => checkout),
+        route!(POST "/v1/orgs/{orgId}/billing/portal" => portal),
+    ],
+};
 
-const ROUTES: &RouteTable<Route> = &[
-    (Method::GET, "/v1/orgs/{orgId}/billing", Route::Read),
-    (Method::POST, "/v1/orgs/{orgId}/billing/checkout", Route::Checkout),
-    (Method::POST, "/v1/orgs/{orgId}/billing/portal", Route::Portal),
-];
+/// Stripe signs its deliveries; there is no bearer token. Stripe's events (an invoice with
+/// many lines) can be larger than any request the app's own routes take.
+pub const WEBHOOK_ROUTES: RouteGroup = RouteGroup {
+    function: "stripe-webhook",
+    prefixes: &["/v1/stripe/webhook"],
+    body_limit: Some(crate::api::WEBHOOK_BODY_LIMIT),
+    ports: &[Port::Events],
+    routes: &[route!(public POST "/v1/stripe/webhook" => webhook)],
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,44 +41,55 @@ struct StartCheckout {
     plan: String,
 }
 
-pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
-    let (route, params) = router::find(ROUTES, &req.method, &req.path)?;
-    let principal = token::verify(app, req.bearer_token()).await?;
-    let now = app.clock.now();
-    // Who may do what is settled before the body, the settings or Stripe are looked at.
-    let (min_role, also) = match route {
-        Route::Read => (Role::Admin, vec![keys::usage_sk(&crate::usage::month(now))]),
-        Route::Checkout | Route::Portal => (Role::Owner, vec![]),
-    };
+/// Who may do what is settled before the body, the settings or Stripe are looked at: the
+/// membership, with the org, its subscription and `also`, in one read.
+async fn billing_context(app: &App, req: &Req, params: &Params, min_role: Role, also: Option<String>) -> AppResult<Context> {
     let mut sks = vec![keys::ORG_SK.to_string(), keys::SUBSCRIPTION_SK.to_string()];
     sks.extend(also);
-    let (tenant, items) = authorize_with(app, &principal, params.get("orgId"), min_role, &sks).await?;
+    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), min_role, &sks).await?;
     let mut items = items.into_iter();
-    let org = crate::orgs::org_from(items.next().flatten())?;
-    let subscription = super::subscription_from(items.next().flatten())?;
-    if !matches!(route, Route::Read) {
-        super::ensure_configured(app).await?;
-    }
-    match route {
-        Route::Read => Reply::ok(super::view(&org, subscription, items.next().flatten().as_ref(), now)),
-        Route::Checkout => {
-            let input: StartCheckout = req.json()?;
-            let plan = match input.plan.as_str() {
-                "pro" => Plan::Pro,
-                "enterprise" => Plan::Enterprise,
-                _ => return Err(AppError::validation("plan must be \"pro\" or \"enterprise\"")),
-            };
-            Reply::created(super::checkout(app, &tenant, &org, subscription, plan).await?)
-        }
-        Route::Portal => Reply::created(super::portal(app, &org, subscription).await?),
-    }
+    Ok(Context {
+        org: crate::orgs::org_from(items.next().flatten())?,
+        subscription: super::subscription_from(items.next().flatten())?,
+        also: items.next().flatten(),
+        tenant,
+    })
 }
 
-const WEBHOOK_ROUTES: &RouteTable<()> = &[(Method::POST, "/v1/stripe/webhook", ())];
+struct Context {
+    tenant: crate::orgs::access::TenantCtx,
+    org: crate::orgs::Org,
+    subscription: Option<super::Subscription>,
+    also: Option<crate::ports::table::Item>,
+}
 
-/// Stripe signs; there is no bearer token. The raw body is verified before it is parsed.
-pub async fn route_webhook(app: &App, req: Req) -> AppResult<Reply> {
-    router::find(WEBHOOK_ROUTES, &req.method, &req.path)?;
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let now = app.clock.now();
+    let usage = keys::usage_sk(&crate::usage::month(now));
+    let c = billing_context(app, &req, &params, Role::Admin, Some(usage)).await?;
+    Reply::ok(super::view(&c.org, c.subscription, c.also.as_ref(), now))
+}
+
+async fn checkout(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let c = billing_context(app, &req, &params, Role::Owner, None).await?;
+    super::ensure_configured(app).await?;
+    let input: StartCheckout = req.json()?;
+    let plan = match input.plan.as_str() {
+        "pro" => Plan::Pro,
+        "enterprise" => Plan::Enterprise,
+        _ => return Err(AppError::validation("plan must be \"pro\" or \"enterprise\"")),
+    };
+    Reply::created(super::checkout(app, &c.tenant, &c.org, c.subscription, plan).await?)
+}
+
+async fn portal(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let c = billing_context(app, &req, &params, Role::Owner, None).await?;
+    super::ensure_configured(app).await?;
+    Reply::created(super::portal(app, &c.org, c.subscription).await?)
+}
+
+/// The raw body is verified before it is parsed.
+async fn webhook(app: &App, req: Req, _: Params) -> AppResult<Reply> {
     let header = req.headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let outcome = webhook::receive(app, header, &req.body).await?;
     Reply::ok(json!({"received": true, "outcome": outcome}))

@@ -1,96 +1,88 @@
+//! `api-chat`: the AI CEO's config and the members' conversations with it.
+
 use super::chat::{self, NewConversation, NewMessage};
 use super::{AiConfig, ConfigChange, OrgContext};
-use crate::api::router::{self, RouteTable};
-use crate::api::{Reply, Req};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
-use crate::auth::token;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, PageOf, from_item};
 use crate::orgs::Role;
 use crate::orgs::access::{authorize, authorize_with};
-use lambda_http::http::Method;
+use crate::ports::Port;
 
-#[derive(Clone, Copy)]
-enum Route {
-    Config,
-    ChangeConfig,
-    Conversations,
-    StartConversation,
-    Messages,
-    Send,
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-chat",
+    prefixes: &["/v1/orgs/{orgId}/ai-config", "/v1/orgs/{orgId}/conversations"],
+    body_limit: None,
+    ports: &[Port::Ai],
+    routes: &[
+        route!(GET "/v1/orgs/{orgId}/ai-config" => config),
+        route!(PUT "/v1/orgs/{orgId}/ai-config" => change_config),
+        route!(GET "/v1/orgs/{orgId}/conversations" => conversations),
+        route!(POST "/v1/orgs/{orgId}/conversations" => start_conversation),
+        route!(GET "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => messages),
+        route!(POST "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => send),
+    ],
+};
+
+/// The caller's conversation of the path: a conversation belongs to the member who started it.
+fn conversation_sk(req: &Req, params: &Params) -> AppResult<String> {
+    let id = params.get("conversationId");
+    model::check_id(id, "the conversation id")?;
+    Ok(keys::conversation_sk(req.principal()?.user_id(), id))
 }
 
-const ROUTES: &RouteTable<Route> = &[
-    (Method::GET, "/v1/orgs/{orgId}/ai-config", Route::Config),
-    (Method::PUT, "/v1/orgs/{orgId}/ai-config", Route::ChangeConfig),
-    (Method::GET, "/v1/orgs/{orgId}/conversations", Route::Conversations),
-    (Method::POST, "/v1/orgs/{orgId}/conversations", Route::StartConversation),
-    (
-        Method::GET,
-        "/v1/orgs/{orgId}/conversations/{conversationId}/messages",
-        Route::Messages,
-    ),
-    (
-        Method::POST,
-        "/v1/orgs/{orgId}/conversations/{conversationId}/messages",
-        Route::Send,
-    ),
-];
+async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let also = [keys::AI_CONFIG_SK.into()];
+    let (_, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
+    Reply::ok(AiConfig::from_stored(items.remove(0))?)
+}
 
-pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
-    let (route, params) = router::find(ROUTES, &req.method, &req.path)?;
-    let principal = token::verify(app, req.bearer_token()).await?;
-    let org_id = params.get("orgId");
-    let conversation_id = params.get("conversationId");
-    if !conversation_id.is_empty() {
-        model::check_id(conversation_id, "the conversation id")?;
-    }
-    let conversation_sk = keys::conversation_sk(principal.user_id(), conversation_id);
-    match route {
-        Route::Config => {
-            let (_, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[keys::AI_CONFIG_SK.into()]).await?;
-            Reply::ok(AiConfig::from_stored(items.remove(0))?)
-        }
-        Route::ChangeConfig => {
-            let change: ConfigChange = req.json()?;
-            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Admin, &[keys::AI_CONFIG_SK.into()]).await?;
-            let config = AiConfig::from_stored(items.remove(0))?;
-            Reply::ok(super::update_config(app, &tenant, config, change).await?)
-        }
-        Route::Conversations => {
-            let limit = model::page_limit(req.query("limit"))?;
-            let tenant = authorize(app, &principal, org_id, Role::Member).await?;
-            let (items, next_cursor) = chat::list(app, &tenant, limit, req.query("cursor").map(str::to_string)).await?;
-            Reply::ok(PageOf { items, next_cursor })
-        }
-        Route::StartConversation => {
-            let input: NewConversation = if req.body.iter().all(u8::is_ascii_whitespace) {
-                NewConversation { title: None }
-            } else {
-                req.json()?
-            };
-            let tenant = authorize(app, &principal, org_id, Role::Member).await?;
-            Reply::created(chat::start(app, &tenant, input).await?)
-        }
-        Route::Messages => {
-            let limit = model::page_limit(req.query("limit"))?;
-            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &[conversation_sk]).await?;
-            items.remove(0).ok_or(AppError::NotFound("conversation"))?;
-            let (items, next_cursor) =
-                chat::messages(app, &tenant, conversation_id, limit, req.query("cursor").map(str::to_string)).await?;
-            Reply::ok(PageOf { items, next_cursor })
-        }
-        Route::Send => {
-            let input: NewMessage = req.json()?;
-            let now = app.clock.now();
-            let mut also = vec![conversation_sk];
-            also.extend(OrgContext::sort_keys(now));
-            let (tenant, mut items) = authorize_with(app, &principal, org_id, Role::Member, &also).await?;
-            let conversation = from_item(items.remove(0).ok_or(AppError::NotFound("conversation"))?)?;
-            let org = OrgContext::from_items(items, now)?;
-            let exchange = chat::send(app, &tenant, &org, conversation, input).await?;
-            Reply::created(exchange)
-        }
-    }
+async fn change_config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let change: ConfigChange = req.json()?;
+    let also = [keys::AI_CONFIG_SK.into()];
+    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &also).await?;
+    let config = AiConfig::from_stored(items.remove(0))?;
+    Reply::ok(super::update_config(app, &tenant, config, change).await?)
+}
+
+async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let (items, next_cursor) = chat::list(app, &tenant, limit, req.query("cursor").map(str::to_string)).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn start_conversation(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let input: NewConversation = if req.body.iter().all(u8::is_ascii_whitespace) {
+        NewConversation { title: None }
+    } else {
+        req.json()?
+    };
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    Reply::created(chat::start(app, &tenant, input).await?)
+}
+
+async fn messages(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let conversation_sk = conversation_sk(&req, &params)?;
+    let limit = model::page_limit(req.query("limit"))?;
+    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[conversation_sk]).await?;
+    items.remove(0).ok_or(AppError::NotFound("conversation"))?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = chat::messages(app, &tenant, params.get("conversationId"), limit, cursor).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn send(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let conversation_sk = conversation_sk(&req, &params)?;
+    let input: NewMessage = req.json()?;
+    let now = app.clock.now();
+    let mut also = vec![conversation_sk];
+    also.extend(OrgContext::sort_keys(now));
+    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
+    let conversation = from_item(items.remove(0).ok_or(AppError::NotFound("conversation"))?)?;
+    let org = OrgContext::from_items(items, now)?;
+    Reply::created(chat::send(app, &tenant, &org, conversation, input).await?)
 }

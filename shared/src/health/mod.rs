@@ -2,22 +2,25 @@
 //! AI provider, Stripe, the queues, the event bus and mail are set up (and reachable where a
 //! check costs nothing: a secret read, never a call to a paid API).
 
-use crate::api::router::{self, RouteTable};
-use crate::api::{Reply, Req};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::keys;
 use crate::ports::queue::QueueName;
 use crate::ports::secrets::{SecretName, SecretsError};
 use crate::ports::table::{Key, Query};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use std::time::Instant;
 
-#[derive(Clone, Copy)]
-struct Health;
-
-const ROUTES: &RouteTable<Health> = &[(Method::GET, "/v1/health", Health)];
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-health",
+    prefixes: &["/v1/health"],
+    body_limit: None,
+    ports: &[],
+    routes: &[route!(public GET "/v1/health" => health)],
+};
 
 fn check<E: std::fmt::Display>(started: Instant, outcome: Result<(), E>) -> Value {
     let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
@@ -72,8 +75,7 @@ async fn stripe(app: &App) -> AppResult<Value> {
     Ok(check)
 }
 
-pub async fn route(app: &App, req: Req) -> AppResult<Reply> {
-    router::find(ROUTES, &req.method, &req.path)?;
+async fn health(app: &App, _: Req, _: Params) -> AppResult<Reply> {
     let started = Instant::now();
     let table = check(
         started,
