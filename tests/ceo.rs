@@ -799,3 +799,18 @@ async fn every_new_route_hides_other_tenants_and_refuses_bad_input() {
     error_code(status, &answer, StatusCode::BAD_REQUEST);
     assert_eq!(usage(&s, &owner, &org).await["tasks"]["used"], 1, "refused requests spend nothing");
 }
+
+#[tokio::test]
+async fn any_scheduled_job_runs_at_once_by_its_function_name() {
+    let s = start();
+    let (owner, _) = s.signup("owner@acme.io").await;
+    let tick = ok(&s, Method::POST, "/local/jobs/job-executor/run", &owner, None).await;
+    assert!(tick["claimed"].is_u64() && tick["partitionsRead"].is_u64(), "{tick}");
+    let fan_out = ok(&s, Method::POST, "/local/jobs/job-agent/run", &owner, None).await;
+    assert!(fan_out["orgsSeen"].is_u64(), "{fan_out}");
+    // A queue's consumer is not a schedule; an unknown name is nothing.
+    for path in ["/local/jobs/job-run-task/run", "/local/jobs/job-nothing/run"] {
+        let (status, body) = s.post(path, Some(&owner), json!({})).await;
+        error_code(status, &body, StatusCode::NOT_FOUND);
+    }
+}

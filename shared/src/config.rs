@@ -15,7 +15,7 @@ use crate::api::serve;
 use crate::app::{App, Settings};
 use crate::billing::BillingSettings;
 use crate::clock::SystemClock;
-use crate::jobs::Job;
+use crate::jobs::{Job, Trigger};
 use crate::ports::Port;
 use crate::ports::ai::Ai;
 use crate::ports::queue::QueueName;
@@ -317,14 +317,13 @@ pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, Confi
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let queue = match job {
-                Job::Executor | Job::Agent => {
-                    let report = crate::jobs::run_schedule(app, job).await?;
+            let queue = match &job.spec().trigger {
+                Trigger::Schedule(scheduled) => {
+                    let report = (scheduled.run)(app).await?;
                     tracing::info!(%report, "scheduled run done");
                     return Ok::<_, lambda_runtime::Error>(report);
                 }
-                Job::RunTask => QueueName::Tasks,
-                Job::Analyze => QueueName::Analysis,
+                Trigger::Queue(consumer) => consumer.queue,
             };
             let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.payload)?;
             let deadline = event

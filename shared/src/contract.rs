@@ -833,7 +833,7 @@ pub mod job_queue {
 
     #[test]
     fn local_queues_dead_letter_after_as_many_receives_as_the_cloud_ones() {
-        assert_eq!(crate::local::MAX_RECEIVES, template_max_receives());
+        assert_eq!(crate::jobs::MAX_RECEIVES, template_max_receives());
     }
 }
 

@@ -1,66 +1,182 @@
-//! The background functions: the two schedules (executor, agent) and the two queue
-//! consumers (run-task, analyze). The same handlers serve Lambda and `local`'s drain loop.
+//! The background functions, each declared once as a [`JobSpec`]: the two schedules
+//! (executor, agent) and the two queue consumers (run-task, analyze). The same handlers serve
+//! Lambda and `local`'s timers and drain loop.
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ports::Port;
 use crate::ports::queue::QueueName;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
-    /// EventBridge, every minute.
     Executor,
-    /// SQS, the tasks queue.
     RunTask,
-    /// EventBridge, every hour.
     Agent,
-    /// SQS, the analysis queue.
     Analyze,
 }
 
-impl Job {
-    pub const ALL: [Job; 4] = [Job::Executor, Job::RunTask, Job::Agent, Job::Analyze];
+/// A background job, declared once: its function, what triggers it and with what handler,
+/// and the optional ports its work uses. Lambda's entry point (`config::run_job`), `local`'s
+/// timers, drain and `/local/jobs/{function}/run`, and the check against `template.yaml`
+/// derive from it.
+pub struct JobSpec {
+    pub function: &'static str,
+    pub trigger: Trigger,
+    pub ports: &'static [Port],
+}
 
-    /// The Lambda function that runs it.
-    pub fn function(self) -> &'static str {
-        match self {
-            Job::Executor => "job-executor",
-            Job::RunTask => "job-run-task",
-            Job::Agent => "job-agent",
-            Job::Analyze => "job-analyze",
-        }
+pub enum Trigger {
+    /// An EventBridge schedule.
+    Schedule(Scheduled),
+    /// An SQS queue.
+    Queue(Consumer),
+}
+
+pub struct Scheduled {
+    /// `rate(…)` in `template.yaml`.
+    pub every: Rate,
+    pub run: ScheduleHandler,
+}
+
+pub struct Consumer {
+    pub queue: QueueName,
+    /// Receives before a message goes to the dead-letter queue (`maxReceiveCount`).
+    pub max_receives: u32,
+    pub timing: Timing,
+    pub handle: MessageHandler,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    Minute,
+    Hour,
+}
+
+impl Rate {
+    pub fn period(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Rate::Minute => 60,
+            Rate::Hour => 3_600,
+        })
     }
 
-    /// The optional ports its work uses.
-    pub fn ports(self) -> &'static [crate::ports::Port] {
-        use crate::ports::Port;
+    /// As `template.yaml` writes it.
+    pub fn expression(self) -> &'static str {
         match self {
-            Job::Executor | Job::Agent => &[Port::Queue],
-            Job::RunTask => &[Port::Ai, Port::Mailer, Port::Social, Port::Events],
-            Job::Analyze => &[Port::Ai, Port::Events],
+            Rate::Minute => "rate(1 minute)",
+            Rate::Hour => "rate(1 hour)",
         }
     }
 }
 
 /// A scheduled run: what it did, as the function answers.
-pub async fn run_schedule(app: &App, job: Job) -> AppResult<Value> {
-    let report = match job {
-        Job::Executor => serde_json::to_value(crate::tasks::executor::tick(app).await?),
-        Job::Agent => serde_json::to_value(crate::agent::fan_out(app).await?),
-        Job::RunTask | Job::Analyze => return Err(AppError::Internal(format!("{job:?} is not a schedule"))),
-    };
-    report.map_err(|e| AppError::Internal(e.to_string()))
-}
-
+pub type ScheduleHandler = for<'a> fn(&'a App) -> BoxFuture<'a, AppResult<Value>>;
 /// One message of a queue. `Err` means "deliver it again" (and, after the queue's maximum
 /// receives, "to the dead-letter queue").
+pub type MessageHandler = for<'a> fn(&'a App, &'a str) -> BoxFuture<'a, AppResult<Value>>;
+
+fn report<T: serde::Serialize>(value: T) -> AppResult<Value> {
+    serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+const EXECUTOR: JobSpec = JobSpec {
+    function: "job-executor",
+    trigger: Trigger::Schedule(Scheduled {
+        every: Rate::Minute,
+        run: |app| Box::pin(async move { report(crate::tasks::executor::tick(app).await?) }),
+    }),
+    ports: &[Port::Queue],
+};
+
+const AGENT: JobSpec = JobSpec {
+    function: "job-agent",
+    trigger: Trigger::Schedule(Scheduled {
+        every: Rate::Hour,
+        run: |app| Box::pin(async move { report(crate::agent::fan_out(app).await?) }),
+    }),
+    ports: &[Port::Queue],
+};
+
+/// One message may take an AI call (25 s with its retries), its store calls and, for a
+/// campaign, up to 50 mails.
+const RUN_TASK: JobSpec = JobSpec {
+    function: "job-run-task",
+    trigger: Trigger::Queue(Consumer {
+        queue: QueueName::Tasks,
+        max_receives: MAX_RECEIVES,
+        timing: Timing {
+            batch_size: 5,
+            item_budget: std::time::Duration::from_secs(150),
+        },
+        handle: |app, body| Box::pin(async move { report(crate::tasks::run::run(app, body).await?) }),
+    }),
+    ports: &[Port::Ai, Port::Mailer, Port::Social, Port::Events],
+};
+
+/// One message may rescore 20 leads and propose a post (an AI call).
+const ANALYZE: JobSpec = JobSpec {
+    function: "job-analyze",
+    trigger: Trigger::Queue(Consumer {
+        queue: QueueName::Analysis,
+        max_receives: MAX_RECEIVES,
+        timing: Timing {
+            batch_size: 10,
+            item_budget: std::time::Duration::from_secs(90),
+        },
+        handle: |app, body| Box::pin(async move { report(crate::agent::run_job(app, body).await?) }),
+    }),
+    ports: &[Port::Ai, Port::Events],
+};
+
+/// Receives before a message becomes a dead letter: `maxReceiveCount` in `template.yaml`.
+pub const MAX_RECEIVES: u32 = 5;
+
+impl Job {
+    pub const ALL: [Job; 4] = [Job::Executor, Job::RunTask, Job::Agent, Job::Analyze];
+
+    pub fn spec(self) -> &'static JobSpec {
+        match self {
+            Job::Executor => &EXECUTOR,
+            Job::RunTask => &RUN_TASK,
+            Job::Agent => &AGENT,
+            Job::Analyze => &ANALYZE,
+        }
+    }
+
+    pub fn function(self) -> &'static str {
+        self.spec().function
+    }
+
+    pub fn ports(self) -> &'static [Port] {
+        self.spec().ports
+    }
+
+    /// The job that consumes a queue.
+    pub fn consuming(queue: QueueName) -> &'static Consumer {
+        Job::ALL
+            .iter()
+            .find_map(|j| match &j.spec().trigger {
+                Trigger::Queue(consumer) if consumer.queue == queue => Some(consumer),
+                _ => None,
+            })
+            .expect("every queue has its consumer")
+    }
+
+    /// A scheduled job by its function's name, for `local`'s run-now route.
+    pub fn scheduled(function: &str) -> Option<&'static Scheduled> {
+        Job::ALL.iter().find_map(|j| match &j.spec().trigger {
+            Trigger::Schedule(scheduled) if j.function() == function => Some(scheduled),
+            _ => None,
+        })
+    }
+}
+
+/// One message of a queue, by the job that consumes it.
 pub async fn handle_message(app: &App, queue: QueueName, body: &str) -> AppResult<Value> {
-    let outcome = match queue {
-        QueueName::Tasks => serde_json::to_value(crate::tasks::run::run(app, body).await?),
-        QueueName::Analysis => serde_json::to_value(crate::agent::run_job(app, body).await?),
-    };
-    outcome.map_err(|e| AppError::Internal(e.to_string()))
+    (Job::consuming(queue).handle)(app, body).await
 }
 
 /// How a queue's messages fit in their function. `template.yaml` agrees (a test checks): the
@@ -69,22 +185,9 @@ pub async fn handle_message(app: &App, queue: QueueName, body: &str) -> AppResul
 /// least six times the function's `Timeout`, as AWS advises.
 pub struct Timing {
     pub batch_size: usize,
-    /// The most one message may take: one AI call (25 s with its retries), its store calls
-    /// and, for a campaign, up to 50 mails; an analysis rescoring 20 leads and proposing a
-    /// post. A message still running then is stopped and comes back, and its effects are
-    /// keyed so that the next run does only what is left.
+    /// The most one message may take. A message still running then is stopped and comes
+    /// back, and its effects are keyed so that the next run does only what is left.
     pub item_budget: std::time::Duration,
-}
-
-pub fn timing(queue: QueueName) -> Timing {
-    let (batch_size, seconds) = match queue {
-        QueueName::Tasks => (5, 150),
-        QueueName::Analysis => (10, 90),
-    };
-    Timing {
-        batch_size,
-        item_budget: std::time::Duration::from_secs(seconds),
-    }
 }
 
 /// Time kept back from the function's deadline to answer the batch.
@@ -97,7 +200,7 @@ const MIN_START: std::time::Duration = std::time::Duration::from_secs(1);
 /// failed or ran out of time are reported, so only they come back (the event source mapping
 /// has `ReportBatchItemFailures`); what finished is not done again.
 pub async fn handle_batch(app: &App, queue: QueueName, event: SqsEvent, deadline: Option<std::time::Instant>) -> SqsBatchResponse {
-    let budget = timing(queue).item_budget;
+    let budget = Job::consuming(queue).timing.item_budget;
     let limit = match deadline {
         Some(deadline) => budget.min(
             deadline
@@ -216,32 +319,53 @@ mod tests {
         assert!(response.batch_item_failures.is_empty());
     }
 
-    /// `template.yaml`'s functions, event sources and queues fit the jobs' timing.
+    /// `template.yaml`'s functions fit the jobs as declared: a schedule's rate; a queue's
+    /// batch size, dead-letter count, and a timeout that leaves room for one message's budget
+    /// with a visibility timeout at least six times it.
     #[test]
-    fn template_batches_timeouts_and_visibility_fit_the_jobs() {
+    fn template_functions_fit_their_jobs() {
         let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(include_str!("../../template.yaml")).unwrap();
-        let resources = &template["Resources"];
-        for (function, event, queue_resource, queue) in [
-            ("RunTaskFunction", "Tasks", "TaskQueue", QueueName::Tasks),
-            ("AnalyzeFunction", "Analyses", "AnalysisQueue", QueueName::Analysis),
-        ] {
-            let props = &resources[function]["Properties"];
-            let timeout = props["Timeout"].as_u64().expect(function);
-            let batch = props["Events"][event]["Properties"]["BatchSize"].as_u64().expect(event);
-            let visibility = resources[queue_resource]["Properties"]["VisibilityTimeout"]
-                .as_u64()
-                .expect(queue_resource);
-            let timing = timing(queue);
-            assert_eq!(batch as usize, timing.batch_size, "{function}: BatchSize");
-            assert!(
-                timeout >= (timing.item_budget + ANSWER_MARGIN).as_secs(),
-                "{function}: Timeout {timeout} s leaves no room for one message's {:?}",
-                timing.item_budget
-            );
-            assert!(
-                visibility >= 6 * timeout,
-                "{queue_resource}: VisibilityTimeout {visibility} < 6 × {timeout}"
-            );
+        let resources = template["Resources"].as_mapping().unwrap();
+        for job in Job::ALL {
+            let spec = job.spec();
+            let props = &resources
+                .values()
+                .find(|r| r["Metadata"]["BuildProperties"]["Binary"] == spec.function)
+                .unwrap_or_else(|| panic!("{} is not in template.yaml", spec.function))["Properties"];
+            let events: Vec<&serde_yaml_ng::Value> = props["Events"].as_mapping().unwrap().values().collect();
+            match &spec.trigger {
+                Trigger::Schedule(scheduled) => {
+                    let rates: Vec<&str> = events.iter().filter_map(|e| e["Properties"]["Schedule"].as_str()).collect();
+                    assert_eq!(rates, [scheduled.every.expression()], "{}", spec.function);
+                }
+                Trigger::Queue(consumer) => {
+                    let sqs = events.iter().find(|e| e["Type"] == "SQS").expect("an SQS event");
+                    let timeout = props["Timeout"].as_u64().unwrap();
+                    let batch = sqs["Properties"]["BatchSize"].as_u64().unwrap();
+                    let queue = match &sqs["Properties"]["Queue"] {
+                        serde_yaml_ng::Value::Tagged(tagged) => tagged.value.as_str().unwrap().trim_end_matches(".Arn").to_string(),
+                        other => panic!("{}: Queue is {other:?}", spec.function),
+                    };
+                    let queue = &resources[queue.as_str()]["Properties"];
+                    let visibility = queue["VisibilityTimeout"].as_u64().unwrap();
+                    assert_eq!(batch as usize, consumer.timing.batch_size, "{}: BatchSize", spec.function);
+                    assert_eq!(
+                        queue["RedrivePolicy"]["maxReceiveCount"].as_u64(),
+                        Some(u64::from(consumer.max_receives))
+                    );
+                    assert!(
+                        timeout >= (consumer.timing.item_budget + ANSWER_MARGIN).as_secs(),
+                        "{}: Timeout {timeout} s leaves no room for one message's {:?}",
+                        spec.function,
+                        consumer.timing.item_budget
+                    );
+                    assert!(
+                        visibility >= 6 * timeout,
+                        "{}: VisibilityTimeout {visibility} < 6 × {timeout}",
+                        spec.function
+                    );
+                }
+            }
         }
     }
 }
@@ -296,10 +420,12 @@ mod fixtures {
     #[tokio::test]
     async fn event_fixtures_are_events_the_jobs_take() {
         let t = crate::testing::app();
-        for (file, job) in [("job-executor.json", Job::Executor), ("job-agent.json", Job::Agent)] {
-            let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&fixture(file)).unwrap();
+        for job in [Job::Executor, Job::Agent] {
+            let file = format!("{}.json", job.function());
+            let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&fixture(&file)).unwrap();
             assert_eq!(event.detail_type, "Scheduled Event", "{file}");
-            run_schedule(&t.app, job).await.unwrap();
+            let scheduled = Job::scheduled(job.function()).expect("a schedule");
+            (scheduled.run)(&t.app).await.unwrap();
         }
         for (file, queue) in [("job-run-task.json", QueueName::Tasks), ("job-analyze.json", QueueName::Analysis)] {
             let event: SqsEvent = serde_json::from_str(&fixture(file)).unwrap();

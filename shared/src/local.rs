@@ -16,7 +16,7 @@ use crate::app::{App, Settings};
 use crate::clock::SystemClock;
 use crate::config::{ConfigError, ai_from_env, billing_from_env, optional};
 use crate::error::AppError;
-use crate::jobs::Job;
+use crate::jobs::{Job, Scheduled, Trigger};
 use crate::orgs::Role;
 use crate::ports::queue::{Message, QueueName};
 use crate::ports::secrets::SecretName;
@@ -105,9 +105,6 @@ fn ensure_dev_key(secrets_dir: &Path) -> std::io::Result<()> {
 
 /// How long a received local message stays hidden before it comes back.
 const LOCAL_VISIBILITY_SECONDS: u64 = 300;
-/// Receives before a message becomes a dead letter: `maxReceiveCount` in `template.yaml`.
-pub const MAX_RECEIVES: u32 = 5;
-
 pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigError> {
     let io = |what: &str, e: &dyn std::fmt::Display| ConfigError::Invalid(format!("{what}: {e}"));
     let secrets_dir = config.data_dir.join("secrets");
@@ -120,7 +117,7 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
         &config.data_dir.join("chief.db"),
         clock.clone(),
         std::time::Duration::from_secs(LOCAL_VISIBILITY_SECONDS),
-        MAX_RECEIVES,
+        crate::jobs::MAX_RECEIVES,
     )
     .map_err(|e| io("cannot open the queue", &e))?;
     let secrets = Arc::new(LocalSecrets::new(Some(secrets_dir)));
@@ -200,6 +197,9 @@ async fn handle(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::R
 #[derive(Clone, Copy)]
 enum LocalRoute {
     Events,
+    /// Runs a scheduled job at once, by its function's name.
+    RunJob,
+    /// The aliases of the first two scheduled jobs' runs.
     Executor,
     Agent,
     DeadLetters,
@@ -207,6 +207,7 @@ enum LocalRoute {
 
 const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
     (Method::GET, "/local/orgs/{orgId}/events", LocalRoute::Events),
+    (Method::POST, "/local/jobs/{function}/run", LocalRoute::RunJob),
     (Method::POST, "/local/executor/run", LocalRoute::Executor),
     (Method::POST, "/local/agent/run", LocalRoute::Agent),
     (Method::GET, "/local/queues/{queue}/dead-letters", LocalRoute::DeadLetters),
@@ -232,13 +233,15 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
                 .map_err(|e| AppError::Unavailable(format!("the event store is unavailable: {e}")))?;
             Reply::ok(events)
         }
-        LocalRoute::Executor => {
+        LocalRoute::RunJob | LocalRoute::Executor | LocalRoute::Agent => {
             dev_only()?;
-            Reply::ok(crate::jobs::run_schedule(app, Job::Executor).await?)
-        }
-        LocalRoute::Agent => {
-            dev_only()?;
-            Reply::ok(crate::jobs::run_schedule(app, Job::Agent).await?)
+            let function = match route {
+                LocalRoute::Executor => Job::Executor.function(),
+                LocalRoute::Agent => Job::Agent.function(),
+                _ => params.get("function"),
+            };
+            let scheduled = Job::scheduled(function).ok_or(AppError::NotFound("scheduled job"))?;
+            Reply::ok((scheduled.run)(app).await?)
         }
         LocalRoute::DeadLetters => {
             let queue = QueueName::ALL
@@ -294,13 +297,13 @@ async fn drain_forever(app: Arc<App>) {
     }
 }
 
-/// Runs a schedule every `period`, as EventBridge would.
-async fn every(app: Arc<App>, job: Job, period: std::time::Duration) {
-    let mut ticks = tokio::time::interval(period);
+/// Runs a scheduled job at its rate, as EventBridge would.
+async fn every(app: Arc<App>, job: Job, scheduled: &'static Scheduled) {
+    let mut ticks = tokio::time::interval(scheduled.every.period());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match crate::jobs::run_schedule(&app, job).await {
+        match (scheduled.run)(&app).await {
             Ok(report) => tracing::info!(?job, %report, "scheduled run"),
             Err(e) => tracing::warn!(?job, error = %e, "scheduled run failed"),
         }
@@ -374,8 +377,11 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
     let app = Arc::new(local_app(&config, app_url)?);
     tokio::spawn(drain_forever(app.clone()));
     if config.schedules {
-        tokio::spawn(every(app.clone(), Job::Executor, std::time::Duration::from_secs(60)));
-        tokio::spawn(every(app.clone(), Job::Agent, std::time::Duration::from_secs(3600)));
+        for job in Job::ALL {
+            if let Trigger::Schedule(scheduled) = &job.spec().trigger {
+                tokio::spawn(every(app.clone(), job, scheduled));
+            }
+        }
     }
     let config = Arc::new(config);
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
