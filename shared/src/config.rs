@@ -48,8 +48,9 @@ pub struct CloudConfig {
     pub app_url: String,
     /// `CHIEF_SECRETS_TTL_SECONDS`: how long a fetched secret is reused (default 300).
     pub secrets_ttl: Duration,
-    /// `CHIEF_EVENT_BUS_NAME`: the app's own EventBridge bus for domain events.
-    pub event_bus_name: String,
+    /// `CHIEF_EVENT_BUS_NAME`: the app's own EventBridge bus for domain events (needed by
+    /// the functions that wire events).
+    pub event_bus_name: Option<String>,
     /// `CHIEF_STRIPE_SECRET_ID` / `CHIEF_STRIPE_WEBHOOK_SECRET_ID` (optional): the ids of the
     /// Stripe API key and webhook signing secret(s); without them billing answers 503.
     pub stripe_secret_id: Option<String>,
@@ -121,7 +122,6 @@ impl CloudConfig {
         let table_name = required("CHIEF_TABLE_NAME");
         let jwt_secret_id = required("CHIEF_JWT_SECRET_ID");
         let app_url = required("CHIEF_APP_URL");
-        let event_bus_name = required("CHIEF_EVENT_BUS_NAME");
         // Lambda sets it; read here so a missing region fails at start-up, not on a request.
         required("AWS_REGION");
         if !missing.is_empty() {
@@ -141,7 +141,7 @@ impl CloudConfig {
             mail_from: optional("CHIEF_MAIL_FROM").unwrap_or_else(|| "Chief <no-reply@chief.invalid>".into()),
             app_url,
             secrets_ttl,
-            event_bus_name,
+            event_bus_name: optional("CHIEF_EVENT_BUS_NAME"),
             stripe_secret_id: optional("CHIEF_STRIPE_SECRET_ID"),
             stripe_webhook_secret_id: optional("CHIEF_STRIPE_WEBHOOK_SECRET_ID"),
             billing: billing_from_env(),
@@ -213,7 +213,7 @@ impl Wiring {
                 dependencies: crate::app::Dependencies {
                     ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| crate::adapters::openai_ai::PROVIDER.into()),
                     queues: config.queue_urls.keys().copied().collect(),
-                    event_bus: Some(format!("eventbridge:{}", config.event_bus_name)),
+                    event_bus: config.event_bus_name.as_ref().map(|bus| format!("eventbridge:{bus}")),
                     mail: config.smtp_secret_id.as_ref().map(|_| "smtp".into()),
                 },
                 ..Settings::default()
@@ -232,9 +232,7 @@ impl Wiring {
     fn check(self, function: &str, needs: &[Port]) -> Result<App, ConfigError> {
         match needs.iter().find(|port| !self.wired.contains(port)) {
             Some(port) => Err(ConfigError::Invalid(format!(
-                "{function} needs the {} port: wire it in its main.rs (`.{}()`)",
-                port.as_str(),
-                port.as_str()
+                "{function} needs the {port}: wire it in its main.rs and set its configuration"
             ))),
             None => Ok(self.app),
         }
@@ -256,20 +254,23 @@ impl Wiring {
         self
     }
 
-    /// The app's EventBridge bus.
-    pub fn events(mut self) -> Self {
-        self.app.events = Arc::new(EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(&self.aws),
-            self.config.event_bus_name.clone(),
-        ));
+    /// The app's EventBridge bus (`CHIEF_EVENT_BUS_NAME`).
+    pub fn events(mut self) -> Result<Self, ConfigError> {
+        let bus = self
+            .config
+            .event_bus_name
+            .clone()
+            .ok_or_else(|| ConfigError::Missing("CHIEF_EVENT_BUS_NAME".into()))?;
+        self.app.events = Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&self.aws), bus));
         self.wired.push(Port::Events);
-        self
+        Ok(self)
     }
 
-    /// The SQS job queues.
+    /// The SQS job queues whose URLs are set (`CHIEF_TASK_QUEUE_URL`,
+    /// `CHIEF_ANALYSIS_QUEUE_URL`); each one set is a port wired.
     pub fn queue(mut self) -> Self {
         self.app.queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.aws), self.config.queue_urls.clone()));
-        self.wired.push(Port::Queue);
+        self.wired.extend(self.config.queue_urls.keys().map(|q| Port::Queue(*q)));
         self
     }
 
@@ -350,7 +351,7 @@ mod tests {
             mail_from: "Chief <t@chief.invalid>".into(),
             app_url: "http://localhost".into(),
             secrets_ttl: Duration::from_secs(300),
-            event_bus_name: "chief-test".into(),
+            event_bus_name: Some("chief-test".into()),
             stripe_secret_id: None,
             stripe_webhook_secret_id: None,
             billing: BillingSettings::default(),
@@ -365,14 +366,31 @@ mod tests {
         let leads = Group::Leads.spec();
         let unwired = Wiring::new(config()).await.check(leads.function, leads.ports);
         let message = unwired.err().expect("refused").to_string();
-        assert!(message.contains("api-leads needs the events port"), "{message}");
-        assert!(Wiring::new(config()).await.events().check(leads.function, leads.ports).is_ok());
+        assert!(message.contains("api-leads needs the events"), "{message}");
+        let wired = Wiring::new(config()).await.events().unwrap();
+        assert!(wired.check(leads.function, leads.ports).is_ok());
         let run_task = crate::jobs::Job::RunTask;
-        let partly = Wiring::new(config())
-            .await
-            .events()
-            .social()
-            .check(run_task.function(), run_task.ports());
-        assert!(partly.err().expect("refused").to_string().contains("the ai port"));
+        let partly = Wiring::new(config()).await.events().unwrap().social();
+        let refused = partly.check(run_task.function(), run_task.ports());
+        assert!(refused.err().expect("refused").to_string().contains("needs the ai"));
+    }
+
+    #[tokio::test]
+    async fn configuration_is_asked_only_of_the_functions_that_use_it() {
+        let executor = crate::jobs::Job::Executor;
+        // No queue URL: the executor could not send what it claims, so it does not start.
+        let without = Wiring::new(config()).await.queue().check(executor.function(), executor.ports());
+        let message = without.err().expect("refused").to_string();
+        assert!(message.contains("job-executor needs the tasks queue"), "{message}");
+        let mut with_queue = config();
+        with_queue.queue_urls.insert(QueueName::Tasks, "http://queue/tasks".into());
+        let wired = Wiring::new(with_queue).await.queue();
+        assert!(wired.check(executor.function(), executor.ports()).is_ok());
+        // No bus: a function that emits events cannot wire them; one that does not starts.
+        let mut no_bus = config();
+        no_bus.event_bus_name = None;
+        assert!(Wiring::new(no_bus.clone()).await.events().is_err());
+        let health = Group::Health.spec();
+        assert!(Wiring::new(no_bus).await.check(health.function, health.ports).is_ok());
     }
 }

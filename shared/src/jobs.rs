@@ -88,7 +88,7 @@ const EXECUTOR: JobSpec = JobSpec {
         every: Rate::Minute,
         run: |app| Box::pin(async move { report(crate::tasks::executor::tick(app).await?) }),
     }),
-    ports: &[Port::Queue],
+    ports: &[Port::Queue(QueueName::Tasks)],
 };
 
 const AGENT: JobSpec = JobSpec {
@@ -97,7 +97,7 @@ const AGENT: JobSpec = JobSpec {
         every: Rate::Hour,
         run: |app| Box::pin(async move { report(crate::agent::fan_out(app).await?) }),
     }),
-    ports: &[Port::Queue],
+    ports: &[Port::Queue(QueueName::Analysis)],
 };
 
 /// One message may take an AI call (25 s with its retries), its store calls and, for a

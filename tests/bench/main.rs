@@ -52,6 +52,14 @@ fn start_once(binary: &PathBuf) -> (Duration, u64) {
         .env("CHIEF_JWT_SECRET_ID", "chief-bench-jwt")
         .env("CHIEF_APP_URL", "https://app.chief.example")
         .env("CHIEF_EVENT_BUS_NAME", "chief-bench")
+        .env(
+            "CHIEF_TASK_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-bench-tasks",
+        )
+        .env(
+            "CHIEF_ANALYSIS_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-bench-analysis",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

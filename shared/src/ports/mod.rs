@@ -18,20 +18,21 @@ pub enum Port {
     Mailer,
     Payments,
     Events,
-    Queue,
+    /// One job queue, to send to or consume.
+    Queue(queue::QueueName),
     Ai,
     Social,
 }
 
-impl Port {
-    pub fn as_str(self) -> &'static str {
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Port::Mailer => "mailer",
-            Port::Payments => "payments",
-            Port::Events => "events",
-            Port::Queue => "queue",
-            Port::Ai => "ai",
-            Port::Social => "social",
+            Port::Mailer => f.write_str("mailer"),
+            Port::Payments => f.write_str("payments"),
+            Port::Events => f.write_str("events"),
+            Port::Queue(queue) => write!(f, "{} queue", queue.as_str()),
+            Port::Ai => f.write_str("ai"),
+            Port::Social => f.write_str("social"),
         }
     }
 }
