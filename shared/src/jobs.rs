@@ -3,7 +3,7 @@
 //! Lambda and `local`'s timers and drain loop.
 
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ports::Port;
 use crate::ports::queue::QueueName;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -79,7 +79,7 @@ pub type ScheduleHandler = for<'a> fn(&'a App) -> BoxFuture<'a, AppResult<Value>
 pub type MessageHandler = for<'a> fn(&'a App, &'a str) -> BoxFuture<'a, AppResult<Value>>;
 
 fn report<T: serde::Serialize>(value: T) -> AppResult<Value> {
-    serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))
+    Ok(serde_json::to_value(value)?)
 }
 
 const EXECUTOR: JobSpec = JobSpec {
@@ -251,11 +251,7 @@ pub struct DrainReport {
 /// Receives one batch from a queue and handles it as Lambda would: done messages are
 /// acknowledged, failed ones released to come back (and to reach the DLQ in the end).
 pub async fn drain_once(app: &App, queue: QueueName) -> AppResult<DrainReport> {
-    let messages = app
-        .queue
-        .receive(queue, crate::ports::queue::MAX_BATCH)
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let messages = app.queue.receive(queue, crate::ports::queue::MAX_BATCH).await?;
     let mut report = DrainReport {
         received: messages.len(),
         ..DrainReport::default()
@@ -272,7 +268,7 @@ pub async fn drain_once(app: &App, queue: QueueName) -> AppResult<DrainReport> {
                 app.queue.release(queue, &message.receipt).await
             }
         };
-        settled.map_err(|e| AppError::Unavailable(e.to_string()))?;
+        settled?;
     }
     Ok(report)
 }

@@ -228,9 +228,7 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
     match route {
         LocalRoute::Events => {
             let tenant = crate::orgs::access::authorize(app, &principal, params.get("orgId"), Role::Member).await?;
-            let events = recorded(&*app.table, tenant.org_id())
-                .await
-                .map_err(|e| AppError::Unavailable(format!("the event store is unavailable: {e}")))?;
+            let events = recorded(&*app.table, tenant.org_id()).await?;
             Reply::ok(events)
         }
         LocalRoute::RunJob | LocalRoute::Executor | LocalRoute::Agent => {
@@ -248,11 +246,7 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
                 .into_iter()
                 .find(|q| q.as_str() == params.get("queue"))
                 .ok_or(AppError::NotFound("queue"))?;
-            let letters = app
-                .queue
-                .dead_letters(queue, 100)
-                .await
-                .map_err(|e| AppError::Unavailable(format!("the queue is unavailable: {e}")))?;
+            let letters = app.queue.dead_letters(queue, 100).await?;
             let mine: Vec<String> = crate::orgs::list_mine(app, &principal)
                 .await?
                 .into_iter()

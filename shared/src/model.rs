@@ -8,8 +8,8 @@ use serde_json::Value;
 
 /// A model as an item under a key; `extra` adds index attributes and the like.
 pub fn to_item<T: Serialize>(pk: &str, sk: &str, model: &T) -> AppResult<Item> {
-    let Value::Object(mut item) = serde_json::to_value(model).map_err(|e| AppError::Internal(e.to_string()))? else {
-        return Err(AppError::Internal("a model must serialise to an object".into()));
+    let Value::Object(mut item) = serde_json::to_value(model)? else {
+        return Err(AppError::internal("a model must serialise to an object"));
     };
     item.insert(PK.into(), pk.into());
     item.insert(SK.into(), sk.into());
@@ -18,7 +18,10 @@ pub fn to_item<T: Serialize>(pk: &str, sk: &str, model: &T) -> AppResult<Item> {
 
 /// An item as a model; key and index attributes are ignored.
 pub fn from_item<T: DeserializeOwned>(item: Item) -> AppResult<T> {
-    serde_json::from_value(Value::Object(item)).map_err(|e| AppError::Internal(format!("stored item unreadable: {e}")))
+    serde_json::from_value(Value::Object(item)).map_err(|e| AppError::Internal {
+        what: "a stored item could not be read".into(),
+        cause: Some(e.into()),
+    })
 }
 
 pub fn new_id() -> String {

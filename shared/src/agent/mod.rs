@@ -92,14 +92,10 @@ pub async fn fan_out(app: &App) -> AppResult<FanOutReport> {
                     org_id: org.id,
                     hour: report.hour.clone(),
                 };
-                jobs.push(serde_json::to_string(&job).map_err(|e| AppError::Internal(e.to_string()))?);
+                jobs.push(serde_json::to_string(&job)?);
             }
             if !jobs.is_empty() {
-                report.batches += app
-                    .queue
-                    .send(QueueName::Analysis, &jobs)
-                    .await
-                    .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                report.batches += app.queue.send(QueueName::Analysis, &jobs).await?;
                 report.messages += jobs.len();
             }
             match page.cursor {

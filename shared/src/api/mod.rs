@@ -189,7 +189,7 @@ impl Reply {
         Self::with(StatusCode::CREATED, data)
     }
     fn with(status: StatusCode, data: impl Serialize) -> AppResult<Reply> {
-        let data = serde_json::to_value(data).map_err(|e| AppError::Internal(e.to_string()))?;
+        let data = serde_json::to_value(data)?;
         Ok(Reply { status, data })
     }
 }
@@ -206,15 +206,35 @@ pub fn reply_response(reply: Reply) -> Response<Body> {
     json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data}))
 }
 
+/// The HTTP status of an error.
+pub fn status(err: &AppError) -> StatusCode {
+    match err {
+        AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+        AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::Unauthorized(_) | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Unavailable { .. } | AppError::Disabled { .. } | AppError::AiRateLimited(_) | AppError::AiUnavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// The error envelope. A failure on our side or a provider's names the request, whose log
 /// lines hold the details.
 pub fn error_response(err: &AppError, request_id: Option<&str>) -> Response<Body> {
     let mut message = err.public_message();
-    if let Some(id) = request_id.filter(|_| err.status().is_server_error() || matches!(err, AppError::Upstream { .. })) {
+    if let Some(id) = request_id.filter(|_| err.is_ours()) {
         message.push_str(&format!(" (request id {id})"));
     }
     let mut response = json_response(
-        err.status(),
+        status(err),
         &json!({"success": false, "error": {"code": err.code(), "message": message}}),
     );
     if let AppError::RateLimited { retry_after, .. } = err
@@ -245,10 +265,8 @@ pub async fn serve(app: &App, group: &RouteGroup, req: Request) -> Response<Body
         Ok(reply) => reply_response(reply),
         Err(err) => {
             match &err {
-                AppError::Internal(detail) => tracing::error!(%detail, "request failed"),
-                AppError::Unavailable(detail) | AppError::Upstream { message: detail, .. } => {
-                    tracing::warn!(%detail, "dependency unavailable")
-                }
+                AppError::Internal { .. } => tracing::error!(detail = %err.chain(), "request failed"),
+                _ if err.is_ours() => tracing::warn!(detail = %err.chain(), "dependency failed"),
                 _ => {}
             }
             error_response(&err, request_id.as_deref())

@@ -23,7 +23,7 @@ pub fn hash(password: &str) -> AppResult<String> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))
+        .map_err(|e| AppError::internal(format!("hashing failed: {e}")))
 }
 
 pub fn verify(password: &str, stored: &str) -> bool {

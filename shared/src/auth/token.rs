@@ -4,7 +4,7 @@
 use super::Principal;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ports::secrets::{SecretName, SecretsError};
+use crate::ports::secrets::SecretName;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +20,7 @@ struct Claims {
 }
 
 async fn signing_key(app: &App) -> AppResult<String> {
-    app.secrets.get(SecretName::JwtSigningKey).await.map_err(|e| match e {
-        SecretsError::Missing(_) => AppError::Internal(e.to_string()),
-        SecretsError::Unavailable(m) => AppError::Unavailable(m),
-    })
+    Ok(app.secrets.get(SecretName::JwtSigningKey).await?)
 }
 
 pub struct Issued {
@@ -42,8 +39,12 @@ pub async fn issue(app: &App, user_id: &str, email: &str) -> AppResult<Issued> {
         exp: expires_at.timestamp(),
     };
     let key = signing_key(app).await?;
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key.as_bytes()))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key.as_bytes())).map_err(|e| {
+        AppError::Internal {
+            what: "the token could not be signed".into(),
+            cause: Some(e.into()),
+        }
+    })?;
     Ok(Issued { token, expires_at })
 }
 

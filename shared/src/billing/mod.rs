@@ -12,7 +12,7 @@ use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::orgs::Org;
 use crate::orgs::access::TenantCtx;
-use crate::ports::payments::{CheckoutRequest, NewCustomer, PaymentsError};
+use crate::ports::payments::{CheckoutRequest, NewCustomer};
 use crate::ports::table::{Condition, Item, Key, TableError, TxOp};
 use crate::usage::{Plan, UsageReport};
 use chrono::{DateTime, Utc};
@@ -159,29 +159,15 @@ pub const ORG_DELETED_AT: &str = "orgDeletedAt";
 /// the portal. An error here (Stripe unreachable: 503) stops the delete before it starts.
 pub async fn stop_charging(app: &App, subscription: &Subscription) -> AppResult<()> {
     if let Some(open) = &subscription.open_checkout {
-        app.payments.expire_checkout(&open.session_id).await.map_err(payments_error)?;
+        app.payments.expire_checkout(&open.session_id).await.map_err(AppError::from)?;
     }
     if subscription.is_live()
         && let Some(id) = &subscription.subscription_id
     {
-        app.payments.cancel_subscription(id).await.map_err(payments_error)?;
+        app.payments.cancel_subscription(id).await.map_err(AppError::from)?;
         tracing::info!(org_id = %subscription.org_id, subscription = %id, "subscription cancelled with its org");
     }
     Ok(())
-}
-
-fn payments_error(e: PaymentsError) -> AppError {
-    match e {
-        PaymentsError::NotConfigured(message) => AppError::Disabled {
-            code: "BILLING_NOT_CONFIGURED",
-            message,
-        },
-        PaymentsError::Rejected(message) => AppError::Upstream {
-            code: "PAYMENT_PROVIDER_ERROR",
-            message: format!("Stripe refused the request: {message}"),
-        },
-        PaymentsError::Unavailable(message) => AppError::Unavailable(format!("Stripe is unavailable: {message}")),
-    }
 }
 
 fn not_configured(what: &str) -> AppError {
@@ -193,7 +179,7 @@ fn not_configured(what: &str) -> AppError {
 
 /// The first check after authorisation: without a key nothing else is looked at.
 pub async fn ensure_configured(app: &App) -> AppResult<()> {
-    app.payments.ready().await.map_err(payments_error)
+    app.payments.ready().await.map_err(AppError::from)
 }
 
 #[derive(Debug, Serialize)]
@@ -249,7 +235,7 @@ async fn customer(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subsc
             email: &email,
         })
         .await
-        .map_err(payments_error)?;
+        .map_err(AppError::from)?;
     let subscription = Subscription {
         org_id: org.id.clone(),
         customer_id: customer_id.clone(),
@@ -279,7 +265,7 @@ async fn customer(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subsc
             let item = app.table.get(&tenant.key(keys::SUBSCRIPTION_SK)).await?;
             Ok(subscription_from(item)?
                 .map(|s| s.customer_id)
-                .ok_or_else(|| AppError::Internal("subscription vanished".into()))?)
+                .ok_or_else(|| AppError::internal("subscription vanished"))?)
         }
         Err(e) => Err(e.into()),
     }
@@ -320,7 +306,7 @@ pub async fn checkout(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<S
                 session_id: open.session_id.clone(),
             });
         }
-        app.payments.expire_checkout(&open.session_id).await.map_err(payments_error)?;
+        app.payments.expire_checkout(&open.session_id).await.map_err(AppError::from)?;
     }
     let customer_id = customer(app, tenant, org, stored).await?;
     let app_url = app.settings.app_url.trim_end_matches('/');
@@ -345,7 +331,7 @@ pub async fn checkout(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<S
             cancel_url: &cancel,
         })
         .await
-        .map_err(payments_error)?;
+        .map_err(AppError::from)?;
     let opened = OpenCheckout {
         session_id: session.id,
         url: session.url,
@@ -371,8 +357,8 @@ const RECORD_TRIES: usize = 5;
 async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> AppResult<OpenCheckout> {
     for _ in 0..RECORD_TRIES {
         let Some(mut current) = subscription_from(app.table.get(&tenant.key(keys::SUBSCRIPTION_SK)).await?)? else {
-            return Err(AppError::Internal(
-                "the subscription record is missing after its customer was stored".into(),
+            return Err(AppError::internal(
+                "the subscription record is missing after its customer was stored",
             ));
         };
         let now = app.clock.now().timestamp();
@@ -381,7 +367,7 @@ async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> A
             .clone()
             .filter(|o| o.session_id != opened.session_id && o.plan == opened.plan && o.expires_at > now + OPEN_MARGIN_SECONDS)
         {
-            app.payments.expire_checkout(&opened.session_id).await.map_err(payments_error)?;
+            app.payments.expire_checkout(&opened.session_id).await.map_err(AppError::from)?;
             return Ok(other);
         }
         let read = current.version;
@@ -394,7 +380,10 @@ async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> A
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Unavailable("the billing record kept changing: try again".into()))
+    Err(AppError::Unavailable {
+        what: "the billing record kept changing: try again".into(),
+        cause: None,
+    })
 }
 
 pub async fn portal(app: &App, org: &Org, stored: Option<Subscription>) -> AppResult<SessionView> {
@@ -411,7 +400,7 @@ pub async fn portal(app: &App, org: &Org, stored: Option<Subscription>) -> AppRe
         .portal_return_url
         .clone()
         .unwrap_or_else(|| format!("{app_url}/orgs/{}/billing", org.id));
-    let session = app.payments.portal(&customer_id, &return_url).await.map_err(payments_error)?;
+    let session = app.payments.portal(&customer_id, &return_url).await.map_err(AppError::from)?;
     Ok(SessionView {
         url: session.url,
         session_id: session.id,

@@ -97,7 +97,7 @@ pub async fn receive(app: &App, signature_header: Option<&str>, body: &[u8]) -> 
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>(),
         Err(SecretsError::Missing(_)) => Vec::new(),
-        Err(SecretsError::Unavailable(e)) => return Err(AppError::Unavailable(e)),
+        Err(e) => return Err(e.into()),
     };
     if secrets.is_empty() {
         return Err(AppError::Disabled {
@@ -442,10 +442,13 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Unavailable(format!(
-        "Stripe event {} kept conflicting with concurrent changes; Stripe will deliver it again",
-        event.id
-    )))
+    Err(AppError::Unavailable {
+        what: format!(
+            "Stripe event {} kept conflicting with concurrent changes; Stripe will deliver it again",
+            event.id
+        ),
+        cause: None,
+    })
 }
 
 fn plan_changed(event: &Event, org: &Org, next: &Subscription, plan: Plan, now: &str) -> DomainEvent {
@@ -479,10 +482,7 @@ async fn publish(app: &App, event: &Event, org_id: &str, pending: Vec<DomainEven
     if pending.is_empty() {
         return Ok(());
     }
-    app.events
-        .publish(&pending)
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    app.events.publish(&pending).await?;
     let cleared = seen_item(app, event, org_id, Vec::new())?;
     match app.table.put(cleared, Some(Condition::Exists)).await {
         Ok(()) | Err(TableError::ConditionFailed { .. }) => Ok(()),

@@ -144,7 +144,7 @@ impl OrgContext {
     pub fn from_items(items: Vec<Option<Item>>, now: DateTime<Utc>) -> AppResult<Self> {
         let [org, config, policy, usage]: [Option<Item>; 4] = items
             .try_into()
-            .map_err(|_| AppError::Internal("an org context needs four items".into()))?;
+            .map_err(|_| AppError::internal("an org context needs four items"))?;
         let org: crate::orgs::Org = from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
         Ok(OrgContext {
             plan: org.plan_at(now),

@@ -75,7 +75,7 @@ pub async fn authorize_with(
     let role = membership
         .get("role")
         .and_then(|r| serde_json::from_value::<Role>(r.clone()).ok())
-        .ok_or_else(|| AppError::Internal("membership without a role".into()))?;
+        .ok_or_else(|| AppError::internal("membership without a role"))?;
     tracing::Span::current().record("org_id", org_id);
     let tenant = TenantCtx {
         org_id: org_id.to_string(),

@@ -140,7 +140,7 @@ pub async fn invite(
             ])
             .await?;
         quota.give_back(app).await;
-        return Err(AppError::Unavailable(format!("the invitation could not be mailed: {e}")));
+        return Err(AppError::unavailable("the invitation could not be mailed", e));
     }
     tracing::info!(org_id = %tenant.org_id(), "invitation sent");
     Ok(invitation)

@@ -28,7 +28,7 @@ pub fn shard(id: &str) -> u32 {
 /// The (duePK, dueSK) of an item of `org_id` due at `at` (RFC 3339).
 pub fn entry(org_id: &str, id: &str, at: &str) -> AppResult<(String, String)> {
     let due = chrono::DateTime::parse_from_rfc3339(at)
-        .map_err(|_| AppError::Internal(format!("due time {at} is not RFC 3339")))?
+        .map_err(|_| AppError::internal(format!("due time {at} is not RFC 3339")))?
         .with_timezone(&Utc);
     Ok((
         keys::due_pk(&minute(due), shard(id)),

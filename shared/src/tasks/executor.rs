@@ -132,15 +132,11 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     let mut jobs = Vec::new();
     for entry in entries {
         if let Some(job) = take(app, entry, now, &mut orgs, &mut report).await? {
-            jobs.push(serde_json::to_string(&job).map_err(|e| AppError::Internal(e.to_string()))?);
+            jobs.push(serde_json::to_string(&job)?);
         }
     }
     if !jobs.is_empty() {
-        report.batches = app
-            .queue
-            .send(QueueName::Tasks, &jobs)
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        report.batches = app.queue.send(QueueName::Tasks, &jobs).await?;
         report.enqueued = jobs.len();
     }
     // Moves forward only as far as it read; a later tick starts again just behind it.
@@ -171,7 +167,7 @@ async fn org_rules<'a>(app: &App, org_id: &str, now: DateTime<Utc>, orgs: &'a mu
             .get_many(&keys)
             .await?
             .try_into()
-            .map_err(|_| AppError::Internal("two items asked".into()))?;
+            .map_err(|_| AppError::internal("two items asked"))?;
         let plan = match org {
             Some(org) => from_item::<Org>(org)?.plan_at(now),
             None => Plan::Free,
@@ -195,7 +191,7 @@ async fn take(
         .get("PK")
         .and_then(|pk| pk.as_str())
         .and_then(|pk| pk.strip_prefix("ORG#"))
-        .ok_or_else(|| AppError::Internal("a due entry outside an org".into()))?
+        .ok_or_else(|| AppError::internal("a due entry outside an org"))?
         .to_string();
     let mut task: Task = from_item(entry)?;
     let stamp = crate::clock::timestamp(now);

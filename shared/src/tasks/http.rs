@@ -61,7 +61,7 @@ async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let now = app.clock.now();
     let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now)), keys::AUTONOMY_SK.into()];
     let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    let [org, used, policy]: [_; 3] = items.try_into().map_err(|_| AppError::Internal("three items asked".into()))?;
+    let [org, used, policy]: [_; 3] = items.try_into().map_err(|_| AppError::internal("three items asked"))?;
     let org: Org = model::from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
     let plan = org.plan_at(now);
     let mut task = super::new_task(now, tenant.user_id(), Origin::Member, input)?;

@@ -241,7 +241,7 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
             serde_json::to_value(followup)
         }
     };
-    cleaned.map_err(|e| AppError::Internal(e.to_string()))
+    Ok(cleaned?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,7 +310,7 @@ pub async fn campaign_need(app: &App, tenant: &TenantCtx, task: &mut Task) -> Ap
     if task.kind != TaskType::EmailCampaign {
         return Ok(());
     }
-    let campaign: CampaignInput = serde_json::from_value(task.input.clone()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let campaign: CampaignInput = serde_json::from_value(task.input.clone())?;
     let keys: Vec<_> = campaign.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
     let with_email = app
         .table

@@ -21,7 +21,6 @@ use crate::orgs::access::TenantCtx;
 use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::mailer::Email;
-use crate::ports::social::SocialError;
 use crate::ports::table::{Condition, Counter, Item, TableError, TxOp};
 use crate::usage::{self, Metric, Need};
 use chrono::Duration;
@@ -191,11 +190,7 @@ async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> A
     let published = app
         .social
         .publish(tenant.org_id(), &input.platform, &completion.text, &task.id)
-        .await
-        .map_err(|e| match e {
-            SocialError::Unavailable(m) => AppError::Unavailable(m),
-            other => AppError::validation(other.to_string()),
-        })?;
+        .await?;
     Ok(Step::Done(Done {
         output: json!({"post": published, "provider": completion.provider, "model": completion.model}),
         sent: Need {
@@ -257,7 +252,7 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Ta
             app.table
                 .delete(&tenant.key(keys::campaign_send_sk(&task.id, &lead.id)), None)
                 .await?;
-            return Err(AppError::Unavailable(format!("mail to a lead not sent: {e}")));
+            return Err(AppError::unavailable("mail to a lead was not sent", e));
         }
         sent += 1;
     }
