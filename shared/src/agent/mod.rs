@@ -551,7 +551,7 @@ pub async fn run_job(app: &App, body: &str) -> AppResult<JobOutcome> {
     let tenant = TenantCtx::background(&job.org_id);
     let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
     let items = app.table.get_many(&keys).await?;
-    if items[0].is_none() {
+    if items.first().is_none_or(Option::is_none) {
         return Ok(JobOutcome::Skipped {
             reason: "the organisation is gone",
         });

@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::orgs::Role;
-use crate::orgs::access::authorize_with;
+use crate::orgs::access::authorize_reading;
 use crate::ports::Port;
 use crate::usage::Plan;
 use serde::Deserialize;
@@ -44,14 +44,12 @@ struct StartCheckout {
 /// Who may do what is settled before the body, the settings or Stripe are looked at: the
 /// membership, with the org, its subscription and `also`, in one read.
 async fn billing_context(app: &App, req: &Req, params: &Params, min_role: Role, also: Option<String>) -> AppResult<Context> {
-    let mut sks = vec![keys::ORG_SK.to_string(), keys::SUBSCRIPTION_SK.to_string()];
-    sks.extend(also);
-    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), min_role, &sks).await?;
-    let mut items = items.into_iter();
+    let sks = [keys::ORG_SK.to_string(), keys::SUBSCRIPTION_SK.to_string()];
+    let (tenant, [org, subscription], also) = authorize_reading(app, req.principal()?, params.get("orgId"), min_role, sks, also).await?;
     Ok(Context {
-        org: crate::orgs::org_from(items.next().flatten())?,
-        subscription: super::subscription_from(items.next().flatten())?,
-        also: items.next().flatten(),
+        org: crate::orgs::org_from(org)?,
+        subscription: super::subscription_from(subscription)?,
+        also,
         tenant,
     })
 }

@@ -36,15 +36,15 @@ fn conversation_sk(req: &Req, params: &Params) -> AppResult<String> {
 
 async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let also = [keys::AI_CONFIG_SK.into()];
-    let (_, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    Reply::ok(AiConfig::from_stored(items.remove(0))?)
+    let (_, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(AiConfig::from_stored(config)?)
 }
 
 async fn change_config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let change: ConfigChange = req.json()?;
     let also = [keys::AI_CONFIG_SK.into()];
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &also).await?;
-    let config = AiConfig::from_stored(items.remove(0))?;
+    let (tenant, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let config = AiConfig::from_stored(config)?;
     Reply::ok(super::update_config(app, &tenant, config, change).await?)
 }
 
@@ -68,8 +68,8 @@ async fn start_conversation(app: &App, req: Req, params: Params) -> AppResult<Re
 async fn messages(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let conversation_sk = conversation_sk(&req, &params)?;
     let limit = model::page_limit(req.query("limit"))?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[conversation_sk]).await?;
-    items.remove(0).ok_or(AppError::NotFound("conversation"))?;
+    let (tenant, [conversation]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [conversation_sk]).await?;
+    conversation.ok_or(AppError::NotFound("conversation"))?;
     let cursor = req.query("cursor").map(str::to_string);
     let (items, next_cursor) = chat::messages(app, &tenant, params.get("conversationId"), limit, cursor).await?;
     Reply::ok(PageOf { items, next_cursor })
@@ -79,10 +79,11 @@ async fn send(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let conversation_sk = conversation_sk(&req, &params)?;
     let input: NewMessage = req.json()?;
     let now = app.clock.now();
-    let mut also = vec![conversation_sk];
-    also.extend(OrgContext::sort_keys(now));
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    let conversation = from_item(items.remove(0).ok_or(AppError::NotFound("conversation"))?)?;
-    let org = OrgContext::from_items(items, now)?;
+    let [org, config, policy, usage] = OrgContext::sort_keys(now);
+    let also = [conversation_sk, org, config, policy, usage];
+    let (tenant, [conversation, org, config, policy, usage]) =
+        authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let conversation = from_item(conversation.ok_or(AppError::NotFound("conversation"))?)?;
+    let org = OrgContext::from_items([org, config, policy, usage], now)?;
     Reply::created(chat::send(app, &tenant, &org, conversation, input).await?)
 }

@@ -141,10 +141,9 @@ impl OrgContext {
         ]
     }
 
-    pub fn from_items(items: Vec<Option<Item>>, now: DateTime<Utc>) -> AppResult<Self> {
-        let [org, config, policy, usage]: [Option<Item>; 4] = items
-            .try_into()
-            .map_err(|_| AppError::internal("an org context needs four items"))?;
+    pub fn from_items(items: impl IntoIterator<Item = Option<Item>>, now: DateTime<Utc>) -> AppResult<Self> {
+        let mut items = items.into_iter();
+        let [org, config, policy, usage] = std::array::from_fn(|_| items.next().flatten());
         let org: crate::orgs::Org = from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
         Ok(OrgContext {
             plan: org.plan_at(now),

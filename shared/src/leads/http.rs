@@ -10,7 +10,7 @@ use crate::error::AppResult;
 use crate::keys;
 use crate::model::{self, PageOf};
 use crate::orgs::Role;
-use crate::orgs::access::{authorize, authorize_with};
+use crate::orgs::access::{authorize, authorize_reading, authorize_with};
 use crate::ports::Port;
 use serde_json::json;
 
@@ -55,33 +55,31 @@ async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let fields: LeadFields = req.json()?;
     let owner_sk = owner_sk(&fields);
-    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &owner_sk).await?;
-    let lead = super::new_lead(app, &tenant, fields, items.first().and_then(Option::as_ref))?;
+    let (tenant, [], owner) = authorize_reading(app, req.principal()?, params.get("orgId"), Role::Member, [], owner_sk).await?;
+    let lead = super::new_lead(app, &tenant, fields, owner.as_ref())?;
     super::insert(app, &tenant, &lead).await?;
     Reply::created(lead)
 }
 
 async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
-    let (_, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[lead_sk]).await?;
-    Reply::ok(super::lead_from(items.remove(0))?)
+    let (_, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    Reply::ok(super::lead_from(lead)?)
 }
 
 async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
     let fields: LeadFields = req.json()?;
-    let mut also = vec![lead_sk];
-    also.extend(owner_sk(&fields));
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    let lead = super::lead_from(items.remove(0))?;
-    let lead = super::update(app, &tenant, lead, fields, items.first().and_then(Option::as_ref)).await?;
+    let owner_sk = owner_sk(&fields);
+    let (tenant, [lead], owner) = authorize_reading(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk], owner_sk).await?;
+    let lead = super::update(app, &tenant, super::lead_from(lead)?, fields, owner.as_ref()).await?;
     Reply::ok(lead)
 }
 
 async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[lead_sk]).await?;
-    let lead = super::lead_from(items.remove(0))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
     super::delete(app, &tenant, lead).await?;
     Reply::ok(json!({"deleted": true}))
 }
@@ -89,8 +87,8 @@ async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 async fn list_activities(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
     let limit = model::page_limit(req.query("limit"))?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[lead_sk]).await?;
-    let lead = super::lead_from(items.remove(0))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
     let cursor = req.query("cursor").map(str::to_string);
     let (items, next_cursor) = activities::list_activities(app, &tenant, &lead.id, limit, cursor).await?;
     Reply::ok(PageOf { items, next_cursor })
@@ -99,8 +97,8 @@ async fn list_activities(app: &App, req: Req, params: Params) -> AppResult<Reply
 async fn list_meetings(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
     let limit = model::page_limit(req.query("limit"))?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[lead_sk]).await?;
-    let lead = super::lead_from(items.remove(0))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
     let cursor = req.query("cursor").map(str::to_string);
     let (items, next_cursor) = activities::list_meetings(app, &tenant, &lead.id, limit, cursor).await?;
     Reply::ok(PageOf { items, next_cursor })
@@ -109,8 +107,8 @@ async fn list_meetings(app: &App, req: Req, params: Params) -> AppResult<Reply> 
 async fn log_activity(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
     let input: NewActivity = req.json()?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[lead_sk]).await?;
-    let lead = super::lead_from(items.remove(0))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
     Reply::created(activities::log(app, &tenant, lead, input).await?)
 }
 
@@ -123,15 +121,15 @@ async fn plan_meeting(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 
 async fn score(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let lead_sk = lead_sk(&params)?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[lead_sk]).await?;
-    let lead = super::lead_from(items.remove(0))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
     Reply::ok(super::score::score_lead(app, &tenant, lead).await?)
 }
 
 /// The owner's membership to read alongside, when the body names an owner.
-fn owner_sk(fields: &LeadFields) -> Vec<String> {
+fn owner_sk(fields: &LeadFields) -> Option<String> {
     match &fields.owner_id {
-        Some(Some(owner)) if model::check_id(owner, "ownerId").is_ok() => vec![keys::member_sk(owner)],
-        _ => Vec::new(),
+        Some(Some(owner)) if model::check_id(owner, "ownerId").is_ok() => Some(keys::member_sk(owner)),
+        _ => None,
     }
 }

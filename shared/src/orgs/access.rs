@@ -57,21 +57,37 @@ impl TenantCtx {
 }
 
 /// Checks membership and role, reading the membership and the org-partition items named by
-/// `also` (sort keys) in the same store call. A non-member learns nothing: 404, as if the
-/// org did not exist; a member short of the role gets 403.
-pub async fn authorize_with(
+/// `also` (sort keys) in the same store call, answered in the order asked. A non-member
+/// learns nothing: 404, as if the org did not exist; a member short of the role gets 403.
+pub async fn authorize_with<const N: usize>(
     app: &App,
     principal: &Principal,
     org_id: &str,
     min_role: Role,
-    also: &[String],
-) -> AppResult<(TenantCtx, Vec<Option<Item>>)> {
+    also: [String; N],
+) -> AppResult<(TenantCtx, [Option<Item>; N])> {
+    let (tenant, items, _) = authorize_reading(app, principal, org_id, min_role, also, None).await?;
+    Ok((tenant, items))
+}
+
+/// As [`authorize_with`], with one more item read when `maybe` names one (an owner's
+/// membership when a body names an owner, this month's usage for one view).
+pub async fn authorize_reading<const N: usize>(
+    app: &App,
+    principal: &Principal,
+    org_id: &str,
+    min_role: Role,
+    also: [String; N],
+    maybe: Option<String>,
+) -> AppResult<(TenantCtx, [Option<Item>; N], Option<Item>)> {
     check_id(org_id, "the organisation id")?;
     let pk = keys::org_pk(org_id);
-    let mut keys = vec![Key::new(pk.clone(), keys::member_sk(principal.user_id()))];
-    keys.extend(also.iter().map(|sk| Key::new(pk.clone(), sk.clone())));
-    let mut items = app.table.get_many(&keys).await?;
-    let membership = items.remove(0).ok_or(AppError::NotFound("organisation"))?;
+    let member = Key::new(pk.clone(), keys::member_sk(principal.user_id()));
+    let asked: Vec<Key> = std::iter::once(member)
+        .chain(also.into_iter().chain(maybe).map(|sk| Key::new(pk.clone(), sk)))
+        .collect();
+    let mut read = app.table.get_many(&asked).await?.into_iter();
+    let membership = read.next().flatten().ok_or(AppError::NotFound("organisation"))?;
     let role = membership
         .get("role")
         .and_then(|r| serde_json::from_value::<Role>(r.clone()).ok())
@@ -83,9 +99,10 @@ pub async fn authorize_with(
         role,
     };
     tenant.require(min_role)?;
-    Ok((tenant, items))
+    let items: [Option<Item>; N] = std::array::from_fn(|_| read.next().flatten());
+    Ok((tenant, items, read.next().flatten()))
 }
 
 pub async fn authorize(app: &App, principal: &Principal, org_id: &str, min_role: Role) -> AppResult<TenantCtx> {
-    Ok(authorize_with(app, principal, org_id, min_role, &[]).await?.0)
+    Ok(authorize_with(app, principal, org_id, min_role, []).await?.0)
 }

@@ -75,9 +75,9 @@ async fn list_mine(app: &App, req: Req, _: Params) -> AppResult<Reply> {
 
 async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let also = [keys::ORG_SK.into()];
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
+    let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     Reply::ok(super::OrgView {
-        org: super::org_from(items.remove(0))?.as_of(app.clock.now()),
+        org: super::org_from(org)?.as_of(app.clock.now()),
         role: tenant.role(),
     })
 }
@@ -87,8 +87,8 @@ async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let name = input.name.as_deref().map(|n| model::name("name", n, 100)).transpose()?;
     let tz = input.time_zone.map(|tz| super::time_zone(tz.as_deref())).transpose()?;
     let also = [keys::ORG_SK.into()];
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &also).await?;
-    let org = super::update(app, &tenant, super::org_from(items.remove(0))?, name, tz, input.version).await?;
+    let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let org = super::update(app, &tenant, super::org_from(org)?, name, tz, input.version).await?;
     Reply::ok(super::OrgView {
         org: org.as_of(app.clock.now()),
         role: tenant.role(),
@@ -117,9 +117,8 @@ async fn invite(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let input: InviteMember = req.json()?;
     let email = model::email("email", &input.email)?;
     let also = [keys::ORG_SK.into(), keys::org_invite_sk(&email)];
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &also).await?;
-    let org = super::org_from(items.remove(0))?;
-    let previous = items.remove(0);
+    let (tenant, [org, previous]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let org = super::org_from(org)?;
     Reply::created(invitations::invite(app, &tenant, &org.name, email, input.role, previous.as_ref()).await?)
 }
 
@@ -138,8 +137,8 @@ async fn remove_member(app: &App, req: Req, params: Params) -> AppResult<Reply> 
 async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let email = model::email("the email in the path", params.get("email"))?;
     let also = [keys::org_invite_sk(&email)];
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &also).await?;
-    invitations::revoke(app, &tenant, items.remove(0)).await?;
+    let (tenant, [pending]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    invitations::revoke(app, &tenant, pending).await?;
     Reply::ok(json!({"revoked": true, "email": email}))
 }
 
@@ -150,9 +149,7 @@ async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 async fn usage(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let now = app.clock.now();
     let also = [keys::ORG_SK.into(), keys::usage_sk(&crate::usage::month(now))];
-    let (_, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    let mut items = items.into_iter();
-    let org = super::org_from(items.next().flatten())?;
-    let usage = items.next().flatten();
+    let (_, [org, usage]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let org = super::org_from(org)?;
     Reply::ok(crate::usage::report(org.plan_at(now), usage.as_ref(), now))
 }

@@ -162,12 +162,8 @@ async fn org_rules<'a>(app: &App, org_id: &str, now: DateTime<Utc>, orgs: &'a mu
             Key::new(keys::org_pk(org_id), keys::ORG_SK),
             Key::new(keys::org_pk(org_id), keys::AUTONOMY_SK),
         ];
-        let [org, policy]: [Option<Item>; 2] = app
-            .table
-            .get_many(&keys)
-            .await?
-            .try_into()
-            .map_err(|_| AppError::internal("two items asked"))?;
+        let mut read = app.table.get_many(&keys).await?.into_iter();
+        let [org, policy] = std::array::from_fn(|_| read.next().flatten());
         let plan = match org {
             Some(org) => from_item::<Org>(org)?.plan_at(now),
             None => Plan::Free,

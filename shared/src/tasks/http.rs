@@ -60,8 +60,7 @@ async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let input: NewTask = req.json()?;
     let now = app.clock.now();
     let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now)), keys::AUTONOMY_SK.into()];
-    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    let [org, used, policy]: [_; 3] = items.try_into().map_err(|_| AppError::internal("three items asked"))?;
+    let (tenant, [org, used, policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     let org: Org = model::from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
     let plan = org.plan_at(now);
     let mut task = super::new_task(now, tenant.user_id(), Origin::Member, input)?;
@@ -82,14 +81,14 @@ async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 
 async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let task_sk = task_sk(&params)?;
-    let (_, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[task_sk]).await?;
-    Reply::ok(super::task_from(items.remove(0))?)
+    let (_, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [task_sk]).await?;
+    Reply::ok(super::task_from(task)?)
 }
 
 async fn cancel(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let task_sk = task_sk(&params)?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &[task_sk]).await?;
-    let task = super::task_from(items.remove(0))?;
+    let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [task_sk]).await?;
+    let task = super::task_from(task)?;
     // A member cancels their own tasks; the agent's and others' take an admin.
     if task.created_by != tenant.user_id() {
         tenant.require(Role::Admin)?;
@@ -107,22 +106,22 @@ async fn reject(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 
 async fn decide(app: &App, req: Req, params: Params, approve: bool) -> AppResult<Reply> {
     let task_sk = task_sk(&params)?;
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &[task_sk]).await?;
-    let task = super::task_from(items.remove(0))?;
+    let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [task_sk]).await?;
+    let task = super::task_from(task)?;
     Reply::ok(super::decide(app, &tenant, task, approve).await?)
 }
 
 async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let also = [keys::AUTONOMY_SK.into()];
-    let (_, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, &also).await?;
-    Reply::ok(AutonomyPolicy::from_stored(items.remove(0))?)
+    let (_, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(AutonomyPolicy::from_stored(policy)?)
 }
 
 async fn change_policy(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let change: PolicyChange = req.json()?;
     let also = [keys::AUTONOMY_SK.into()];
-    let (tenant, mut items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, &also).await?;
-    let policy = AutonomyPolicy::from_stored(items.remove(0))?;
+    let (tenant, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let policy = AutonomyPolicy::from_stored(policy)?;
     Reply::ok(super::autonomy::update(app, &tenant, policy, change).await?)
 }
 
@@ -135,14 +134,7 @@ async fn insights(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 
 async fn analyze(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let now = app.clock.now();
-    let (tenant, items) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Member,
-        &OrgContext::sort_keys(now),
-    )
-    .await?;
+    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, OrgContext::sort_keys(now)).await?;
     let org = OrgContext::from_items(items, now)?;
     Reply::ok(crate::agent::analyze(app, &tenant, &org, crate::agent::Trigger::Member).await?)
 }

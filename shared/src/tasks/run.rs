@@ -75,8 +75,8 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
     let mut wanted = vec![keys::task_sk(&job.task_id)];
     wanted.extend(OrgContext::sort_keys(now));
     let keys: Vec<_> = wanted.into_iter().map(|sk| tenant.key(sk)).collect();
-    let mut items = app.table.get_many(&keys).await?;
-    let Some(task_item) = items.remove(0) else {
+    let mut items = app.table.get_many(&keys).await?.into_iter();
+    let Some(task_item) = items.next().flatten() else {
         return Ok(RunOutcome::Skipped {
             reason: "the task is gone",
         });
@@ -85,12 +85,13 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
     if task.status != TaskStatus::InProgress || task.version != job.claim {
         return Ok(HANDLED_ELSEWHERE);
     }
-    if items[0].is_none() {
+    let org_items: Vec<_> = items.collect();
+    if org_items.first().is_none_or(Option::is_none) {
         return Ok(RunOutcome::Skipped {
             reason: "the organisation is gone",
         });
     }
-    let org = OrgContext::from_items(items, now)?;
+    let org = OrgContext::from_items(org_items, now)?;
     let work = match still_member(app, &tenant, &task).await {
         Err(e) => Err(e),
         Ok(()) => match task.kind {
