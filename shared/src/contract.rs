@@ -2,10 +2,11 @@
 //! DynamoDB through moto (`scripts/test` starts it and sets `AWS_ENDPOINT_URL`). The DynamoDB
 //! table is created from `template.yaml`'s table resource.
 
-use crate::adapters::dynamo_table::{DynamoTable, create_table_from_template};
+use crate::adapters::dynamo_table::DynamoTable;
 use crate::adapters::sqlite_table::SqliteTable;
 use crate::clock::{Clock, ManualClock};
 use crate::ports::table::*;
+use crate::test_support::create_table_from_template;
 use chrono::TimeZone;
 use serde_json::{Value, json};
 use std::sync::Arc;

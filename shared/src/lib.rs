@@ -23,6 +23,9 @@ pub mod routes;
 pub mod tasks;
 pub mod usage;
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
+
 #[cfg(test)]
 mod contract;
 #[cfg(test)]
