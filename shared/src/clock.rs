@@ -36,6 +36,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// A stored RFC 3339 time, or `None` when it is not one.
+pub fn parse(at: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
+}
+
 /// RFC 3339 with milliseconds and `Z`: sorts as text in time order.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

@@ -104,10 +104,6 @@ fn last_touched(lead: &Lead) -> &str {
     lead.last_activity_at.as_deref().unwrap_or(&lead.created_at)
 }
 
-fn parse_time(at: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
-}
-
 /// Open leads without activity for `STALE_DAYS` and no follow-up planned, stalest first.
 fn stale(seen: &Seen, now: DateTime<Utc>) -> Vec<&Lead> {
     let planned = followed_up(seen);
@@ -158,7 +154,7 @@ pub fn hot_leads(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
         .filter(|l| {
             l.last_activity_at
                 .as_deref()
-                .and_then(parse_time)
+                .and_then(crate::clock::parse)
                 .is_none_or(|at| now - at > Duration::days(HOT_UNTOUCHED_DAYS))
         })
         .filter(|l| !planned.contains(&l.id.as_str()) && !stale.contains(&l.id.as_str()))
@@ -218,7 +214,7 @@ pub fn task_backlog(seen: &Seen) -> Option<Finding> {
 
 /// No new lead for `STALE_DAYS` (0.6): recorded only, too unsure to act on.
 pub fn no_new_leads(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
-    let newest = seen.leads.iter().filter_map(|l| parse_time(&l.created_at)).max()?;
+    let newest = seen.leads.iter().filter_map(|l| crate::clock::parse(&l.created_at)).max()?;
     (now - newest > Duration::days(ceo::STALE_DAYS)).then(|| Finding {
         kind: InsightKind::NoNewLeads,
         confidence: 0.6,

@@ -201,12 +201,8 @@ fn action_task_id(org_id: &str, hour_start: DateTime<Utc>, kind: &str, subject: 
     ulid::Ulid::from_parts(hour_start.timestamp_millis() as u64, u128::from_be_bytes(random)).to_string()
 }
 
-fn parse_time(at: &str) -> Option<DateTime<Utc>> {
-    chrono::DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
-}
-
 fn hour_start(hour: &str) -> Option<DateTime<Utc>> {
-    parse_time(&format!("{hour}:00:00Z"))
+    crate::clock::parse(&format!("{hour}:00:00Z"))
 }
 
 /// Looks over one org now and acts within its quotas. Asked by a member, it needs an AI call
@@ -286,7 +282,7 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
         leads[i]
             .score
             .as_ref()
-            .is_none_or(|s| parse_time(&s.scored_at).is_none_or(|at| now - at > Duration::hours(24)))
+            .is_none_or(|s| crate::clock::parse(&s.scored_at).is_none_or(|at| now - at > Duration::hours(24)))
     });
     to_score.truncate(RESCORE_PER_RUN);
     for &i in &to_score {
@@ -300,7 +296,7 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
     let seen = Seen {
         posts_this_week: posts
             .iter()
-            .filter(|p| parse_time(&p.published_at).is_some_and(|at| at >= week))
+            .filter(|p| crate::clock::parse(&p.published_at).is_some_and(|at| at >= week))
             .count(),
         week_start: week,
         posts_goal: org.config.posts_per_week as usize,
@@ -411,7 +407,7 @@ fn recently_declined(tasks: &[tasks::Task], now: DateTime<Utc>) -> Vec<(TaskType
         .filter(|t| {
             t.finished_at
                 .as_deref()
-                .and_then(parse_time)
+                .and_then(crate::clock::parse)
                 .is_some_and(|at| now - at < Duration::days(DECLINED_DAYS))
         })
         .map(|t| (t.kind, proposal_subject(t.kind, &t.input)))

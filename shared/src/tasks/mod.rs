@@ -385,21 +385,10 @@ pub async fn end_releasing(app: &App, tenant: &TenantCtx, mut task: Task) -> App
         return save(app, tenant.org_id(), task).await;
     };
     let sent = sent_so_far(app, tenant, &task).await?;
-    let read = task.version;
-    task.version += 1;
-    task.updated_at = crate::clock::timestamp(app.clock.now());
     task.reserved = Some(sent);
-    let mut ops = vec![TxOp::Put {
-        item: task.to_item(tenant.org_id())?,
-        condition: Some(Condition::VersionEquals(read)),
-    }];
     let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
-    ops.extend(usage::release(tenant, &held.beyond(&sent), &month));
-    app.table.transact(ops).await.map_err(|e| match e {
-        TableError::ConditionFailed { op: Some(0) } => AppError::conflict("VERSION_CONFLICT", "the task changed meanwhile: read it again"),
-        other => other.into(),
-    })?;
-    Ok(task)
+    let release = usage::release(tenant, &held.beyond(&sent), &month);
+    save_with(app, tenant.org_id(), task, release.into_iter().collect()).await
 }
 
 pub fn task_from(item: Option<Item>) -> AppResult<Task> {
@@ -407,17 +396,33 @@ pub fn task_from(item: Option<Item>) -> AppResult<Task> {
 }
 
 /// Writes a changed task if it is still at the version read; answers the stored task.
-pub async fn save(app: &App, org_id: &str, mut task: Task) -> AppResult<Task> {
+pub async fn save(app: &App, org_id: &str, task: Task) -> AppResult<Task> {
+    save_with(app, org_id, task, Vec::new()).await
+}
+
+/// `save`, with `also` (usage steps) in the same transaction. The task having changed
+/// meanwhile is 409 `VERSION_CONFLICT`, and nothing is written.
+pub async fn save_with(app: &App, org_id: &str, mut task: Task, also: Vec<TxOp>) -> AppResult<Task> {
     let read = task.version;
     task.version += 1;
     task.updated_at = crate::clock::timestamp(app.clock.now());
-    app.table
-        .put(task.to_item(org_id)?, Some(Condition::VersionEquals(read)))
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the task changed meanwhile: read it again"),
-            other => other.into(),
-        })?;
+    let item = task.to_item(org_id)?;
+    let written = if also.is_empty() {
+        app.table.put(item, Some(Condition::VersionEquals(read))).await
+    } else {
+        let mut ops = vec![TxOp::Put {
+            item,
+            condition: Some(Condition::VersionEquals(read)),
+        }];
+        ops.extend(also);
+        app.table.transact(ops).await
+    };
+    written.map_err(|e| match e {
+        TableError::ConditionFailed { op: None | Some(0) } => {
+            AppError::conflict("VERSION_CONFLICT", "the task changed meanwhile: read it again")
+        }
+        other => other.into(),
+    })?;
     Ok(task)
 }
 

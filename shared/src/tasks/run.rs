@@ -21,7 +21,7 @@ use crate::orgs::access::TenantCtx;
 use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::mailer::Email;
-use crate::ports::table::{Condition, Counter, Item, TableError, TxOp};
+use crate::ports::table::{Condition, Counter, Item, TableError};
 use crate::usage::{self, Metric, Need};
 use chrono::Duration;
 use serde::Serialize;
@@ -142,22 +142,15 @@ fn awaits_review(org: &OrgContext, task: &Task) -> bool {
 /// Keeps the written text on the task and hands it to an admin (approve or reject); the
 /// task keeps its reservation meanwhile. Conditional on the claim, like a completion.
 async fn hold_for_review(app: &App, tenant: &TenantCtx, mut task: Task, draft: Draft) -> AppResult<RunOutcome> {
-    let claim = task.version;
     task.status = TaskStatus::Pending;
     task.approval = Approval::Awaiting;
     task.draft = Some(draft);
     task.lease_until = None;
     task.error = None;
-    task.version += 1;
-    task.updated_at = crate::clock::timestamp(app.clock.now());
-    match app
-        .table
-        .put(task.to_item(tenant.org_id())?, Some(Condition::VersionEquals(claim)))
-        .await
-    {
-        Ok(()) => Ok(RunOutcome::AwaitingApproval { task_id: task.id }),
-        Err(TableError::ConditionFailed { .. }) => Ok(HANDLED_ELSEWHERE),
-        Err(e) => Err(e.into()),
+    match save(app, tenant.org_id(), task).await {
+        Ok(task) => Ok(RunOutcome::AwaitingApproval { task_id: task.id }),
+        Err(AppError::Conflict { .. }) => Ok(HANDLED_ELSEWHERE),
+        Err(e) => Err(e),
     }
 }
 
@@ -358,7 +351,6 @@ async fn publish(app: &App, event: DomainEvent) {
 }
 
 async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
-    let claim = task.version;
     let now = crate::clock::timestamp(app.clock.now());
     let reserved = task.reserved;
     let held = reserved.unwrap_or_default();
@@ -371,29 +363,21 @@ async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> 
     task.output = Some(done.output);
     task.error = None;
     task.lease_until = None;
-    task.finished_at = Some(now.clone());
-    task.updated_at = now;
+    task.finished_at = Some(now);
     task.reserved = Some(sent);
-    task.version += 1;
     let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
-    let mut ops = vec![TxOp::Put {
-        item: task.to_item(tenant.org_id())?,
-        condition: Some(Condition::VersionEquals(claim)),
-    }];
     // Sent beyond the reservation cannot happen (each send was reserved first); what was
     // reserved and not sent goes back in the same write. A task claimed before reservations
     // existed counts what it sent here.
-    ops.extend(match reserved {
+    let usage = match reserved {
         Some(held) => usage::release(tenant, &held.beyond(&sent), &month),
         None => usage::count_unreserved(tenant, &sent, &month),
-    });
-    match app.table.transact(ops).await {
-        Ok(()) => {}
-        Err(TableError::ConditionFailed { op: Some(0) }) => {
-            return Ok(HANDLED_ELSEWHERE);
-        }
-        Err(e) => return Err(e.into()),
-    }
+    };
+    let task = match super::save_with(app, tenant.org_id(), task, usage.into_iter().collect()).await {
+        Ok(task) => task,
+        Err(AppError::Conflict { .. }) => return Ok(HANDLED_ELSEWHERE),
+        Err(e) => return Err(e),
+    };
     publish(app, task_event(tenant, &task, "task.completed")).await;
     Ok(RunOutcome::Completed { task_id: task.id })
 }
