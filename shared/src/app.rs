@@ -86,3 +86,34 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits the product promises (issue 9): sign-in 5 per email and address and 20 per
+    /// address in 15 minutes, slower past 10 on one email; 20 sign-ups an hour per address,
+    /// 10 org creations a day per user, 100 invitations a day per org, 3 free orgs an owner.
+    #[test]
+    fn the_limits_are_the_promised_ones() {
+        let s = Settings::default();
+        assert_eq!(
+            (
+                s.login_failures_per_pair,
+                s.login_failures_per_address,
+                s.login_slowdown_after,
+                s.login_window_seconds
+            ),
+            (5, 20, 10, 15 * 60)
+        );
+        assert_eq!(
+            (
+                s.signups_per_address_hour,
+                s.orgs_per_user_day,
+                s.invitations_per_org_day,
+                s.free_orgs_per_owner
+            ),
+            (20, 10, 100, 3)
+        );
+    }
+}
