@@ -285,6 +285,7 @@ fn org_routes(victim_member: &str) -> Vec<(Method, String, Option<Value>)> {
             Some(json!({"role": "member"})),
         ),
         (Method::DELETE, format!("/v1/orgs/{{org}}/members/{victim_member}"), None),
+        (Method::DELETE, "/v1/orgs/{org}/invitations/pending%40a.io".into(), None),
         (Method::GET, "/v1/orgs/{org}/usage".into(), None),
         (Method::GET, "/v1/orgs/{org}/leads".into(), None),
         (Method::POST, "/v1/orgs/{org}/leads".into(), Some(lead)),
@@ -332,7 +333,16 @@ async fn another_tenant_gets_404_on_every_org_route_and_changes_nothing() {
         .post(&format!("/v1/orgs/{org_a}/leads"), Some(&alice), json!({"name": "Secret lead"}))
         .await;
     let lead_a = data(&body)["id"].as_str().unwrap().to_string();
+    let (status, _) = s
+        .post(
+            &format!("/v1/orgs/{org_a}/members"),
+            Some(&alice),
+            json!({"email": "pending@a.io", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let before = snapshot(&s, &alice, &org_a, &lead_a).await;
+    assert_eq!(before[1]["data"]["invitations"][0]["email"], "pending@a.io", "{before}");
 
     for (method, path, body) in org_routes(&alice_id) {
         // Mallory aims at A's org directly...
