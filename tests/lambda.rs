@@ -2,10 +2,10 @@
 //! with the fixtures in `events/`, against DynamoDB, Secrets Manager, EventBridge and SQS in
 //! moto: the API functions, the webhook, and the four jobs in the order the cloud runs them.
 
-use chief::adapters::dynamo_table::DynamoTable;
 use chief::billing::signature::sign;
 use chief::ports::table::Table;
-use chief::test_support::create_table_from_template;
+use chief_adapters::dynamo_table::DynamoTable;
+use chief_adapters::test_support::create_table_from_template;
 use chief_tests::workspace_root;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};

@@ -188,23 +188,19 @@ impl Table for CountingTable {
 }
 
 async fn call(app: &chief::app::App, group: Group, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
-    let mut req = lambda_http::http::Request::builder().method(method).uri(path);
+    let mut headers = lambda_http::http::HeaderMap::new();
     if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+        headers.insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
-    let body = body
-        .map(|b| lambda_http::Body::Text(b.to_string()))
-        .unwrap_or(lambda_http::Body::Empty);
-    let res = serve(app, group.spec(), req.body(body).unwrap()).await;
-    match res.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
-        _ => Value::Null,
-    }
+    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let req = chief::api::Req::new(method.parse().unwrap(), path.to_string(), headers, Default::default(), body);
+    let res = serve(app, group.spec(), req).await;
+    serde_json::from_str(res.body()).unwrap_or(Value::Null)
 }
 
 async fn store_calls_table() {
     let dir = tempfile::tempdir().unwrap();
-    let config = chief::local::LocalConfig {
+    let config = chief_local::LocalConfig {
         port: 0,
         data_dir: dir.path().to_path_buf(),
         cors_origins: vec![],
@@ -212,7 +208,7 @@ async fn store_calls_table() {
         schedules: false,
         dev_routes: false,
     };
-    let mut app = chief::local::local_app(&config, "http://localhost".into()).unwrap();
+    let mut app = chief_local::local_app(&config, "http://localhost".into()).unwrap();
     let counting = Arc::new(CountingTable {
         inner: app.table.clone(),
         calls: AtomicUsize::new(0),
@@ -344,15 +340,16 @@ async fn store_calls_table() {
     ];
     for (what, event) in deliveries {
         let body = event.to_string();
-        let req = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("/v1/stripe/webhook")
-            .header(
-                "stripe-signature",
-                chief::billing::signature::sign(body.as_bytes(), "whsec_bench", now),
-            )
-            .body(lambda_http::Body::Text(body))
-            .unwrap();
+        let mut headers = lambda_http::http::HeaderMap::new();
+        let signature = chief::billing::signature::sign(body.as_bytes(), "whsec_bench", now);
+        headers.insert("stripe-signature", signature.parse().unwrap());
+        let req = chief::api::Req::new(
+            lambda_http::http::Method::POST,
+            "/v1/stripe/webhook".into(),
+            headers,
+            Default::default(),
+            body.into_bytes(),
+        );
         let res = serve(&app, Group::StripeWebhook.spec(), req).await;
         assert_eq!(res.status(), 200, "{what}: {:?}", res.body());
         row(what, counting.take());
@@ -497,7 +494,7 @@ impl JobQueue for CountingQueue {
 
 /// An app on the embedded adapters in a temp folder, its table and queue counted.
 fn counted_app(dir: &std::path::Path) -> (chief::app::App, Arc<CountingTable>, Arc<CountingQueue>) {
-    let config = chief::local::LocalConfig {
+    let config = chief_local::LocalConfig {
         port: 0,
         data_dir: dir.to_path_buf(),
         cors_origins: vec![],
@@ -505,7 +502,7 @@ fn counted_app(dir: &std::path::Path) -> (chief::app::App, Arc<CountingTable>, A
         schedules: false,
         dev_routes: false,
     };
-    let mut app = chief::local::local_app(&config, "http://localhost".into()).unwrap();
+    let mut app = chief_local::local_app(&config, "http://localhost".into()).unwrap();
     let table = Arc::new(CountingTable {
         inner: app.table.clone(),
         calls: AtomicUsize::new(0),

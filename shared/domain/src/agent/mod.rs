@@ -1,0 +1,730 @@
+//! The hourly agent. `fan_out` (job-agent, every hour) lists the orgs on paying plans through
+//! the plan index and enqueues one analysis per org; `analyze` (job-analyze, or a member by
+//! hand) looks over one org, stores what it finds as insights with a confidence, reasons and
+//! inputs, and acts on those above `detect::ACT_ABOVE` by creating tasks or recording a
+//! warning. What it looks for is in [`detect`], as pure functions.
+//!
+//! Idempotent within the hour: insights are keyed by hour and kind, and every task the agent
+//! creates has an id derived from (org, hour, kind, subject) and is written only if absent,
+//! so a re-run, a duplicate job or a second fan-out in the same hour creates nothing twice.
+
+pub mod detect;
+
+use crate::app::App;
+use crate::ceo::{self, OrgContext, is_open};
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::leads::score;
+use crate::model::{self, from_item, to_item};
+use crate::orgs::Org;
+use crate::ports::ai::AiUse;
+use crate::ports::events::DomainEvent;
+use crate::ports::queue::QueueName;
+use crate::ports::social::Published;
+use crate::ports::table::{Index, Query};
+use crate::tasks::autonomy::Autonomy;
+use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
+use crate::tenancy::{BACKGROUND_USER, TenantCtx};
+use crate::usage::{self, Plan};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use detect::{Finding, InsightKind, Planned, Seen};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Leads (re)scored per run: the unscored first, then those scored longest ago.
+pub const RESCORE_PER_RUN: usize = 20;
+/// Plan-index entries read per page during the fan-out.
+pub const FAN_OUT_PAGE: usize = 1_000;
+
+pub fn hour(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H").to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnalysisJob {
+    pub org_id: String,
+    pub hour: String,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FanOutReport {
+    pub hour: String,
+    pub index_pages: usize,
+    pub orgs_seen: usize,
+    /// On a paying plan in the index, but past its grace period.
+    pub orgs_lapsed: usize,
+    pub messages: usize,
+    pub batches: usize,
+}
+
+/// One analysis job per org on a plan with the hourly agent, sent page by page.
+pub async fn fan_out(app: &App) -> AppResult<FanOutReport> {
+    let now = app.clock.now();
+    let mut report = FanOutReport {
+        hour: hour(now),
+        ..FanOutReport::default()
+    };
+    for plan in [Plan::Pro, Plan::Enterprise] {
+        let mut cursor = None;
+        loop {
+            let page = app
+                .table
+                .query(
+                    Query::partition(keys::plan_index_pk(plan.as_str()))
+                        .on(Index::Plan)
+                        .limit(FAN_OUT_PAGE)
+                        .after(cursor),
+                )
+                .await?;
+            report.index_pages += 1;
+            let mut jobs = Vec::with_capacity(page.items.len());
+            for item in page.items {
+                let org: Org = from_item(item)?;
+                report.orgs_seen += 1;
+                if !org.plan_at(now).hourly_agent() {
+                    report.orgs_lapsed += 1;
+                    continue;
+                }
+                let job = AnalysisJob {
+                    org_id: org.id,
+                    hour: report.hour.clone(),
+                };
+                jobs.push(serde_json::to_string(&job)?);
+            }
+            if !jobs.is_empty() {
+                report.batches += app.queue.send(QueueName::Analysis, &jobs).await?;
+                report.messages += jobs.len();
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Schedule,
+    Member,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    CreateFollowupTask,
+    CreatePostTask,
+    RecordWarning,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::CreateFollowupTask => "create_followup_task",
+            ActionKind::CreatePostTask => "create_post_task",
+            ActionKind::RecordWarning => "record_warning",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    AlreadyCreated,
+    Recorded,
+    /// The autonomy policy has this kind off: nothing created, no model asked.
+    PolicyOff,
+    /// A person turned down the same proposal within `DECLINED_DAYS`.
+    RecentlyDeclined,
+    /// No task left this month.
+    OverQuota,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    pub kind: ActionKind,
+    pub subject: Option<String>,
+    pub task_id: Option<String>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Insight {
+    pub kind: InsightKind,
+    pub hour: String,
+    pub confidence: f64,
+    pub reasons: Vec<String>,
+    pub inputs: Value,
+    pub acted: bool,
+    pub actions: Vec<Action>,
+    pub trigger: Trigger,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisReport {
+    pub org_id: String,
+    pub hour: String,
+    pub leads_scored: usize,
+    pub insights: Vec<Insight>,
+    /// The AI CEO's note on the findings, for an analysis a member asked for.
+    pub summary: Option<Value>,
+}
+
+/// The week so far in the org's time zone (from Monday 00:00).
+fn week_start(org: &Org, now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz: chrono_tz::Tz = org.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let local = now.with_timezone(&tz);
+    let monday = local.date_naive() - Duration::days(i64::from(local.weekday().num_days_from_monday()));
+    monday
+        .and_hms_opt(0, 0, 0)
+        .and_then(|midnight| tz.from_local_datetime(&midnight).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now - Duration::days(7))
+}
+
+/// A task id fixed by what it is for: the same (org, hour, kind, subject) gives the same id.
+fn action_task_id(org_id: &str, hour_start: DateTime<Utc>, kind: &str, subject: &str) -> String {
+    let digest = Sha256::digest(format!("{org_id}|{}|{kind}|{subject}", hour(hour_start)).as_bytes());
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    ulid::Ulid::from_parts(hour_start.timestamp_millis() as u64, u128::from_be_bytes(random)).to_string()
+}
+
+fn hour_start(hour: &str) -> Option<DateTime<Utc>> {
+    crate::clock::parse(&format!("{hour}:00:00Z"))
+}
+
+/// Looks over one org now and acts within its quotas. Asked by a member, it needs an AI call
+/// left for its summary, and says so (402) before it changes anything.
+pub async fn analyze(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: Trigger) -> AppResult<AnalysisReport> {
+    let calls = usage::Metric::AiCalls;
+    if trigger == Trigger::Member && org.used(calls) >= org.plan.limit(calls) {
+        return Err(usage::over_quota(calls, org.plan));
+    }
+    let now = app.clock.now();
+    analyze_hour(app, tenant, org, trigger, &hour(now)).await
+}
+
+/// `hour` keys what the analysis stores and creates, so that every run for the same hour
+/// lands on the same insights and tasks. A pipeline: gather what to look at, detect
+/// (`detect::all`, pure), act on what is sure enough, record the insights.
+async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: Trigger, this_hour: &str) -> AppResult<AnalysisReport> {
+    let now = app.clock.now();
+    let hour_start = hour_start(this_hour).unwrap_or(now);
+    let (seen, numbers, leads_scored) = gather(app, tenant, org, now).await?;
+    let declined = recently_declined(&seen.tasks, now);
+    let mut recorded = Vec::new();
+    for finding in detect::all(&seen, now) {
+        let mut actions = Vec::new();
+        if detect::acts(finding.confidence) {
+            for planned in &finding.plan {
+                actions.push(act(app, tenant, org, hour_start, finding.kind, planned, &declined).await?);
+            }
+        }
+        recorded.push((finding, actions));
+    }
+    let insights = record(app, tenant, this_hour, trigger, recorded).await?;
+
+    // What was found and done is stored already: a summary that cannot be had says why
+    // rather than failing the analysis.
+    let summary = match trigger {
+        Trigger::Member => Some(
+            summarise(app, tenant, org, &numbers, &insights)
+                .await
+                .unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.public_message()}})),
+        ),
+        Trigger::Schedule => None,
+    };
+    Ok(AnalysisReport {
+        org_id: tenant.org_id().to_string(),
+        hour: this_hour.to_string(),
+        leads_scored,
+        insights,
+        summary,
+    })
+}
+
+/// What the detectors look at: the org's newest leads (the least recently scored of them
+/// rescored first) and tasks, and its posts this week; with the numbers the AI sees.
+async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<Utc>) -> AppResult<(Seen, ceo::Snapshot, usize)> {
+    let recent = ceo::recent(app, tenant).await?;
+    let numbers = ceo::Snapshot::of(&recent, org.usage.as_ref(), now);
+    let ceo::Recent { mut leads, tasks, partial } = recent;
+    let posts: Vec<Published> = app
+        .table
+        .query(
+            Query::partition(tenant.pk())
+                .prefix(keys::SOCIAL_POST_PREFIX)
+                .descending()
+                .limit(ceo::SNAPSHOT_READ),
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<AppResult<_>>()?;
+
+    // Fresh scores for the leads that need one most; the rest keep their stored score.
+    let mut to_score: Vec<usize> = (0..leads.len()).filter(|&i| is_open(&leads[i])).collect();
+    to_score.sort_by_key(|&i| leads[i].score.as_ref().map(|s| s.scored_at.clone()));
+    to_score.retain(|&i| {
+        leads[i]
+            .score
+            .as_ref()
+            .is_none_or(|s| crate::clock::parse(&s.scored_at).is_none_or(|at| now - at > Duration::hours(24)))
+    });
+    to_score.truncate(RESCORE_PER_RUN);
+    for &i in &to_score {
+        let result = score::score_lead(app, tenant, leads[i].clone()).await?;
+        leads[i].score = Some(score::StoredScore {
+            value: result.score,
+            scored_at: result.scored_at,
+        });
+    }
+    let week = week_start(&org.org, now);
+    let seen = Seen {
+        posts_this_week: posts
+            .iter()
+            .filter(|p| crate::clock::parse(&p.published_at).is_some_and(|at| at >= week))
+            .count(),
+        week_start: week,
+        posts_goal: org.config.posts_per_week as usize,
+        leads,
+        tasks,
+        partial,
+    };
+    Ok((seen, numbers, to_score.len()))
+}
+
+/// Stores each finding as the hour's insight of its kind, keeping the actions earlier runs
+/// in the hour took, and emits `agent.acted` for what this run created.
+async fn record(
+    app: &App,
+    tenant: &TenantCtx,
+    this_hour: &str,
+    trigger: Trigger,
+    findings: Vec<(Finding, Vec<Action>)>,
+) -> AppResult<Vec<Insight>> {
+    let stamp = crate::clock::timestamp(app.clock.now());
+    let existing: Vec<Insight> = app
+        .table
+        .query(Query::partition(tenant.pk()).prefix(format!("{}{this_hour}#", keys::INSIGHT_PREFIX)))
+        .await?
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<AppResult<_>>()?;
+    let mut insights = Vec::new();
+    let mut events = Vec::new();
+    for (finding, actions) in findings {
+        let before = existing.iter().find(|i| i.kind == finding.kind);
+        let mut all_actions = before.map(|b| b.actions.clone()).unwrap_or_default();
+        for action in actions {
+            if action.outcome == Outcome::Created {
+                events.push(DomainEvent {
+                    id: format!(
+                        "agent.acted:{}:{this_hour}:{}:{}",
+                        tenant.org_id(),
+                        finding.kind.as_str(),
+                        action.subject.as_deref().unwrap_or("-")
+                    ),
+                    source: "chief.agent".into(),
+                    detail_type: "agent.acted".into(),
+                    org_id: tenant.org_id().to_string(),
+                    at: stamp.clone(),
+                    detail: json!({"insight": finding.kind, "confidence": finding.confidence, "action": action}),
+                });
+            }
+            if !all_actions.contains(&action) {
+                all_actions.push(action);
+            }
+        }
+        let insight = Insight {
+            kind: finding.kind,
+            hour: this_hour.to_string(),
+            confidence: finding.confidence,
+            acted: detect::acts(finding.confidence),
+            reasons: finding.reasons,
+            inputs: finding.inputs,
+            actions: all_actions,
+            trigger,
+            created_at: before.map_or(stamp.clone(), |b| b.created_at.clone()),
+            updated_at: stamp.clone(),
+        };
+        app.table
+            .put(
+                to_item(&tenant.pk(), &keys::insight_sk(this_hour, finding.kind.as_str()), &insight)?,
+                None,
+            )
+            .await?;
+        insights.push(insight);
+    }
+    if !events.is_empty()
+        && let Err(e) = app.events.publish(&events).await
+    {
+        tracing::warn!(error = %e, "agent.acted not published");
+    }
+    Ok(insights)
+}
+
+/// The strategy model's short note on the findings (one AI call of the quota).
+async fn summarise(app: &App, tenant: &TenantCtx, org: &OrgContext, numbers: &ceo::Snapshot, insights: &[Insight]) -> AppResult<Value> {
+    let findings = if insights.is_empty() {
+        "Nothing needs attention.".to_string()
+    } else {
+        insights
+            .iter()
+            .map(|i| format!("{} ({:.2}): {}", i.kind.as_str(), i.confidence, i.reasons.join("; ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let ask = format!(
+        "{}\nFindings of this hour's review:\n{findings}\nIn three sentences, tell the team what matters most now and why.",
+        numbers.describe()
+    );
+    let completion = org.ask(app, tenant, AiUse::Strategy, ask, "agent_summary").await?;
+    Ok(json!({"text": completion.text, "provider": completion.provider, "model": completion.model}))
+}
+
+/// The agent's proposals that a person turned down (rejected or cancelled) in the last
+/// `DECLINED_DAYS`, as (type, subject): the agent does not propose them again meanwhile.
+/// Read from the org's newest tasks (see `ceo::recent`).
+fn recently_declined(tasks: &[tasks::Task], now: DateTime<Utc>) -> Vec<(TaskType, String)> {
+    tasks
+        .iter()
+        .filter(|t| t.origin == Origin::Agent && t.status == TaskStatus::Cancelled)
+        .filter(|t| {
+            t.finished_at
+                .as_deref()
+                .and_then(crate::clock::parse)
+                .is_some_and(|at| now - at < Duration::days(DECLINED_DAYS))
+        })
+        .map(|t| (t.kind, proposal_subject(t.kind, &t.input)))
+        .collect()
+}
+
+/// What a proposal is about: the lead of a follow-up; a post is about the week.
+fn proposal_subject(kind: TaskType, input: &Value) -> String {
+    match kind {
+        TaskType::LeadFollowup => input.get("leadId").and_then(Value::as_str).unwrap_or_default().to_string(),
+        _ => POST_SUBJECT.to_string(),
+    }
+}
+
+/// How long a declined proposal is not made again for the same subject.
+pub const DECLINED_DAYS: i64 = 7;
+const POST_SUBJECT: &str = "week";
+
+async fn act(
+    app: &App,
+    tenant: &TenantCtx,
+    org: &OrgContext,
+    hour_start: DateTime<Utc>,
+    kind: InsightKind,
+    planned: &Planned,
+    declined: &[(TaskType, String)],
+) -> AppResult<Action> {
+    let (action_kind, task_type, subject) = match planned {
+        Planned::Warning => {
+            return Ok(Action {
+                kind: ActionKind::RecordWarning,
+                subject: None,
+                task_id: None,
+                outcome: Outcome::Recorded,
+            });
+        }
+        Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.clone()),
+        Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
+    };
+    let not_taken = |outcome| Action {
+        kind: action_kind,
+        subject: Some(subject.clone()),
+        task_id: None,
+        outcome,
+    };
+    // Checked before anything is written or asked of a model: under `off` the agent only
+    // records what it saw, and what a person turned down is not proposed again for a while.
+    if org.policy.for_kind(task_type) == Autonomy::Off {
+        return Ok(not_taken(Outcome::PolicyOff));
+    }
+    if declined.iter().any(|(t, s)| *t == task_type && *s == subject) {
+        return Ok(not_taken(Outcome::RecentlyDeclined));
+    }
+    if org.used(usage::Metric::Tasks) >= org.plan.limit(usage::Metric::Tasks) {
+        return Ok(not_taken(Outcome::OverQuota));
+    }
+    let new_task = match planned {
+        Planned::Followup { lead_id, why } => NewTask {
+            kind: TaskType::LeadFollowup,
+            input: json!({"leadId": lead_id, "note": format!("The agent found this lead {}: {why}.", kind.as_str())}),
+            run_at: None,
+        },
+        _ => NewTask {
+            kind: TaskType::SocialMediaPost,
+            input: json!({"topic": post_topic(app, tenant, org).await}),
+            run_at: None,
+        },
+    };
+    let mut task = tasks::new_task(app.clock.now(), BACKGROUND_USER, Origin::Agent, new_task)?;
+    task.id = action_task_id(tenant.org_id(), hour_start, kind.as_str(), &subject);
+    let outcome = match tasks::insert(app, tenant, org.plan, &task).await {
+        Ok(()) => Outcome::Created,
+        Err(AppError::Conflict { .. }) => Outcome::AlreadyCreated,
+        Err(e) => return Err(e),
+    };
+    Ok(Action {
+        kind: action_kind,
+        subject: Some(subject),
+        task_id: Some(task.id),
+        outcome,
+    })
+}
+
+/// What to post about: the strategy model's pick from the org's goals, or, without AI calls
+/// left or a provider, the first goal (or the industry).
+async fn post_topic(app: &App, tenant: &TenantCtx, org: &OrgContext) -> String {
+    let fallback = org
+        .config
+        .goals
+        .first()
+        .cloned()
+        .or_else(|| org.config.industry.clone())
+        .unwrap_or_else(|| format!("what {} is working on this week", org.org.name));
+    let ask = "Propose one topic for this week's social post, in one sentence, that serves the goals.".to_string();
+    match org.ask(app, tenant, AiUse::Strategy, ask, "agent_post_topic").await {
+        Ok(completion) => model::text("topic", &completion.text, 1_000).unwrap_or(fallback),
+        Err(e) => {
+            tracing::info!(error = %e, "post topic without the AI");
+            fallback
+        }
+    }
+}
+
+/// The org's insights, newest hour first.
+pub async fn insights(app: &App, tenant: &TenantCtx, limit: usize, cursor: Option<String>) -> AppResult<(Vec<Insight>, Option<String>)> {
+    model::newest_first(&*app.table, tenant.pk(), keys::INSIGHT_PREFIX.into(), limit, cursor).await
+}
+
+/// A job older than this is superseded by a newer hour's.
+const LATE_AFTER_HOURS: i64 = 2;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum JobOutcome {
+    Analysed {
+        org_id: String,
+        insights: usize,
+        actions_created: usize,
+    },
+    Skipped {
+        reason: &'static str,
+    },
+}
+
+/// `job-analyze`: one org's hourly analysis. An error brings the message back; a job for a
+/// gone org, an org no longer on a paying plan, or a long-past hour is done with nothing.
+pub async fn run_job(app: &App, body: &str) -> AppResult<JobOutcome> {
+    let job: AnalysisJob = serde_json::from_str(body).map_err(|e| AppError::validation(format!("not an analysis job: {e}")))?;
+    model::check_id(&job.org_id, "orgId")?;
+    let now = app.clock.now();
+    let job_hour = hour_start(&job.hour).ok_or_else(|| AppError::validation("hour is not YYYY-MM-DDTHH"))?;
+    if now - job_hour > Duration::hours(LATE_AFTER_HOURS) {
+        return Ok(JobOutcome::Skipped {
+            reason: "a newer hour's analysis supersedes this one",
+        });
+    }
+    let tenant = TenantCtx::background(&job.org_id);
+    let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
+    let items = app.table.get_many(&keys).await?;
+    if items.first().is_none_or(Option::is_none) {
+        return Ok(JobOutcome::Skipped {
+            reason: "the organisation is gone",
+        });
+    }
+    let org = OrgContext::from_items(items, now)?;
+    if !org.plan.hourly_agent() {
+        return Ok(JobOutcome::Skipped {
+            reason: "the plan no longer has the hourly agent",
+        });
+    }
+    let report = analyze_hour(app, &tenant, &org, Trigger::Schedule, &job.hour).await?;
+    Ok(JobOutcome::Analysed {
+        org_id: job.org_id,
+        insights: report.insights.len(),
+        actions_created: report
+            .insights
+            .iter()
+            .flat_map(|i| &i.actions)
+            .filter(|a| a.outcome == Outcome::Created)
+            .count(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leads::LeadFields;
+    use crate::tasks::autonomy::AutonomyPolicy;
+    use crate::tasks::executor::tests::{ORG, org, used};
+    use crate::tasks::executor::tick;
+    use crate::testing::{self, TestApp};
+
+    async fn stale_lead(t: &TestApp, tenant: &TenantCtx) -> String {
+        let fields = LeadFields {
+            name: Some("Quiet".into()),
+            email: Some(Some("quiet@lead.io".into())),
+            ..LeadFields::default()
+        };
+        let lead = crate::leads::new_lead(&t.app, tenant, fields, None).unwrap();
+        crate::leads::insert(&t.app, tenant, &lead).await.unwrap();
+        t.clock.advance(Duration::days(ceo::STALE_DAYS + 1));
+        lead.id
+    }
+
+    async fn set_policy(t: &TestApp, post: Autonomy, follow_up: Autonomy) {
+        let policy = AutonomyPolicy {
+            post,
+            follow_up,
+            version: 1,
+            ..AutonomyPolicy::default()
+        };
+        let item = to_item(&keys::org_pk(ORG), keys::AUTONOMY_SK, &policy).unwrap();
+        t.app.table.put(item, None).await.unwrap();
+    }
+
+    async fn analyse(t: &TestApp, tenant: &TenantCtx) -> AnalysisReport {
+        let now = t.app.clock.now();
+        let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
+        let org = OrgContext::from_items(t.app.table.get_many(&keys).await.unwrap(), now).unwrap();
+        analyze_hour(&t.app, tenant, &org, Trigger::Schedule, &hour(now)).await.unwrap()
+    }
+
+    fn outcomes(report: &AnalysisReport, kind: InsightKind) -> Vec<Outcome> {
+        let insight = report
+            .insights
+            .iter()
+            .find(|i| i.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind:?} insight"));
+        insight.actions.iter().map(|a| a.outcome).collect()
+    }
+
+    async fn task_count(t: &TestApp) -> usize {
+        let q = Query::partition(keys::org_pk(ORG)).prefix(keys::TASK_PREFIX);
+        t.app.table.query(q).await.unwrap().items.len()
+    }
+
+    #[tokio::test]
+    async fn under_an_off_policy_the_agent_records_what_it_saw_and_creates_and_asks_nothing() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        stale_lead(&t, &tenant).await;
+        set_policy(&t, Autonomy::Off, Autonomy::Off).await;
+        for _ in 0..3 {
+            let report = analyse(&t, &tenant).await;
+            assert_eq!(outcomes(&report, InsightKind::StaleLeads), [Outcome::PolicyOff]);
+            assert_eq!(outcomes(&report, InsightKind::LowContent), [Outcome::PolicyOff]);
+            t.clock.advance(Duration::hours(1));
+        }
+        assert_eq!(task_count(&t).await, 0, "nothing proposed");
+        assert_eq!(used(&t, usage::Metric::AiCalls).await, 0, "no model asked for a post topic");
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_proposal_turned_down_is_not_made_again_for_the_same_subject_for_seven_days() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let lead = stale_lead(&t, &tenant).await;
+        set_policy(&t, Autonomy::Approval, Autonomy::Approval).await;
+        let first = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&first, InsightKind::StaleLeads), [Outcome::Created]);
+        assert_eq!(outcomes(&first, InsightKind::LowContent), [Outcome::Created]);
+        // The follow-up waits before it is written; the post is written, then waits.
+        let run = tick(&t.app).await.unwrap();
+        assert_eq!((run.awaiting_approval, run.claimed), (1, 1), "{run:?}");
+        let written = drain_tasks(&t).await;
+        assert!(
+            matches!(written[..], [tasks::run::RunOutcome::AwaitingApproval { .. }]),
+            "{written:?}"
+        );
+        let admin = TenantCtx::background(ORG);
+        for item in t
+            .app
+            .table
+            .query(Query::partition(keys::org_pk(ORG)).prefix(keys::TASK_PREFIX))
+            .await
+            .unwrap()
+            .items
+        {
+            let task: tasks::Task = from_item(item).unwrap();
+            tasks::decide(&t.app, &admin, task, false).await.unwrap();
+        }
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0, "turned-down proposals cost nothing");
+        assert_eq!(used(&t, usage::Metric::Posts).await, 0);
+
+        t.clock.advance(Duration::hours(1));
+        let later = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&later, InsightKind::StaleLeads), [Outcome::RecentlyDeclined]);
+        assert_eq!(outcomes(&later, InsightKind::LowContent), [Outcome::RecentlyDeclined]);
+        assert_eq!(task_count(&t).await, 2);
+
+        t.clock.advance(Duration::days(DECLINED_DAYS));
+        let week_on = analyse(&t, &tenant).await;
+        let stale = week_on.insights.iter().find(|i| i.kind == InsightKind::StaleLeads).unwrap();
+        assert_eq!(stale.actions[0].outcome, Outcome::Created);
+        assert_eq!(stale.actions[0].subject.as_deref(), Some(lead.as_str()));
+    }
+
+    #[tokio::test]
+    async fn the_agents_proposals_spend_a_task_when_they_run_not_when_proposed() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        stale_lead(&t, &tenant).await;
+        set_policy(&t, Autonomy::Approval, Autonomy::Auto).await;
+        let report = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&report, InsightKind::StaleLeads), [Outcome::Created]);
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 0, "nothing spent when proposed");
+        let run = tick(&t.app).await.unwrap();
+        assert_eq!(run.claimed, 2, "the follow-up runs; the post is written for review: {run:?}");
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 2);
+        let outcomes = drain_tasks(&t).await;
+        let held = outcomes
+            .iter()
+            .find_map(|o| match o {
+                tasks::run::RunOutcome::AwaitingApproval { task_id } => Some(task_id.clone()),
+                _ => None,
+            })
+            .expect("the post's text waits for a person");
+        let item = t
+            .app
+            .table
+            .get(&TenantCtx::background(ORG).key(keys::task_sk(&held)))
+            .await
+            .unwrap();
+        let draft = tasks::task_from(item).unwrap();
+        assert!(draft.draft.is_some());
+        tasks::decide(&t.app, &TenantCtx::background(ORG), draft, false).await.unwrap();
+        assert_eq!(used(&t, usage::Metric::Tasks).await, 1, "the rejected post gave its task back");
+        assert_eq!(used(&t, usage::Metric::Posts).await, 0);
+    }
+
+    async fn drain_tasks(t: &TestApp) -> Vec<tasks::run::RunOutcome> {
+        let messages = t.app.queue.receive(crate::ports::queue::QueueName::Tasks, 10).await.unwrap();
+        let mut outcomes = Vec::new();
+        for message in messages {
+            outcomes.push(tasks::run::run(&t.app, &message.body).await.unwrap());
+        }
+        outcomes
+    }
+}

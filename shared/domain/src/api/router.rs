@@ -1,0 +1,91 @@
+//! A route table per group: `(method, pattern, route)` rows, patterns with `{name}` segments.
+
+use crate::error::AppError;
+use http::Method;
+
+pub type RouteTable<R> = [(Method, &'static str, R)];
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+}
+
+fn matches(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut params = Vec::new();
+    let mut segments = path.trim_end_matches('/').split('/');
+    for expected in pattern.split('/') {
+        let segment = segments.next()?;
+        match expected.strip_prefix('{').and_then(|e| e.strip_suffix('}')) {
+            // A parameter may be percent-encoded (an email's `@` as `%40`).
+            Some(name) if !segment.is_empty() => {
+                params.push((name, percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()))
+            }
+            Some(_) => return None,
+            None if expected == segment => {}
+            None => return None,
+        }
+    }
+    segments.next().is_none().then_some(Params(params))
+}
+
+/// The route for a request: 404 when no pattern matches the path, 405 when only the method is wrong.
+pub fn find<R: Copy>(table: &RouteTable<R>, method: &Method, path: &str) -> Result<(R, Params), AppError> {
+    let mut path_known = false;
+    for (m, pattern, route) in table {
+        if let Some(params) = matches(pattern, path) {
+            if m == method {
+                return Ok((*route, params));
+            }
+            path_known = true;
+        }
+    }
+    Err(if path_known {
+        AppError::MethodNotAllowed
+    } else {
+        AppError::NotFound("route")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum R {
+        List,
+        Get,
+    }
+    const TABLE: &RouteTable<R> = &[
+        (Method::GET, "/v1/orgs/{orgId}/leads", R::List),
+        (Method::GET, "/v1/orgs/{orgId}/leads/{leadId}", R::Get),
+    ];
+
+    #[test]
+    fn captures_named_segments() {
+        let (route, params) = find(TABLE, &Method::GET, "/v1/orgs/o1/leads/l2").unwrap();
+        assert_eq!(route, R::Get);
+        assert_eq!((params.get("orgId"), params.get("leadId")), ("o1", "l2"));
+    }
+
+    #[test]
+    fn tolerates_a_trailing_slash_but_not_extra_or_empty_segments() {
+        assert_eq!(find(TABLE, &Method::GET, "/v1/orgs/o1/leads/").unwrap().0, R::List);
+        assert!(matches!(
+            find(TABLE, &Method::GET, "/v1/orgs/o1/leads/l2/x"),
+            Err(AppError::NotFound(_))
+        ));
+        assert!(matches!(find(TABLE, &Method::GET, "/v1/orgs//leads"), Err(AppError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_405() {
+        assert!(matches!(
+            find(TABLE, &Method::DELETE, "/v1/orgs/o1/leads"),
+            Err(AppError::MethodNotAllowed)
+        ));
+    }
+}

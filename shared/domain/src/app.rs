@@ -1,0 +1,129 @@
+//! What a request handler reaches: the ports, the clock and the settings, built once per
+//! process (outside the Lambda handler) and borrowed by every invocation.
+
+use crate::clock::Clock;
+use crate::ports::ai::Ai;
+use crate::ports::events::EventBus;
+use crate::ports::mailer::Mailer;
+use crate::ports::payments::Payments;
+use crate::ports::queue::JobQueue;
+use crate::ports::secrets::Secrets;
+use crate::ports::social::Social;
+use crate::ports::table::Table;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where invitation links point (the web frontend).
+    pub app_url: String,
+    /// Request bodies above this many bytes get 413.
+    pub body_limit: usize,
+    pub token_ttl: chrono::Duration,
+    /// Failed sign-ins allowed per (email, client address) and per client address in one
+    /// window, and those on one email (from anywhere) after which each attempt waits longer.
+    pub login_failures_per_pair: i64,
+    pub login_failures_per_address: i64,
+    pub login_slowdown_after: i64,
+    pub login_window_seconds: i64,
+    pub invitation_ttl: chrono::Duration,
+    /// Sign-ups per client address an hour, org creations per user a day, invitations per
+    /// org a day: each can make Chief send mail or grant free quota, so each is bounded.
+    pub signups_per_address_hour: i64,
+    pub orgs_per_user_day: i64,
+    pub invitations_per_org_day: i64,
+    /// Orgs on the free plan one user may own.
+    pub free_orgs_per_owner: usize,
+    pub billing: BillingSettings,
+    pub dependencies: Dependencies,
+}
+
+/// What this deployment set up beside the table and the signing key, as the health route
+/// reports it; each front door fills it from its own configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Dependencies {
+    /// `openai` or `offline`.
+    pub ai_provider: String,
+    /// The job queues this function can reach.
+    pub queues: Vec<crate::ports::queue::QueueName>,
+    /// Where domain events go (`eventbridge:<bus>`, or `local store`), if anywhere.
+    pub event_bus: Option<String>,
+    /// How mail leaves (`smtp`, `outbox`), if it can.
+    pub mail: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            app_url: "http://localhost:3000".into(),
+            body_limit: 64 * 1024,
+            token_ttl: chrono::Duration::hours(12),
+            login_failures_per_pair: 5,
+            login_failures_per_address: 20,
+            login_slowdown_after: 10,
+            login_window_seconds: 15 * 60,
+            invitation_ttl: chrono::Duration::days(7),
+            signups_per_address_hour: 20,
+            orgs_per_user_day: 10,
+            invitations_per_org_day: 100,
+            free_orgs_per_owner: 3,
+            billing: BillingSettings::default(),
+            dependencies: Dependencies::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BillingSettings {
+    /// Stripe price ids of the paying plans (`STRIPE_PRICE_PRO`, `STRIPE_PRICE_ENTERPRISE`).
+    pub price_pro: Option<String>,
+    pub price_enterprise: Option<String>,
+    /// Where Checkout and the portal send the customer back; by default pages of the app.
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub portal_return_url: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub table: Arc<dyn Table>,
+    pub secrets: Arc<dyn Secrets>,
+    pub mailer: Arc<dyn Mailer>,
+    pub payments: Arc<dyn Payments>,
+    pub events: Arc<dyn EventBus>,
+    pub queue: Arc<dyn JobQueue>,
+    pub ai: Arc<dyn Ai>,
+    pub social: Arc<dyn Social>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits the product promises (issue 9): sign-in 5 per email and address and 20 per
+    /// address in 15 minutes, slower past 10 on one email; 20 sign-ups an hour per address,
+    /// 10 org creations a day per user, 100 invitations a day per org, 3 free orgs an owner.
+    #[test]
+    fn the_limits_are_the_promised_ones() {
+        let s = Settings::default();
+        assert_eq!(
+            (
+                s.login_failures_per_pair,
+                s.login_failures_per_address,
+                s.login_slowdown_after,
+                s.login_window_seconds
+            ),
+            (5, 20, 10, 15 * 60)
+        );
+        assert_eq!(
+            (
+                s.signups_per_address_hour,
+                s.orgs_per_user_day,
+                s.invitations_per_org_day,
+                s.free_orgs_per_owner
+            ),
+            (20, 10, 100, 3)
+        );
+    }
+}

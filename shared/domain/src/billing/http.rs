@@ -1,0 +1,94 @@
+//! `api-billing` (`/v1/orgs/{orgId}/billing…`) and `stripe-webhook` (`/v1/stripe/webhook`).
+
+use super::webhook;
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::ports::Port;
+use crate::tenancy::Role;
+use crate::tenancy::authorize_reading;
+use crate::usage::Plan;
+use serde::Deserialize;
+use serde_json::json;
+
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-billing",
+    prefixes: &["/v1/orgs/{orgId}/billing"],
+    body_limit: None,
+    ports: &[Port::Payments],
+    routes: &[
+        route!(GET "/v1/orgs/{orgId}/billing" => read),
+        route!(POST "/v1/orgs/{orgId}/billing/checkout" => checkout),
+        route!(POST "/v1/orgs/{orgId}/billing/portal" => portal),
+    ],
+};
+
+/// Stripe signs its deliveries; there is no bearer token. Stripe's events (an invoice with
+/// many lines) can be larger than any request the app's own routes take.
+pub const WEBHOOK_ROUTES: RouteGroup = RouteGroup {
+    function: "stripe-webhook",
+    prefixes: &["/v1/stripe/webhook"],
+    body_limit: Some(crate::api::WEBHOOK_BODY_LIMIT),
+    ports: &[Port::Events],
+    routes: &[route!(public POST "/v1/stripe/webhook" => webhook)],
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartCheckout {
+    plan: String,
+}
+
+/// Who may do what is settled before the body, the settings or Stripe are looked at: the
+/// membership, with the org, its subscription and `also`, in one read.
+async fn billing_context(app: &App, req: &Req, params: &Params, min_role: Role, also: Option<String>) -> AppResult<Context> {
+    let sks = [keys::ORG_SK.to_string(), keys::SUBSCRIPTION_SK.to_string()];
+    let (tenant, [org, subscription], also) = authorize_reading(app, req.principal()?, params.get("orgId"), min_role, sks, also).await?;
+    Ok(Context {
+        org: crate::orgs::org_from(org)?,
+        subscription: super::subscription_from(subscription)?,
+        also,
+        tenant,
+    })
+}
+
+struct Context {
+    tenant: crate::tenancy::TenantCtx,
+    org: crate::orgs::Org,
+    subscription: Option<super::Subscription>,
+    also: Option<crate::ports::table::Item>,
+}
+
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let now = app.clock.now();
+    let usage = keys::usage_sk(&crate::usage::month(now));
+    let c = billing_context(app, &req, &params, Role::Admin, Some(usage)).await?;
+    Reply::ok(super::view(&c.org, c.subscription, c.also.as_ref(), now))
+}
+
+async fn checkout(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let c = billing_context(app, &req, &params, Role::Owner, None).await?;
+    super::ensure_configured(app).await?;
+    let input: StartCheckout = req.json()?;
+    let plan = match input.plan.as_str() {
+        "pro" => Plan::Pro,
+        "enterprise" => Plan::Enterprise,
+        _ => return Err(AppError::validation("plan must be \"pro\" or \"enterprise\"")),
+    };
+    Reply::created(super::checkout(app, &c.tenant, &c.org, c.subscription, plan).await?)
+}
+
+async fn portal(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let c = billing_context(app, &req, &params, Role::Owner, None).await?;
+    super::ensure_configured(app).await?;
+    Reply::created(super::portal(app, &c.org, c.subscription).await?)
+}
+
+/// The raw body is verified before it is parsed.
+async fn webhook(app: &App, req: Req, _: Params) -> AppResult<Reply> {
+    let header = req.headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let outcome = webhook::receive(app, header, &req.body).await?;
+    Reply::ok(json!({"received": true, "outcome": outcome}))
+}

@@ -1,0 +1,89 @@
+//! `api-chat`: the AI CEO's config and the members' conversations with it.
+
+use super::chat::{self, NewConversation, NewMessage};
+use super::{AiConfig, ConfigChange, OrgContext};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::{self, PageOf, from_item};
+use crate::ports::Port;
+use crate::tenancy::Role;
+use crate::tenancy::{authorize, authorize_with};
+
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-chat",
+    prefixes: &["/v1/orgs/{orgId}/ai-config", "/v1/orgs/{orgId}/conversations"],
+    body_limit: None,
+    ports: &[Port::Ai],
+    routes: &[
+        route!(GET "/v1/orgs/{orgId}/ai-config" => config),
+        route!(PUT "/v1/orgs/{orgId}/ai-config" => change_config),
+        route!(GET "/v1/orgs/{orgId}/conversations" => conversations),
+        route!(POST "/v1/orgs/{orgId}/conversations" => start_conversation),
+        route!(GET "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => messages),
+        route!(POST "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => send),
+    ],
+};
+
+/// The caller's conversation of the path: a conversation belongs to the member who started it.
+fn conversation_sk(req: &Req, params: &Params) -> AppResult<String> {
+    let id = params.get("conversationId");
+    model::check_id(id, "the conversation id")?;
+    Ok(keys::conversation_sk(req.principal()?.user_id(), id))
+}
+
+async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let also = [keys::AI_CONFIG_SK.into()];
+    let (_, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(AiConfig::from_stored(config)?)
+}
+
+async fn change_config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let change: ConfigChange = req.json()?;
+    let also = [keys::AI_CONFIG_SK.into()];
+    let (tenant, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let config = AiConfig::from_stored(config)?;
+    Reply::ok(super::update_config(app, &tenant, config, change).await?)
+}
+
+async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let (items, next_cursor) = chat::list(app, &tenant, limit, req.query("cursor").map(str::to_string)).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn start_conversation(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let input: NewConversation = if req.body.iter().all(u8::is_ascii_whitespace) {
+        NewConversation { title: None }
+    } else {
+        req.json()?
+    };
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    Reply::created(chat::start(app, &tenant, input).await?)
+}
+
+async fn messages(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let conversation_sk = conversation_sk(&req, &params)?;
+    let limit = model::page_limit(req.query("limit"))?;
+    let (tenant, [conversation]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [conversation_sk]).await?;
+    conversation.ok_or(AppError::NotFound("conversation"))?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = chat::messages(app, &tenant, params.get("conversationId"), limit, cursor).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn send(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let conversation_sk = conversation_sk(&req, &params)?;
+    let input: NewMessage = req.json()?;
+    let now = app.clock.now();
+    let [org, config, policy, usage] = OrgContext::sort_keys(now);
+    let also = [conversation_sk, org, config, policy, usage];
+    let (tenant, [conversation, org, config, policy, usage]) =
+        authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let conversation = from_item(conversation.ok_or(AppError::NotFound("conversation"))?)?;
+    let org = OrgContext::from_items([org, config, policy, usage], now)?;
+    Reply::created(chat::send(app, &tenant, &org, conversation, input).await?)
+}

@@ -1,0 +1,40 @@
+//! Configuration the domain reads from the environment the same way in every front door
+//! (the Lambda glue and `local`), and the one error a bad configuration gives.
+
+use crate::app::BillingSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing configuration: set {0}")]
+    Missing(String),
+    #[error("bad configuration: {0}")]
+    Invalid(String),
+}
+
+/// A variable's trimmed value, unless unset or blank.
+pub fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// A variable that is `on` or `off`, with `default` when unset.
+pub fn on_off(name: &str, default: bool) -> Result<bool, ConfigError> {
+    match optional(name).as_deref() {
+        None => Ok(default),
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid(format!("{name}={other}: use on or off"))),
+    }
+}
+
+/// Billing settings both front doors read from the environment: `STRIPE_PRICE_PRO`,
+/// `STRIPE_PRICE_ENTERPRISE`, and optionally `CHIEF_BILLING_SUCCESS_URL`,
+/// `CHIEF_BILLING_CANCEL_URL`, `CHIEF_BILLING_PORTAL_RETURN_URL`.
+pub fn billing_from_env() -> BillingSettings {
+    BillingSettings {
+        price_pro: optional("STRIPE_PRICE_PRO"),
+        price_enterprise: optional("STRIPE_PRICE_ENTERPRISE"),
+        success_url: optional("CHIEF_BILLING_SUCCESS_URL"),
+        cancel_url: optional("CHIEF_BILLING_CANCEL_URL"),
+        portal_return_url: optional("CHIEF_BILLING_PORTAL_RETURN_URL"),
+    }
+}

@@ -1,0 +1,135 @@
+//! `api-leads`: leads, their activities, meetings and score. Every lead route reads the
+//! membership and what it needs (the lead, an owner's membership) in one store call.
+
+use super::activities::{self, NewActivity, NewMeeting};
+use super::{LeadFields, LeadFilter};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
+use crate::app::App;
+use crate::error::AppResult;
+use crate::keys;
+use crate::model::{self, PageOf};
+use crate::ports::Port;
+use crate::tenancy::Role;
+use crate::tenancy::{authorize, authorize_reading, authorize_with};
+use serde_json::json;
+
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-leads",
+    prefixes: &["/v1/orgs/{orgId}/leads"],
+    body_limit: None,
+    ports: &[Port::Events],
+    routes: &[
+        route!(GET "/v1/orgs/{orgId}/leads" => list),
+        route!(POST "/v1/orgs/{orgId}/leads" => create),
+        route!(GET "/v1/orgs/{orgId}/leads/{leadId}" => read),
+        route!(PATCH "/v1/orgs/{orgId}/leads/{leadId}" => update),
+        route!(DELETE "/v1/orgs/{orgId}/leads/{leadId}" => delete),
+        route!(GET "/v1/orgs/{orgId}/leads/{leadId}/activities" => list_activities),
+        route!(POST "/v1/orgs/{orgId}/leads/{leadId}/activities" => log_activity),
+        route!(GET "/v1/orgs/{orgId}/leads/{leadId}/meetings" => list_meetings),
+        route!(POST "/v1/orgs/{orgId}/leads/{leadId}/meetings" => plan_meeting),
+        route!(GET "/v1/orgs/{orgId}/leads/{leadId}/score" => score),
+    ],
+};
+
+/// The lead's id from the path, checked, and its key.
+fn lead_sk(params: &Params) -> AppResult<String> {
+    let lead_id = params.get("leadId");
+    model::check_id(lead_id, "the lead id")?;
+    Ok(keys::lead_sk(lead_id))
+}
+
+async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let filter = LeadFilter {
+        status: model::enum_param("status", req.query("status"), "new, contacted, qualified, won, lost")?,
+        owner_id: req.query("owner").map(str::to_string),
+        tag: req.query("tag").map(str::to_lowercase),
+    };
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let (items, next_cursor) = super::list(app, &tenant, &filter, limit, req.query("cursor").map(str::to_string)).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let fields: LeadFields = req.json()?;
+    let owner_sk = owner_sk(&fields);
+    let (tenant, [], owner) = authorize_reading(app, req.principal()?, params.get("orgId"), Role::Member, [], owner_sk).await?;
+    let lead = super::new_lead(app, &tenant, fields, owner.as_ref())?;
+    super::insert(app, &tenant, &lead).await?;
+    Reply::created(lead)
+}
+
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let (_, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    Reply::ok(super::lead_from(lead)?)
+}
+
+async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let fields: LeadFields = req.json()?;
+    let owner_sk = owner_sk(&fields);
+    let (tenant, [lead], owner) = authorize_reading(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk], owner_sk).await?;
+    let lead = super::update(app, &tenant, super::lead_from(lead)?, fields, owner.as_ref()).await?;
+    Reply::ok(lead)
+}
+
+async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
+    super::delete(app, &tenant, lead).await?;
+    Reply::ok(json!({"deleted": true}))
+}
+
+async fn list_activities(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let limit = model::page_limit(req.query("limit"))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = activities::list_activities(app, &tenant, &lead.id, limit, cursor).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn list_meetings(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let limit = model::page_limit(req.query("limit"))?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = activities::list_meetings(app, &tenant, &lead.id, limit, cursor).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn log_activity(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let input: NewActivity = req.json()?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
+    Reply::created(activities::log(app, &tenant, lead, input).await?)
+}
+
+async fn plan_meeting(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    lead_sk(&params)?;
+    let input: NewMeeting = req.json()?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    Reply::created(activities::plan_meeting(app, &tenant, params.get("leadId"), input).await?)
+}
+
+async fn score(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let lead_sk = lead_sk(&params)?;
+    let (tenant, [lead]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [lead_sk]).await?;
+    let lead = super::lead_from(lead)?;
+    Reply::ok(super::score::score_lead(app, &tenant, lead).await?)
+}
+
+/// The owner's membership to read alongside, when the body names an owner.
+fn owner_sk(fields: &LeadFields) -> Option<String> {
+    match &fields.owner_id {
+        Some(Some(owner)) if model::check_id(owner, "ownerId").is_ok() => Some(keys::member_sk(owner)),
+        _ => None,
+    }
+}

@@ -1,0 +1,308 @@
+//! The leads CRM: leads, the activities logged on them, and meetings.
+
+pub mod activities;
+pub mod http;
+pub mod score;
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::{self, from_item, to_item};
+use crate::ports::table::{Condition, Item, Query, TableError, delete_all, item_key, query_all};
+use crate::tenancy::TenantCtx;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LeadStatus {
+    #[default]
+    New,
+    Contacted,
+    Qualified,
+    Won,
+    Lost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lead {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub source: Option<String>,
+    pub status: LeadStatus,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub notes: Option<String>,
+    pub owner_id: Option<String>,
+    pub value: Option<f64>,
+    pub last_activity_at: Option<String>,
+    /// When someone (or the agent) means to follow up next.
+    #[serde(default)]
+    pub next_follow_up_at: Option<String>,
+    /// The last computed score, stored when it changes.
+    #[serde(default)]
+    pub score: Option<score::StoredScore>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+/// The fields a client sets; every one optional in a patch, where `null` clears it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LeadFields {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub source: Option<Option<String>>,
+    pub status: Option<LeadStatus>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "model::nullable")]
+    pub value: Option<Option<f64>>,
+    /// Required on update (optimistic concurrency), refused on create.
+    pub version: Option<u64>,
+}
+
+pub const MAX_TAGS: usize = 20;
+
+fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        return Err(AppError::validation(format!("a lead has at most {MAX_TAGS} tags")));
+    }
+    let mut clean: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = model::text("tags", &tag, 40)?.to_lowercase();
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    Ok(clean)
+}
+
+impl LeadFields {
+    /// Applies these fields to a lead, checking each; answers the owner id to verify, if set.
+    pub fn apply(self, lead: &mut Lead) -> AppResult<Option<String>> {
+        fn opt(field: &str, value: Option<Option<String>>, max: usize, target: &mut Option<String>) -> AppResult<()> {
+            if let Some(v) = value {
+                *target = model::optional_text(field, v.as_deref(), max)?;
+            }
+            Ok(())
+        }
+        if let Some(name) = self.name {
+            lead.name = model::text("name", &name, 200)?;
+        }
+        if let Some(email) = self.email {
+            lead.email = match email.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(e) => Some(model::email("email", e)?),
+            };
+        }
+        opt("company", self.company, 200, &mut lead.company)?;
+        opt("title", self.title, 200, &mut lead.title)?;
+        opt("source", self.source, 100, &mut lead.source)?;
+        opt("notes", self.notes, 5_000, &mut lead.notes)?;
+        if let Some(status) = self.status {
+            lead.status = status;
+        }
+        if let Some(priority) = self.priority {
+            lead.priority = priority;
+        }
+        if let Some(tags) = self.tags {
+            lead.tags = clean_tags(tags)?;
+        }
+        if let Some(value) = self.value {
+            if value.is_some_and(|v| !v.is_finite() || !(0.0..=1e12).contains(&v)) {
+                return Err(AppError::validation("value must be a number from 0 to 1e12"));
+            }
+            lead.value = value;
+        }
+        let mut new_owner = None;
+        if let Some(owner) = self.owner_id {
+            if let Some(id) = &owner {
+                model::check_id(id, "ownerId")?;
+                new_owner = Some(id.clone());
+            }
+            lead.owner_id = owner;
+        }
+        Ok(new_owner)
+    }
+}
+
+fn lead_item(tenant: &TenantCtx, lead: &Lead) -> AppResult<Item> {
+    to_item(&tenant.pk(), &keys::lead_sk(&lead.id), lead)
+}
+
+pub fn lead_from(item: Option<Item>) -> AppResult<Lead> {
+    from_item(item.ok_or(AppError::NotFound("lead"))?)
+}
+
+fn owner_must_be_member(owner: Option<&Item>, new_owner: &Option<String>) -> AppResult<()> {
+    if new_owner.is_some() && owner.is_none() {
+        return Err(AppError::validation("ownerId must be a member of the organisation"));
+    }
+    Ok(())
+}
+
+/// Creates a lead. `owner` is the membership item of the chosen owner, read by the caller
+/// in its authorisation call.
+pub fn new_lead(app: &App, tenant: &TenantCtx, fields: LeadFields, owner: Option<&Item>) -> AppResult<Lead> {
+    if fields.version.is_some() {
+        return Err(AppError::validation("version is set by the server on create"));
+    }
+    if fields.name.is_none() {
+        return Err(AppError::validation("name is required"));
+    }
+    let now = crate::clock::timestamp(app.clock.now());
+    let mut lead = Lead {
+        id: model::new_id(),
+        name: String::new(),
+        email: None,
+        company: None,
+        title: None,
+        source: None,
+        status: LeadStatus::New,
+        priority: Priority::Medium,
+        tags: Vec::new(),
+        notes: None,
+        owner_id: None,
+        value: None,
+        last_activity_at: None,
+        next_follow_up_at: None,
+        score: None,
+        created_by: tenant.user_id().to_string(),
+        created_at: now.clone(),
+        updated_at: now,
+        version: 1,
+    };
+    let new_owner = fields.apply(&mut lead)?;
+    owner_must_be_member(owner, &new_owner)?;
+    Ok(lead)
+}
+
+pub async fn insert(app: &App, tenant: &TenantCtx, lead: &Lead) -> AppResult<()> {
+    app.table.put(lead_item(tenant, lead)?, Some(Condition::NotExists)).await?;
+    Ok(())
+}
+
+fn stale(current: u64) -> AppError {
+    AppError::conflict(
+        "VERSION_CONFLICT",
+        format!("the lead changed meanwhile (now at version {current}): read it again"),
+    )
+}
+
+/// Applies a patch to a lead read in the authorisation call; a stale `version` is 409.
+pub async fn update(app: &App, tenant: &TenantCtx, mut lead: Lead, fields: LeadFields, owner: Option<&Item>) -> AppResult<Lead> {
+    let version = fields
+        .version
+        .ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
+    if version != lead.version {
+        return Err(stale(lead.version));
+    }
+    let new_owner = fields.apply(&mut lead)?;
+    owner_must_be_member(owner, &new_owner)?;
+    lead.version += 1;
+    lead.updated_at = crate::clock::timestamp(app.clock.now());
+    app.table
+        .put(lead_item(tenant, &lead)?, Some(Condition::VersionEquals(version)))
+        .await
+        .map_err(|e| match e {
+            TableError::ConditionFailed { .. } => stale(version),
+            other => other.into(),
+        })?;
+    Ok(lead)
+}
+
+/// Deletes the lead, then its activities and meetings. Asked again after a failure, it
+/// finishes the clean-up of what is left.
+/// Deletes a lead with its activities and meetings. That is for admins and for the lead's
+/// owner (or, for a lead nobody owns, the member who created it): a member cannot wipe out
+/// a colleague's pipeline.
+pub async fn delete(app: &App, tenant: &TenantCtx, lead: Lead) -> AppResult<()> {
+    let own = match &lead.owner_id {
+        Some(owner) => owner == tenant.user_id(),
+        None => lead.created_by == tenant.user_id(),
+    };
+    if !own {
+        tenant
+            .require(crate::tenancy::Role::Admin)
+            .map_err(|_| AppError::Forbidden("only an admin or the lead's owner can delete a lead".into()))?;
+    }
+    let lead_id = lead.id.as_str();
+    app.table
+        .delete(&tenant.key(keys::lead_sk(lead_id)), Some(Condition::VersionEquals(lead.version)))
+        .await
+        .map_err(|e| match e {
+            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the lead changed meanwhile: read it again"),
+            other => other.into(),
+        })?;
+    let mut children = Vec::new();
+    for prefix in [keys::activity_prefix(lead_id), keys::meeting_prefix(lead_id)] {
+        for item in query_all(&*app.table, Query::partition(tenant.pk()).prefix(prefix)).await? {
+            children.push(item_key(&item)?);
+        }
+    }
+    delete_all(&*app.table, children).await?;
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct LeadFilter {
+    pub status: Option<LeadStatus>,
+    pub owner_id: Option<String>,
+    pub tag: Option<String>,
+}
+
+impl LeadFilter {
+    fn is_empty(&self) -> bool {
+        self.status.is_none() && self.owner_id.is_none() && self.tag.is_none()
+    }
+    fn matches(&self, lead: &Lead) -> bool {
+        self.status.is_none_or(|s| s == lead.status)
+            && self.owner_id.as_ref().is_none_or(|o| lead.owner_id.as_ref() == Some(o))
+            && self.tag.as_ref().is_none_or(|t| lead.tags.contains(t))
+    }
+}
+
+/// Newest first, filtered (see `model::newest_matching`).
+pub async fn list(
+    app: &App,
+    tenant: &TenantCtx,
+    filter: &LeadFilter,
+    limit: usize,
+    cursor: Option<String>,
+) -> AppResult<(Vec<Lead>, Option<String>)> {
+    model::newest_matching(
+        &*app.table,
+        tenant.pk(),
+        keys::LEAD_PREFIX,
+        limit,
+        cursor,
+        !filter.is_empty(),
+        |lead| filter.matches(lead),
+    )
+    .await
+}

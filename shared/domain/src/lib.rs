@@ -1,0 +1,28 @@
+//! Chief's domain: every model, rule and port, and the handlers of every route and job on
+//! plain HTTP types. The adapters (`chief-adapters`), the Lambda glue (`chief-lambda`) and
+//! `local` (`chief-local`) sit above it; it knows none of them.
+
+pub mod agent;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod billing;
+pub mod ceo;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod jobs;
+pub mod keys;
+pub mod leads;
+pub mod model;
+pub mod orgs;
+pub mod ports;
+pub mod ratelimit;
+pub mod routes;
+pub mod tasks;
+pub mod tenancy;
+pub mod usage;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

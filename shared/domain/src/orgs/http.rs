@@ -1,0 +1,155 @@
+//! `api-orgs`: organisations, members, invitations and usage.
+
+use super::{Role, invitations, members};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
+use crate::app::App;
+use crate::error::AppResult;
+use crate::keys;
+use crate::model::{self, nullable};
+use crate::ports::Port;
+use crate::tenancy::{authorize, authorize_with};
+use serde::Deserialize;
+use serde_json::json;
+
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-orgs",
+    prefixes: &["/v1/orgs", "/v1/invitations"],
+    body_limit: None,
+    ports: &[Port::Mailer, Port::Payments],
+    routes: &[
+        route!(POST "/v1/orgs" => create),
+        route!(GET "/v1/orgs" => list_mine),
+        route!(GET "/v1/orgs/{orgId}" => read),
+        route!(PATCH "/v1/orgs/{orgId}" => update),
+        route!(DELETE "/v1/orgs/{orgId}" => delete),
+        route!(GET "/v1/orgs/{orgId}/members" => members),
+        route!(POST "/v1/orgs/{orgId}/members" => invite),
+        route!(PATCH "/v1/orgs/{orgId}/members/{userId}" => change_role),
+        route!(DELETE "/v1/orgs/{orgId}/members/{userId}" => remove_member),
+        route!(DELETE "/v1/orgs/{orgId}/invitations/{email}" => revoke_invitation),
+        route!(POST "/v1/invitations/{token}/accept" => accept),
+        route!(GET "/v1/orgs/{orgId}/usage" => usage),
+    ],
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateOrg {
+    name: String,
+    time_zone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UpdateOrg {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    time_zone: Option<Option<String>>,
+    version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteMember {
+    email: String,
+    role: Role,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeRole {
+    role: Role,
+}
+
+async fn create(app: &App, req: Req, _: Params) -> AppResult<Reply> {
+    let input: CreateOrg = req.json()?;
+    let name = model::name("name", &input.name, 100)?;
+    let tz = super::time_zone(input.time_zone.as_deref())?;
+    Reply::created(super::create(app, req.principal()?, name, tz).await?)
+}
+
+async fn list_mine(app: &App, req: Req, _: Params) -> AppResult<Reply> {
+    Reply::ok(super::list_mine(app, req.principal()?).await?)
+}
+
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let also = [keys::ORG_SK.into()];
+    let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(super::OrgView {
+        org: super::org_from(org)?.as_of(app.clock.now()),
+        role: tenant.role(),
+    })
+}
+
+async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let input: UpdateOrg = req.json()?;
+    let name = input.name.as_deref().map(|n| model::name("name", n, 100)).transpose()?;
+    let tz = input.time_zone.map(|tz| super::time_zone(tz.as_deref())).transpose()?;
+    let also = [keys::ORG_SK.into()];
+    let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let org = super::update(app, &tenant, super::org_from(org)?, name, tz, input.version).await?;
+    Reply::ok(super::OrgView {
+        org: org.as_of(app.clock.now()),
+        role: tenant.role(),
+    })
+}
+
+async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Owner).await?;
+    super::delete(app, &tenant).await?;
+    Reply::ok(json!({"deleted": true}))
+}
+
+async fn members(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let members = members::list(app, &tenant).await?;
+    // Pending invitations are for those who can act on them.
+    let invitations = if tenant.role() >= Role::Admin {
+        invitations::pending(app, &tenant).await?
+    } else {
+        Vec::new()
+    };
+    Reply::ok(json!({"members": members, "invitations": invitations}))
+}
+
+async fn invite(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let input: InviteMember = req.json()?;
+    let email = model::email("email", &input.email)?;
+    let also = [keys::ORG_SK.into(), keys::org_invite_sk(&email)];
+    let (tenant, [org, previous]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let org = super::org_from(org)?;
+    Reply::created(invitations::invite(app, &tenant, &org.name, email, input.role, previous.as_ref()).await?)
+}
+
+async fn change_role(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let input: ChangeRole = req.json()?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Admin).await?;
+    Reply::ok(members::change_role(app, &tenant, params.get("userId"), input.role).await?)
+}
+
+async fn remove_member(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    members::remove(app, &tenant, params.get("userId")).await?;
+    Reply::ok(json!({"removed": true}))
+}
+
+async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let email = model::email("the email in the path", params.get("email"))?;
+    let also = [keys::org_invite_sk(&email)];
+    let (tenant, [pending]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    invitations::revoke(app, &tenant, pending).await?;
+    Reply::ok(json!({"revoked": true, "email": email}))
+}
+
+async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    Reply::ok(invitations::accept(app, req.principal()?, params.get("token")).await?)
+}
+
+async fn usage(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let now = app.clock.now();
+    let also = [keys::ORG_SK.into(), keys::usage_sk(&crate::usage::month(now))];
+    let (_, [org, usage]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let org = super::org_from(org)?;
+    Reply::ok(crate::usage::report(org.plan_at(now), usage.as_ref(), now))
+}

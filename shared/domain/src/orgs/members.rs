@@ -1,0 +1,93 @@
+//! Members and their roles. An admin manages members and admins; only an owner touches an
+//! owner or makes one; anyone may leave; the last owner may neither leave nor step down.
+
+use super::{Membership, Role, owners_change};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::from_item;
+use crate::ports::table::{Condition, Query, TableError, TxOp, query_all};
+use crate::tenancy::TenantCtx;
+
+pub async fn list(app: &App, tenant: &TenantCtx) -> AppResult<Vec<Membership>> {
+    query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX))
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+async fn target(app: &App, tenant: &TenantCtx, user_id: &str) -> AppResult<Membership> {
+    crate::model::check_id(user_id, "the user id")?;
+    let item = app
+        .table
+        .get(&tenant.key(keys::member_sk(user_id)))
+        .await?
+        .ok_or(AppError::NotFound("member"))?;
+    from_item(item)
+}
+
+fn last_owner() -> AppError {
+    AppError::conflict(
+        "LAST_OWNER",
+        "an organisation keeps at least one owner: make another member owner first",
+    )
+}
+
+fn owner_failure(err: TableError, owners_op: Option<usize>) -> AppError {
+    match err {
+        TableError::ConditionFailed { op } if op.is_some() && op == owners_op => last_owner(),
+        TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the member changed meanwhile: read it again"),
+        other => other.into(),
+    }
+}
+
+pub async fn change_role(app: &App, tenant: &TenantCtx, user_id: &str, role: Role) -> AppResult<Membership> {
+    tenant.require(Role::Admin)?;
+    let mut member = target(app, tenant, user_id).await?;
+    if member.role == Role::Owner || role == Role::Owner {
+        tenant.require(Role::Owner)?;
+    }
+    if member.role == role {
+        return Ok(member);
+    }
+    let read_version = member.version;
+    let owners_delta = match (member.role, role) {
+        (Role::Owner, _) => -1,
+        (_, Role::Owner) => 1,
+        _ => 0,
+    };
+    member.role = role;
+    member.version += 1;
+    let mut ops = vec![TxOp::Put {
+        item: member.to_item()?,
+        condition: Some(Condition::VersionEquals(read_version)),
+    }];
+    if owners_delta != 0 {
+        ops.push(owners_change(tenant.org_id(), owners_delta));
+    }
+    let owners_op = (owners_delta != 0).then_some(1);
+    app.table.transact(ops).await.map_err(|e| owner_failure(e, owners_op))?;
+    Ok(member)
+}
+
+pub async fn remove(app: &App, tenant: &TenantCtx, user_id: &str) -> AppResult<()> {
+    let member = target(app, tenant, user_id).await?;
+    if user_id != tenant.user_id() {
+        tenant.require(Role::Admin)?;
+        if member.role == Role::Owner {
+            tenant.require(Role::Owner)?;
+        }
+    }
+    let mut ops = vec![TxOp::Delete {
+        key: tenant.key(keys::member_sk(user_id)),
+        condition: Some(Condition::VersionEquals(member.version)),
+    }];
+    let owners_op = (member.role == Role::Owner).then(|| {
+        ops.push(owners_change(tenant.org_id(), -1));
+        1
+    });
+    app.table.transact(ops).await.map_err(|e| owner_failure(e, owners_op))?;
+    tracing::info!(org_id = %tenant.org_id(), "member removed");
+    Ok(())
+}

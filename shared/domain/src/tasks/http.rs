@@ -1,0 +1,141 @@
+//! api-tasks: tasks, their approval, the autonomy policy, and the agent's insights.
+
+use super::autonomy::{Autonomy, AutonomyPolicy, PolicyChange};
+use super::{NewTask, Origin, TaskFilter, TaskStatus, TaskType};
+use crate::api::router::Params;
+use crate::api::{Reply, Req, RouteGroup, route};
+use crate::app::App;
+use crate::ceo::OrgContext;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::{self, PageOf};
+use crate::orgs::Org;
+use crate::ports::Port;
+use crate::tenancy::Role;
+use crate::tenancy::{authorize, authorize_with};
+use crate::usage;
+
+pub const ROUTES: RouteGroup = RouteGroup {
+    function: "api-tasks",
+    prefixes: &[
+        "/v1/orgs/{orgId}/tasks",
+        "/v1/orgs/{orgId}/autonomy",
+        "/v1/orgs/{orgId}/insights",
+        "/v1/orgs/{orgId}/agent",
+    ],
+    body_limit: None,
+    ports: &[Port::Ai, Port::Events],
+    routes: &[
+        route!(GET "/v1/orgs/{orgId}/tasks" => list),
+        route!(POST "/v1/orgs/{orgId}/tasks" => create),
+        route!(GET "/v1/orgs/{orgId}/tasks/{taskId}" => read),
+        route!(POST "/v1/orgs/{orgId}/tasks/{taskId}/cancel" => cancel),
+        route!(POST "/v1/orgs/{orgId}/tasks/{taskId}/approve" => approve),
+        route!(POST "/v1/orgs/{orgId}/tasks/{taskId}/reject" => reject),
+        route!(GET "/v1/orgs/{orgId}/autonomy" => policy),
+        route!(PUT "/v1/orgs/{orgId}/autonomy" => change_policy),
+        route!(GET "/v1/orgs/{orgId}/insights" => insights),
+        route!(POST "/v1/orgs/{orgId}/agent/analyze" => analyze),
+    ],
+};
+
+/// The task's id from the path, checked, and its key.
+fn task_sk(params: &Params) -> AppResult<String> {
+    let task_id = params.get("taskId");
+    model::check_id(task_id, "the task id")?;
+    Ok(keys::task_sk(task_id))
+}
+
+async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let filter = TaskFilter {
+        status: model::enum_param::<TaskStatus>("status", req.query("status"), "PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED")?,
+        kind: model::enum_param::<TaskType>("type", req.query("type"), "social_media_post, email_campaign, lead_followup")?,
+    };
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let (items, next_cursor) = super::list(app, &tenant, &filter, limit, req.query("cursor").map(str::to_string)).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let input: NewTask = req.json()?;
+    let now = app.clock.now();
+    let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now)), keys::AUTONOMY_SK.into()];
+    let (tenant, [org, used, policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let org: Org = model::from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
+    let plan = org.plan_at(now);
+    let mut task = super::new_task(now, tenant.user_id(), Origin::Member, input)?;
+    // The policy governs what the AI writes, whoever asks for it.
+    if task.kind.sends() && AutonomyPolicy::from_stored(policy)?.for_kind(task.kind) == Autonomy::Off {
+        return Err(AppError::conflict(
+            "AUTONOMY_OFF",
+            format!("the autonomy policy has {} off: an admin can change it", task.kind.as_str()),
+        ));
+    }
+    super::campaign_need(app, &tenant, &mut task).await?;
+    if let Some((metric, need, left)) = task.need.shortfall(plan, used.as_ref()) {
+        return Err(usage::need_exceeds(metric, need, left, plan));
+    }
+    super::insert(app, &tenant, plan, &task).await?;
+    Reply::created(task)
+}
+
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let task_sk = task_sk(&params)?;
+    let (_, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [task_sk]).await?;
+    Reply::ok(super::task_from(task)?)
+}
+
+async fn cancel(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let task_sk = task_sk(&params)?;
+    let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [task_sk]).await?;
+    let task = super::task_from(task)?;
+    // A member cancels their own tasks; the agent's and others' take an admin.
+    if task.created_by != tenant.user_id() {
+        tenant.require(Role::Admin)?;
+    }
+    Reply::ok(super::cancel(app, &tenant, task).await?)
+}
+
+async fn approve(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    decide(app, req, params, true).await
+}
+
+async fn reject(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    decide(app, req, params, false).await
+}
+
+async fn decide(app: &App, req: Req, params: Params, approve: bool) -> AppResult<Reply> {
+    let task_sk = task_sk(&params)?;
+    let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [task_sk]).await?;
+    let task = super::task_from(task)?;
+    Reply::ok(super::decide(app, &tenant, task, approve).await?)
+}
+
+async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let also = [keys::AUTONOMY_SK.into()];
+    let (_, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(AutonomyPolicy::from_stored(policy)?)
+}
+
+async fn change_policy(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let change: PolicyChange = req.json()?;
+    let also = [keys::AUTONOMY_SK.into()];
+    let (tenant, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let policy = AutonomyPolicy::from_stored(policy)?;
+    Reply::ok(super::autonomy::update(app, &tenant, policy, change).await?)
+}
+
+async fn insights(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let (items, next_cursor) = crate::agent::insights(app, &tenant, limit, req.query("cursor").map(str::to_string)).await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn analyze(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+    let now = app.clock.now();
+    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, OrgContext::sort_keys(now)).await?;
+    let org = OrgContext::from_items(items, now)?;
+    Reply::ok(crate::agent::analyze(app, &tenant, &org, crate::agent::Trigger::Member).await?)
+}

@@ -1,0 +1,498 @@
+//! Autonomous tasks: a social post, an email campaign or a lead follow-up, run by the minute
+//! executor at `runAt`. PENDING → IN_PROGRESS → COMPLETED | FAILED | CANCELLED.
+//!
+//! A task that may run carries a due-index entry for the minute it is due (see [`due`]); an
+//! IN_PROGRESS task carries one for when its lease runs out, so a claim whose job was lost
+//! is taken again. Anything else (awaiting approval, finished) is not in the index.
+
+pub mod autonomy;
+pub mod due;
+pub mod executor;
+pub mod http;
+pub mod run;
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::{self, from_item, to_item};
+use crate::ports::table::{Condition, Item, TableError, TxOp};
+use crate::tenancy::TenantCtx;
+use crate::usage::{self, Metric, Need, Plan};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    SocialMediaPost,
+    EmailCampaign,
+    LeadFollowup,
+}
+
+impl TaskType {
+    /// Whether what the AI writes for it goes out to the public or to customers.
+    pub fn sends(self) -> bool {
+        matches!(self, TaskType::SocialMediaPost | TaskType::EmailCampaign)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::SocialMediaPost => "social_media_post",
+            TaskType::EmailCampaign => "email_campaign",
+            TaskType::LeadFollowup => "lead_followup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// Whether a task may run. Members' tasks need no approval; the agent's are checked against
+/// the org's autonomy policy by the executor when they fall due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    NotRequired,
+    /// Created by the agent; the executor applies the policy when it is due.
+    Policy,
+    /// The policy allows it without asking.
+    Auto,
+    Awaiting,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Member,
+    Agent,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: TaskType,
+    pub input: Value,
+    pub status: TaskStatus,
+    pub approval: Approval,
+    pub origin: Origin,
+    pub run_at: String,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    /// While IN_PROGRESS: when the claim may be taken again if the run never finished.
+    pub lease_until: Option<String>,
+    pub created_by: String,
+    pub decided_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// What the task will spend of the month's quotas when it runs: checked against what is
+    /// left when it is created, reserved when it is claimed.
+    #[serde(default)]
+    pub need: Need,
+    /// What the task holds of the month's quotas: reserved by its first claim, kept while it
+    /// is retried, trued up to what it sent when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<Need>,
+    /// The month (`YYYY-MM`) whose usage the reservation is in, so that what is given back
+    /// goes back there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_in: Option<String>,
+    /// What the AI wrote for a post or a campaign, kept so that it is written once: under an
+    /// `approval` policy it waits here for a person to read it, and goes out as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Draft>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Draft {
+    pub text: String,
+    pub provider: String,
+    pub model: String,
+    pub written_at: String,
+}
+
+impl Task {
+    /// When the executor should look at this task, if ever.
+    pub fn due_at(&self) -> Option<&str> {
+        match (self.status, self.approval) {
+            (TaskStatus::Pending, Approval::Awaiting | Approval::Rejected) => None,
+            (TaskStatus::Pending, _) => Some(&self.run_at),
+            (TaskStatus::InProgress, _) => self.lease_until.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn to_item(&self, org_id: &str) -> AppResult<Item> {
+        let mut item = to_item(&keys::org_pk(org_id), &keys::task_sk(&self.id), self)?;
+        if let Some(at) = self.due_at() {
+            let (pk, sk) = due::entry(org_id, &self.id, at)?;
+            item.insert("duePK".into(), pk.into());
+            item.insert("dueSK".into(), sk.into());
+        }
+        Ok(item)
+    }
+
+    /// What a claim reserves. Tasks stored before needs were recorded carry none: a post
+    /// still needs its post (a campaign's emails are reserved from its recipients when it
+    /// runs, see `run::hold_emails`).
+    pub fn claim_need(&self) -> Need {
+        let mut need = self.need;
+        if self.kind == TaskType::SocialMediaPost {
+            need.posts = need.posts.max(1);
+        }
+        need
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+}
+
+/// What each type of task takes; checked on creation, read again by the runner.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PostInput {
+    pub topic: String,
+    #[serde(default = "sandbox")]
+    pub platform: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CampaignInput {
+    pub subject: String,
+    pub brief: String,
+    pub lead_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FollowupInput {
+    pub lead_id: String,
+    pub note: Option<String>,
+    #[serde(default = "three")]
+    pub next_follow_up_days: u32,
+}
+
+fn sandbox() -> String {
+    crate::ports::social::SANDBOX_PLATFORM.into()
+}
+fn three() -> u32 {
+    3
+}
+
+pub const MAX_CAMPAIGN_LEADS: usize = 50;
+
+/// The input checked against its type and cleaned, as it is stored.
+pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
+    fn parse<T: serde::de::DeserializeOwned>(kind: TaskType, input: Value) -> AppResult<T> {
+        serde_json::from_value(input).map_err(|e| AppError::validation(format!("input for {}: {e}", kind.as_str())))
+    }
+    let cleaned = match kind {
+        TaskType::SocialMediaPost => {
+            let mut post: PostInput = parse(kind, input)?;
+            post.topic = model::text("input.topic", &post.topic, 1_000)?;
+            if post.platform != crate::ports::social::SANDBOX_PLATFORM {
+                return Err(AppError::validation(
+                    "input.platform: only the sandbox platform is connected for now",
+                ));
+            }
+            serde_json::to_value(post)
+        }
+        TaskType::EmailCampaign => {
+            let mut campaign: CampaignInput = parse(kind, input)?;
+            campaign.subject = model::text("input.subject", &campaign.subject, 200)?;
+            campaign.brief = model::text("input.brief", &campaign.brief, 2_000)?;
+            if campaign.lead_ids.is_empty() || campaign.lead_ids.len() > MAX_CAMPAIGN_LEADS {
+                return Err(AppError::validation(format!(
+                    "input.leadIds holds 1 to {MAX_CAMPAIGN_LEADS} lead ids"
+                )));
+            }
+            for id in &campaign.lead_ids {
+                model::check_id(id, "each of input.leadIds")?;
+            }
+            campaign.lead_ids.sort();
+            campaign.lead_ids.dedup();
+            serde_json::to_value(campaign)
+        }
+        TaskType::LeadFollowup => {
+            let mut followup: FollowupInput = parse(kind, input)?;
+            model::check_id(&followup.lead_id, "input.leadId")?;
+            followup.note = model::optional_text("input.note", followup.note.as_deref(), 1_000)?;
+            if !(1..=90).contains(&followup.next_follow_up_days) {
+                return Err(AppError::validation("input.nextFollowUpDays must be from 1 to 90"));
+            }
+            serde_json::to_value(followup)
+        }
+    };
+    Ok(cleaned?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewTask {
+    #[serde(rename = "type")]
+    pub kind: TaskType,
+    pub input: Value,
+    pub run_at: Option<String>,
+}
+
+/// How far ahead a task may be scheduled.
+pub const MAX_SCHEDULE_DAYS: i64 = 366;
+
+pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: NewTask) -> AppResult<Task> {
+    let run_at = match input.run_at.as_deref() {
+        None => now,
+        Some(t) => {
+            let at = model::timestamp_param("runAt", t)?;
+            if at > now + chrono::Duration::days(MAX_SCHEDULE_DAYS) {
+                return Err(AppError::validation(format!("runAt is more than {MAX_SCHEDULE_DAYS} days ahead")));
+            }
+            // A time in the past means "as soon as possible".
+            at.max(now)
+        }
+    };
+    let stamp = crate::clock::timestamp(now);
+    let need = Need {
+        // The agent's proposals count when they run, not when proposed.
+        tasks: i64::from(origin == Origin::Agent),
+        posts: i64::from(input.kind == TaskType::SocialMediaPost),
+        // A campaign's emails are counted from its leads by `campaign_need`.
+        emails: 0,
+    };
+    Ok(Task {
+        id: model::new_id(),
+        kind: input.kind,
+        input: check_input(input.kind, input.input)?,
+        status: TaskStatus::Pending,
+        approval: match origin {
+            Origin::Member => Approval::NotRequired,
+            Origin::Agent => Approval::Policy,
+        },
+        origin,
+        run_at: crate::clock::timestamp(run_at),
+        output: None,
+        error: None,
+        attempts: 0,
+        lease_until: None,
+        created_by: created_by.to_string(),
+        decided_by: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+        started_at: None,
+        finished_at: None,
+        need,
+        reserved: None,
+        reserved_in: None,
+        draft: None,
+        version: 1,
+    })
+}
+
+/// A campaign needs one email per chosen lead with an address; one without any is refused.
+pub async fn campaign_need(app: &App, tenant: &TenantCtx, task: &mut Task) -> AppResult<()> {
+    if task.kind != TaskType::EmailCampaign {
+        return Ok(());
+    }
+    let campaign: CampaignInput = serde_json::from_value(task.input.clone())?;
+    let keys: Vec<_> = campaign.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
+    let with_email = app
+        .table
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter(|lead| lead.get("email").is_some_and(|e| e.as_str().is_some_and(|e| !e.is_empty())))
+        .count();
+    if with_email == 0 {
+        return Err(AppError::validation(
+            "none of input.leadIds is a lead of this organisation with an email address",
+        ));
+    }
+    task.need.emails = with_email as i64;
+    Ok(())
+}
+
+/// Stores a new task. A member's spends one task of the month's quota in the same
+/// transaction: over quota, nothing is stored (402); cancelled ones keep their count. The
+/// agent's proposals are stored as they are: they spend a task when they run (`need`).
+pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> AppResult<()> {
+    let put = TxOp::Put {
+        item: task.to_item(tenant.org_id())?,
+        condition: Some(Condition::NotExists),
+    };
+    let ops = match task.origin {
+        Origin::Member => vec![put, usage::spend(tenant, plan, Metric::Tasks, 1, app.clock.now())],
+        Origin::Agent => vec![put],
+    };
+    app.table
+        .transact(ops)
+        .await
+        .map_err(|e| usage::quota_error(e, Some(1), Metric::Tasks, plan))
+}
+
+/// What a task has sent so far, from what each send leaves behind: the post it published,
+/// a marker per campaign email (written before the mail goes).
+pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResult<Need> {
+    // The agent's proposal counts once it ran, unless it was turned down (rejected or
+    // cancelled) rather than sent.
+    let mut sent = Need {
+        tasks: if task.status == TaskStatus::Cancelled {
+            0
+        } else {
+            task.reserved.map_or(0, |r| r.tasks)
+        },
+        ..Need::default()
+    };
+    match task.kind {
+        TaskType::SocialMediaPost => {
+            let post = app.table.get(&tenant.key(keys::social_post_sk(&task.id))).await?;
+            sent.posts = i64::from(post.is_some());
+        }
+        TaskType::EmailCampaign => {
+            let markers = crate::ports::table::query_all(
+                &*app.table,
+                crate::ports::table::Query::partition(tenant.pk()).prefix(keys::campaign_send_sk(&task.id, "")),
+            )
+            .await?;
+            sent.emails = markers.len() as i64;
+        }
+        TaskType::LeadFollowup => {}
+    }
+    Ok(sent)
+}
+
+/// Saves a task that ends without completing (failed or cancelled) at the version read, and
+/// gives back in the same transaction what its reservation holds beyond what it sent.
+pub async fn end_releasing(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<Task> {
+    let Some(held) = task.reserved else {
+        return save(app, tenant.org_id(), task).await;
+    };
+    let sent = sent_so_far(app, tenant, &task).await?;
+    task.reserved = Some(sent);
+    let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
+    let release = usage::release(tenant, &held.beyond(&sent), &month);
+    save_with(app, tenant.org_id(), task, release.into_iter().collect()).await
+}
+
+pub fn task_from(item: Option<Item>) -> AppResult<Task> {
+    from_item(item.ok_or(AppError::NotFound("task"))?)
+}
+
+/// Writes a changed task if it is still at the version read; answers the stored task.
+pub async fn save(app: &App, org_id: &str, task: Task) -> AppResult<Task> {
+    save_with(app, org_id, task, Vec::new()).await
+}
+
+/// `save`, with `also` (usage steps) in the same transaction. The task having changed
+/// meanwhile is 409 `VERSION_CONFLICT`, and nothing is written.
+pub async fn save_with(app: &App, org_id: &str, mut task: Task, also: Vec<TxOp>) -> AppResult<Task> {
+    let read = task.version;
+    task.version += 1;
+    task.updated_at = crate::clock::timestamp(app.clock.now());
+    let item = task.to_item(org_id)?;
+    let written = if also.is_empty() {
+        app.table.put(item, Some(Condition::VersionEquals(read))).await
+    } else {
+        let mut ops = vec![TxOp::Put {
+            item,
+            condition: Some(Condition::VersionEquals(read)),
+        }];
+        ops.extend(also);
+        app.table.transact(ops).await
+    };
+    written.map_err(|e| match e {
+        TableError::ConditionFailed { op: None | Some(0) } => {
+            AppError::conflict("VERSION_CONFLICT", "the task changed meanwhile: read it again")
+        }
+        other => other.into(),
+    })?;
+    Ok(task)
+}
+
+#[derive(Debug, Default)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub kind: Option<TaskType>,
+}
+
+/// Newest first, filtered (see `model::newest_matching`).
+pub async fn list(
+    app: &App,
+    tenant: &TenantCtx,
+    filter: &TaskFilter,
+    limit: usize,
+    cursor: Option<String>,
+) -> AppResult<(Vec<Task>, Option<String>)> {
+    let filtered = filter.status.is_some() || filter.kind.is_some();
+    model::newest_matching(
+        &*app.table,
+        tenant.pk(),
+        keys::TASK_PREFIX,
+        limit,
+        cursor,
+        filtered,
+        |task: &Task| filter.status.is_none_or(|s| s == task.status) && filter.kind.is_none_or(|k| k == task.kind),
+    )
+    .await
+}
+
+/// A member cancels a task that has not started: its due entry goes, its quota stays spent.
+pub async fn cancel(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<Task> {
+    if task.status != TaskStatus::Pending {
+        return Err(AppError::conflict(
+            "TASK_NOT_PENDING",
+            format!("only a pending task can be cancelled; this one is {:?}", task.status),
+        ));
+    }
+    task.status = TaskStatus::Cancelled;
+    task.finished_at = Some(crate::clock::timestamp(app.clock.now()));
+    task.decided_by = Some(tenant.user_id().to_string());
+    // A task waiting for a retry still holds its reservation.
+    end_releasing(app, tenant, task).await
+}
+
+/// An admin approves or rejects a task awaiting approval: an agent's follow-up before it is
+/// written, or a post or campaign whose text (`draft`) is written and waits to be read.
+/// Approved, it is due again at its `runAt` (or now, if that has passed) and goes out as
+/// written.
+pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool) -> AppResult<Task> {
+    if task.status != TaskStatus::Pending || task.approval != Approval::Awaiting {
+        return Err(AppError::conflict(
+            "TASK_NOT_AWAITING_APPROVAL",
+            "this task is not awaiting approval",
+        ));
+    }
+    let now = app.clock.now();
+    task.decided_by = Some(tenant.user_id().to_string());
+    if approve {
+        task.approval = Approval::Approved;
+        // Sending is a run of its own, with its own attempts (writing the draft took one).
+        task.attempts = 0;
+        let run_at = model::timestamp_param("runAt", &task.run_at).unwrap_or(now);
+        task.run_at = crate::clock::timestamp(run_at.max(now));
+    } else {
+        task.approval = Approval::Rejected;
+        task.status = TaskStatus::Cancelled;
+        task.finished_at = Some(crate::clock::timestamp(now));
+        // A rejected draft gives back all it held: only the AI call that wrote it is spent.
+        return end_releasing(app, tenant, task).await;
+    }
+    save(app, tenant.org_id(), task).await
+}

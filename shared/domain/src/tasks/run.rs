@@ -1,0 +1,696 @@
+//! `job-run-task`: carries out a claimed task and records the outcome.
+//!
+//! Idempotent under at-least-once delivery: a job names the version its claim wrote, and a
+//! task no longer IN_PROGRESS at that version is left alone (a redelivery, or a claim taken
+//! again after its lease). Each effect is keyed by the task: the sandbox post by the task id,
+//! each campaign email by a marker written before the send, the follow-up's activity by the
+//! task id. Completion is a write conditional on the claim's version, with the usage it
+//! spends in the same transaction, so two concurrent deliveries complete it once.
+
+use super::autonomy::Autonomy;
+use super::executor::{MAX_ATTEMPTS, RunTaskJob};
+use super::{Approval, CampaignInput, Draft, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
+use crate::app::App;
+use crate::ceo::OrgContext;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::leads::Lead;
+use crate::leads::activities::{self, Activity, ActivityKind};
+use crate::model::{self, from_item};
+use crate::ports::ai::AiUse;
+use crate::ports::events::DomainEvent;
+use crate::ports::mailer::Email;
+use crate::ports::table::{Condition, Counter, Item, TableError};
+use crate::tenancy::TenantCtx;
+use crate::usage::{self, Metric, Need};
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum RunOutcome {
+    Completed {
+        task_id: String,
+    },
+    Failed {
+        task_id: String,
+        error: String,
+    },
+    /// A transient failure: the task is due again at `run_at`.
+    Retrying {
+        task_id: String,
+        run_at: String,
+        error: String,
+    },
+    /// The text is written and waits for an admin to approve or reject it.
+    AwaitingApproval {
+        task_id: String,
+    },
+    /// Nothing to do: a redelivered or superseded job, or a task or org that is gone.
+    Skipped {
+        reason: &'static str,
+    },
+}
+
+/// A redelivered job, or one whose claim was taken again after its lease.
+const HANDLED_ELSEWHERE: RunOutcome = RunOutcome::Skipped {
+    reason: "the task was handled by another delivery",
+};
+
+/// What a finished piece of work sent, beside the AI calls it already spent.
+struct Done {
+    output: Value,
+    sent: Need,
+}
+
+/// Runs one job. An error means the message should come back (store down, unreadable body);
+/// every outcome of the task itself, failure included, is recorded and answered as `Ok`.
+pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
+    let job: RunTaskJob = serde_json::from_str(body).map_err(|e| AppError::validation(format!("not a task job: {e}")))?;
+    model::check_id(&job.org_id, "orgId")?;
+    model::check_id(&job.task_id, "taskId")?;
+    let tenant = TenantCtx::background(&job.org_id);
+    let now = app.clock.now();
+    let mut wanted = vec![keys::task_sk(&job.task_id)];
+    wanted.extend(OrgContext::sort_keys(now));
+    let keys: Vec<_> = wanted.into_iter().map(|sk| tenant.key(sk)).collect();
+    let mut items = app.table.get_many(&keys).await?.into_iter();
+    let Some(task_item) = items.next().flatten() else {
+        return Ok(RunOutcome::Skipped {
+            reason: "the task is gone",
+        });
+    };
+    let mut task: Task = from_item(task_item)?;
+    if task.status != TaskStatus::InProgress || task.version != job.claim {
+        return Ok(HANDLED_ELSEWHERE);
+    }
+    let org_items: Vec<_> = items.collect();
+    if org_items.first().is_none_or(Option::is_none) {
+        return Ok(RunOutcome::Skipped {
+            reason: "the organisation is gone",
+        });
+    }
+    let org = OrgContext::from_items(org_items, now)?;
+    let work = match still_member(app, &tenant, &task).await {
+        Err(e) => Err(e),
+        Ok(()) => match task.kind {
+            TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
+            TaskType::EmailCampaign => campaign(app, &tenant, &org, &mut task).await,
+            TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await.map(Step::Done),
+        },
+    };
+    match work {
+        Ok(Step::Done(done)) => complete(app, &tenant, task, done).await,
+        Ok(Step::Drafted(draft)) => hold_for_review(app, &tenant, task, draft).await,
+        Err(e) => fail(app, &tenant, task, e).await,
+    }
+}
+
+/// Where a run ended: the work is done, or the text is written and waits to be read.
+enum Step {
+    Done(Done),
+    Drafted(Draft),
+}
+
+/// The text a post or campaign sends: the draft written by an earlier run, or a new one.
+/// Under an `off` policy nothing is written.
+async fn text_for(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task, ask: String) -> AppResult<Draft> {
+    if org.policy.for_kind(task.kind) == Autonomy::Off {
+        return Err(AppError::conflict(
+            "AUTONOMY_OFF",
+            format!("the autonomy policy has {} off", task.kind.as_str()),
+        ));
+    }
+    if let Some(draft) = &task.draft {
+        return Ok(draft.clone());
+    }
+    let completion = org.ask(app, tenant, AiUse::Routine, ask, task.kind.as_str()).await?;
+    Ok(Draft {
+        text: completion.text,
+        provider: completion.provider,
+        model: completion.model,
+        written_at: crate::clock::timestamp(app.clock.now()),
+    })
+}
+
+/// Under an `approval` policy, what the AI wrote goes out only once a person approved it.
+fn awaits_review(org: &OrgContext, task: &Task) -> bool {
+    task.approval != Approval::Approved && org.policy.for_kind(task.kind) == Autonomy::Approval
+}
+
+/// Keeps the written text on the task and hands it to an admin (approve or reject); the
+/// task keeps its reservation meanwhile. Conditional on the claim, like a completion.
+async fn hold_for_review(app: &App, tenant: &TenantCtx, mut task: Task, draft: Draft) -> AppResult<RunOutcome> {
+    task.status = TaskStatus::Pending;
+    task.approval = Approval::Awaiting;
+    task.draft = Some(draft);
+    task.lease_until = None;
+    task.error = None;
+    match save(app, tenant.org_id(), task).await {
+        Ok(task) => Ok(RunOutcome::AwaitingApproval { task_id: task.id }),
+        Err(AppError::Conflict { .. }) => Ok(HANDLED_ELSEWHERE),
+        Err(e) => Err(e),
+    }
+}
+
+/// A member's task runs only while its creator is still a member of the org.
+async fn still_member(app: &App, tenant: &TenantCtx, task: &Task) -> AppResult<()> {
+    if task.origin != Origin::Member {
+        return Ok(());
+    }
+    match app.table.get(&tenant.key(keys::member_sk(&task.created_by))).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::Forbidden(
+            "the member who created this task has left the organisation".into(),
+        )),
+    }
+}
+
+fn input<T: serde::de::DeserializeOwned>(task: &Task) -> AppResult<T> {
+    serde_json::from_value(task.input.clone()).map_err(|e| AppError::validation(format!("stored input unreadable: {e}")))
+}
+
+async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Step> {
+    let input: PostInput = input(task)?;
+    let ask = format!(
+        "Write one social media post (at most 280 characters, no hashtags spam) about: {}",
+        input.topic
+    );
+    let completion = text_for(app, tenant, org, task, ask).await?;
+    if awaits_review(org, task) {
+        return Ok(Step::Drafted(completion));
+    }
+    let published = app
+        .social
+        .publish(tenant.org_id(), &input.platform, &completion.text, &task.id)
+        .await?;
+    Ok(Step::Done(Done {
+        output: json!({"post": published, "provider": completion.provider, "model": completion.model}),
+        sent: Need {
+            posts: 1,
+            ..Need::default()
+        },
+    }))
+}
+
+async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task) -> AppResult<Step> {
+    let input: CampaignInput = input(task)?;
+    let keys: Vec<_> = input.lead_ids.iter().map(|id| tenant.key(keys::lead_sk(id))).collect();
+    let leads: Vec<Option<Item>> = app.table.get_many(&keys).await?;
+    let mut recipients = Vec::new();
+    let (mut missing, mut without_email) = (Vec::new(), Vec::new());
+    for (id, item) in input.lead_ids.iter().zip(leads) {
+        match item.map(from_item::<Lead>).transpose()? {
+            None => missing.push(id.clone()),
+            Some(lead) => match lead.email.clone() {
+                Some(email) => recipients.push((lead, email)),
+                None => without_email.push(id.clone()),
+            },
+        }
+    }
+    if recipients.is_empty() {
+        return Err(AppError::validation("none of the campaign's leads has an email address"));
+    }
+    hold_emails(app, tenant, org, task, recipients.len() as i64).await?;
+    let ask = format!(
+        "Write the body of a short marketing email. Subject: {}. Brief: {}. Plain text, no greeting line, sign off as the team.",
+        input.subject, input.brief
+    );
+    let completion = text_for(app, tenant, org, task, ask).await?;
+    if awaits_review(org, task) {
+        return Ok(Step::Drafted(completion));
+    }
+    let (mut sent, mut sent_before) = (0i64, 0usize);
+    for (lead, email) in &recipients {
+        let marker = crate::model::to_item(
+            &tenant.pk(),
+            &keys::campaign_send_sk(&task.id, &lead.id),
+            &json!({"to": email, "at": crate::clock::timestamp(app.clock.now())}),
+        )?;
+        match app.table.put(marker, Some(Condition::NotExists)).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { .. }) => {
+                sent_before += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mail = Email {
+            to: email.clone(),
+            subject: input.subject.clone(),
+            text: format!("Hello {},\n\n{}", lead.name, completion.text),
+        };
+        if let Err(e) = app.mailer.send(mail).await {
+            // Not sent: take the marker back so that the retry sends it.
+            app.table
+                .delete(&tenant.key(keys::campaign_send_sk(&task.id, &lead.id)), None)
+                .await?;
+            return Err(AppError::unavailable("mail to a lead was not sent", e));
+        }
+        sent += 1;
+    }
+    Ok(Step::Done(Done {
+        output: json!({
+            "subject": input.subject,
+            "sent": sent + sent_before as i64,
+            "missingLeads": missing,
+            "leadsWithoutEmail": without_email,
+            "provider": completion.provider,
+            "model": completion.model,
+        }),
+        sent: Need {
+            emails: sent + sent_before as i64,
+            ..Need::default()
+        },
+    }))
+}
+
+/// Leads may have gained an address since the campaign was created: the emails beyond its
+/// reservation are reserved before anything is sent (402 when the month has no room), and
+/// the task records the larger reservation before it mails.
+async fn hold_emails(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task, recipients: i64) -> AppResult<()> {
+    let mut held = task.reserved.unwrap_or_default();
+    let extra = recipients - held.emails;
+    if extra <= 0 {
+        return Ok(());
+    }
+    let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
+    let key = crate::ports::table::Key::new(tenant.pk(), keys::usage_sk(&month));
+    let limit = org.plan.limit(Metric::Emails);
+    if let Err(e) = app.table.add(&key, Counter::new(Metric::Emails.attr(), extra).at_most(limit)).await {
+        return Err(usage::quota_error(e, None, Metric::Emails, org.plan));
+    }
+    held.emails = recipients;
+    task.reserved = Some(held);
+    task.reserved_in = Some(month);
+    let saved = save(app, tenant.org_id(), task.clone()).await?;
+    *task = saved;
+    Ok(())
+}
+
+async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Done> {
+    let input: FollowupInput = input(task)?;
+    let lead: Lead = crate::leads::lead_from(app.table.get(&tenant.key(keys::lead_sk(&input.lead_id))).await?)?;
+    let mut ask = format!(
+        "Write a short, personal follow-up message to {}{}{}.",
+        lead.name,
+        lead.title.as_deref().map(|t| format!(", {t}")).unwrap_or_default(),
+        lead.company.as_deref().map(|c| format!(" at {c}")).unwrap_or_default()
+    );
+    if let Some(note) = &input.note {
+        ask.push_str(&format!(" Context: {note}"));
+    }
+    let completion = org.ask(app, tenant, AiUse::Routine, ask, "lead_followup").await?;
+    let now = app.clock.now();
+    let next = crate::clock::timestamp(now + Duration::days(i64::from(input.next_follow_up_days)));
+    // Keyed by the task and its due time, neither of which a later claim of the same run
+    // changes, so a redelivered job or a retaken claim finds its activity stored.
+    let activity = Activity {
+        id: task.id.clone(),
+        lead_id: lead.id.clone(),
+        kind: ActivityKind::Note,
+        summary: format!("Follow-up written by the AI CEO: {}", completion.text),
+        occurred_at: task.run_at.clone(),
+        created_by: crate::tenancy::BACKGROUND_USER.into(),
+        created_at: crate::clock::timestamp(now),
+    };
+    let next_for_lead = next.clone();
+    let (activity, _) = activities::record(app, tenant, lead, activity, move |lead| {
+        lead.next_follow_up_at = Some(next_for_lead.clone())
+    })
+    .await?;
+    Ok(Done {
+        output: json!({
+            "leadId": input.lead_id,
+            "message": completion.text,
+            "activityId": activity.id,
+            "nextFollowUpAt": next,
+            "provider": completion.provider,
+            "model": completion.model,
+        }),
+        sent: Need::default(),
+    })
+}
+
+fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> DomainEvent {
+    DomainEvent {
+        id: format!("{kind}:{}", task.id),
+        source: "chief.tasks".into(),
+        detail_type: kind.into(),
+        org_id: tenant.org_id().to_string(),
+        at: task.updated_at.clone(),
+        detail: json!({"taskId": task.id, "type": task.kind, "status": task.status, "origin": task.origin, "attempts": task.attempts}),
+    }
+}
+
+async fn publish(app: &App, event: DomainEvent) {
+    if let Err(e) = app.events.publish(&[event]).await {
+        tracing::warn!(error = %e, "task event not published");
+    }
+}
+
+async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
+    let now = crate::clock::timestamp(app.clock.now());
+    let reserved = task.reserved;
+    let held = reserved.unwrap_or_default();
+    // The run counts whatever it sent; a proposal that ran counts as the task it reserved.
+    let sent = Need {
+        tasks: held.tasks,
+        ..done.sent
+    };
+    task.status = TaskStatus::Completed;
+    task.output = Some(done.output);
+    task.error = None;
+    task.lease_until = None;
+    task.finished_at = Some(now);
+    task.reserved = Some(sent);
+    let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
+    // Sent beyond the reservation cannot happen (each send was reserved first); what was
+    // reserved and not sent goes back in the same write. A task claimed before reservations
+    // existed counts what it sent here.
+    let usage = match reserved {
+        Some(held) => usage::release(tenant, &held.beyond(&sent), &month),
+        None => usage::count_unreserved(tenant, &sent, &month),
+    };
+    let task = match super::save_with(app, tenant.org_id(), task, usage.into_iter().collect()).await {
+        Ok(task) => task,
+        Err(AppError::Conflict { .. }) => return Ok(HANDLED_ELSEWHERE),
+        Err(e) => return Err(e),
+    };
+    publish(app, task_event(tenant, &task, "task.completed")).await;
+    Ok(RunOutcome::Completed { task_id: task.id })
+}
+
+/// Transient failures (a provider or the store briefly down) run again later, up to
+/// `MAX_ATTEMPTS` runs; anything else fails the task at once with the reason.
+async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) -> AppResult<RunOutcome> {
+    let transient = error.is_transient();
+    let now = app.clock.now();
+    let message = error.public_message();
+    task.error = Some(message.clone());
+    task.lease_until = None;
+    let retry = transient && task.attempts < MAX_ATTEMPTS;
+    if retry {
+        task.status = TaskStatus::Pending;
+        task.run_at = crate::clock::timestamp(now + Duration::minutes(2_i64.pow(task.attempts)));
+    } else {
+        task.status = TaskStatus::Failed;
+        task.finished_at = Some(crate::clock::timestamp(now));
+    }
+    // A retry keeps its reservation for the next run; a task that ends gives back what it
+    // did not send.
+    let saved = if retry {
+        save(app, tenant.org_id(), task).await
+    } else {
+        super::end_releasing(app, tenant, task).await
+    };
+    let task = match saved {
+        Ok(task) => task,
+        Err(AppError::Conflict { .. }) => {
+            return Ok(HANDLED_ELSEWHERE);
+        }
+        Err(e) => return Err(e),
+    };
+    if retry {
+        return Ok(RunOutcome::Retrying {
+            task_id: task.id,
+            run_at: task.run_at,
+            error: message,
+        });
+    }
+    publish(app, task_event(tenant, &task, "task.failed")).await;
+    Ok(RunOutcome::Failed {
+        task_id: task.id,
+        error: message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::queue::QueueName;
+    use crate::tasks::executor::tests::{ORG, org, post_task, used};
+    use crate::tasks::executor::tick;
+    use crate::testing;
+    use crate::usage::Plan;
+
+    async fn job_body(t: &testing::TestApp) -> String {
+        tick(&t.app).await.unwrap();
+        let messages = t.app.queue.receive(QueueName::Tasks, 10).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        messages[0].body.clone()
+    }
+
+    #[tokio::test]
+    async fn a_job_delivered_again_later_has_no_second_effect() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        assert_eq!(
+            run(&t.app, &body).await.unwrap(),
+            RunOutcome::Completed { task_id: task.id.clone() }
+        );
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Skipped { .. }));
+        assert_eq!(used(&t, Metric::Posts).await, 1);
+        let events = t.recorder.events_of(ORG);
+        assert_eq!(events.iter().filter(|e| e.detail_type == "task.completed").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_delivered_twice_at_once_completes_and_posts_once() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        let (a, b) = tokio::join!(run(&t.app, &body), run(&t.app, &body));
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            outcomes.iter().filter(|o| matches!(o, RunOutcome::Completed { .. })).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert_eq!(used(&t, Metric::Posts).await, 1);
+        assert_eq!(t.recorder.posts_of(tenant.org_id()).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unreadable_jobs_are_errors_so_the_queue_retries_them_toward_the_dlq() {
+        let t = testing::app();
+        for body in ["not json", r#"{"orgId": "x", "taskId": "y", "claim": 1}"#, r#"{"orgId": 1}"#] {
+            assert!(run(&t.app, body).await.is_err(), "{body}");
+        }
+        let unknown = serde_json::json!({"orgId": ORG, "taskId": crate::model::new_id(), "claim": 2}).to_string();
+        assert!(matches!(run(&t.app, &unknown).await.unwrap(), RunOutcome::Skipped { .. }));
+    }
+
+    async fn leads_with_email(t: &testing::TestApp, tenant: &TenantCtx, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let fields = crate::leads::LeadFields {
+                name: Some(format!("Lead {i}")),
+                email: Some(Some(format!("lead{i}@example.com"))),
+                ..crate::leads::LeadFields::default()
+            };
+            let lead = crate::leads::new_lead(&t.app, tenant, fields, None).unwrap();
+            crate::leads::insert(&t.app, tenant, &lead).await.unwrap();
+            ids.push(lead.id);
+        }
+        ids
+    }
+
+    /// A member's campaign as the API makes it: its need counted from its leads.
+    async fn campaign_task(t: &testing::TestApp, tenant: &TenantCtx, plan: Plan, leads: &[String]) -> Task {
+        let input = crate::tasks::NewTask {
+            kind: TaskType::EmailCampaign,
+            input: json!({"subject": "News", "brief": "the launch", "leadIds": leads}),
+            run_at: None,
+        };
+        let mut task = crate::tasks::new_task(t.app.clock.now(), "user", crate::tasks::Origin::Member, input).unwrap();
+        crate::tasks::campaign_need(&t.app, tenant, &mut task).await.unwrap();
+        crate::tasks::insert(&t.app, tenant, plan, &task).await.unwrap();
+        task
+    }
+
+    async fn stored(t: &testing::TestApp, id: &str) -> Task {
+        crate::tasks::task_from(t.app.table.get(&TenantCtx::background(ORG).key(keys::task_sk(id))).await.unwrap()).unwrap()
+    }
+
+    async fn sends(t: &testing::TestApp, task: &Task) -> usize {
+        let q = crate::ports::table::Query::partition(keys::org_pk(ORG)).prefix(keys::campaign_send_sk(&task.id, ""));
+        t.app.table.query(q).await.unwrap().items.len()
+    }
+
+    #[tokio::test]
+    async fn two_campaigns_at_once_never_send_past_the_email_quota() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Free).await;
+        let leads = leads_with_email(&t, &tenant, 3).await;
+        let first = campaign_task(&t, &tenant, Plan::Free, &leads).await;
+        let second = campaign_task(&t, &tenant, Plan::Free, &leads).await;
+        assert_eq!(first.need.emails, 3);
+        let report = tick(&t.app).await.unwrap();
+        assert_eq!((report.claimed, report.over_quota), (1, 1), "{report:?}");
+        let bodies: Vec<String> = t
+            .app
+            .queue
+            .receive(QueueName::Tasks, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        let (a, b) = tokio::join!(run(&t.app, &bodies[0]), run(&t.app, &bodies[0]));
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(used(&t, Metric::Emails).await, 3);
+        assert_eq!(sends(&t, &first).await + sends(&t, &second).await, 3);
+        let failed = [stored(&t, &first.id).await, stored(&t, &second.id).await]
+            .into_iter()
+            .find(|task| task.status == TaskStatus::Failed)
+            .expect("one campaign found no room");
+        assert!(
+            failed.error.as_deref().unwrap().contains("needs 3 emails and 0 are left"),
+            "{failed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_campaign_that_sends_nothing_gives_its_reservation_back() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let leads = leads_with_email(&t, &tenant, 2).await;
+        let task = campaign_task(&t, &tenant, Plan::Pro, &leads).await;
+        let body = job_body(&t).await;
+        assert_eq!(used(&t, Metric::Emails).await, 2, "reserved when claimed");
+        for id in &leads {
+            let lead = crate::leads::lead_from(t.app.table.get(&tenant.key(keys::lead_sk(id))).await.unwrap()).unwrap();
+            crate::leads::delete(&t.app, &tenant, lead).await.unwrap();
+        }
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Failed { .. }));
+        assert_eq!(used(&t, Metric::Emails).await, 0);
+        assert_eq!(stored(&t, &task.id).await.reserved.unwrap().emails, 0);
+    }
+
+    #[tokio::test]
+    async fn a_campaign_whose_runs_were_lost_counts_exactly_what_they_sent() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let leads = leads_with_email(&t, &tenant, 3).await;
+        let task = campaign_task(&t, &tenant, Plan::Pro, &leads).await;
+        tick(&t.app).await.unwrap();
+        // A run mailed two leads and was killed before it finished.
+        for lead in &leads[..2] {
+            let marker = crate::model::to_item(&tenant.pk(), &keys::campaign_send_sk(&task.id, lead), &json!({})).unwrap();
+            t.app.table.put(marker, None).await.unwrap();
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            t.clock.advance(Duration::minutes(super::super::executor::LEASE_MINUTES + 1));
+            tick(&t.app).await.unwrap();
+        }
+        let failed = stored(&t, &task.id).await;
+        assert_eq!(failed.status, TaskStatus::Failed);
+        assert_eq!(used(&t, Metric::Emails).await, 2);
+        assert_eq!(failed.reserved.unwrap().emails, 2);
+    }
+
+    #[tokio::test]
+    async fn a_task_whose_creator_left_the_org_does_not_run() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        t.app.table.delete(&tenant.key(keys::member_sk("user")), None).await.unwrap();
+        let outcome = run(&t.app, &body).await.unwrap();
+        assert!(
+            matches!(&outcome, RunOutcome::Failed { error, .. } if error.contains("left the organisation")),
+            "{outcome:?}"
+        );
+        assert_eq!(used(&t, Metric::Posts).await, 0, "its reservation went back");
+        assert_eq!(stored(&t, &task.id).await.status, TaskStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn under_approval_a_members_post_waits_with_its_text_and_goes_out_as_written() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let policy = crate::tasks::autonomy::AutonomyPolicy {
+            version: 2,
+            ..crate::tasks::autonomy::AutonomyPolicy::default()
+        };
+        let item = crate::model::to_item(&tenant.pk(), keys::AUTONOMY_SK, &policy).unwrap();
+        t.app.table.put(item, None).await.unwrap();
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        assert_eq!(
+            run(&t.app, &body).await.unwrap(),
+            RunOutcome::AwaitingApproval { task_id: task.id.clone() }
+        );
+        let held = stored(&t, &task.id).await;
+        let text = held.draft.clone().expect("the written text is kept").text;
+        assert!(t.recorder.posts_of(tenant.org_id()).is_empty(), "nothing went out");
+        assert_eq!(run(&t.app, &body).await.unwrap(), HANDLED_ELSEWHERE, "a redelivery does nothing");
+
+        crate::tasks::decide(&t.app, &tenant, held, true).await.unwrap();
+        let body = job_body(&t).await;
+        assert_eq!(
+            run(&t.app, &body).await.unwrap(),
+            RunOutcome::Completed { task_id: task.id.clone() }
+        );
+        let published = t.recorder.posts_of(tenant.org_id());
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].text, text, "{published:?}");
+        let usage = t.app.table.get(&usage::usage_key(&tenant, t.app.clock.now())).await.unwrap();
+        assert_eq!(usage::used(usage.as_ref(), Metric::AiCalls), 1, "written once");
+        assert_eq!(used(&t, Metric::Posts).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_follow_up_whose_claim_was_lost_after_it_wrote_logs_one_activity() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let lead = leads_with_email(&t, &tenant, 1).await.remove(0);
+        let input = crate::tasks::NewTask {
+            kind: TaskType::LeadFollowup,
+            input: json!({"leadId": lead}),
+            run_at: None,
+        };
+        let task = crate::tasks::new_task(t.app.clock.now(), "user", crate::tasks::Origin::Member, input).unwrap();
+        crate::tasks::insert(&t.app, &tenant, Plan::Pro, &task).await.unwrap();
+        let body = job_body(&t).await;
+        let claimed = t.app.table.get(&tenant.key(keys::task_sk(&task.id))).await.unwrap().unwrap();
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Completed { .. }));
+        // The run's completion is lost (the function died after logging the activity): the
+        // claim stands, its lease runs out and another claim runs the follow-up again.
+        t.app.table.put(claimed, None).await.unwrap();
+        t.clock.advance(Duration::minutes(super::super::executor::LEASE_MINUTES + 1));
+        tick(&t.app).await.unwrap();
+        // The first delivery comes back too (never acknowledged): it is superseded.
+        let mut completed = 0;
+        for message in t.app.queue.receive(QueueName::Tasks, 10).await.unwrap() {
+            completed += usize::from(matches!(run(&t.app, &message.body).await.unwrap(), RunOutcome::Completed { .. }));
+        }
+        assert_eq!(completed, 1);
+        let activities = crate::ports::table::Query::partition(tenant.pk()).prefix(keys::activity_prefix(&lead));
+        assert_eq!(t.app.table.query(activities).await.unwrap().items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_post_claimed_before_reservations_existed_counts_its_post_when_done() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        let task = post_task(&t, &tenant, None).await;
+        let body = job_body(&t).await;
+        // As an older executor left it: claimed, nothing reserved.
+        let key = tenant.key(keys::task_sk(&task.id));
+        let mut item = t.app.table.get(&key).await.unwrap().unwrap();
+        item.remove("reserved");
+        item.remove("reservedIn");
+        t.app.table.put(item, None).await.unwrap();
+        let month = usage::usage_key(&tenant, t.app.clock.now());
+        t.app.table.add(&month, Counter::new("posts", -1)).await.unwrap();
+        assert_eq!(used(&t, Metric::Posts).await, 0);
+        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Completed { .. }));
+        assert_eq!(used(&t, Metric::Posts).await, 1);
+    }
+}

@@ -1,0 +1,127 @@
+//! The only way to a tenant: the verified caller must be a member of the org in the path.
+//! [`TenantCtx`] has private fields and is made here alone, and every tenant repository
+//! takes one, so no code path reaches an org's data on an id it did not check.
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::model::check_id;
+use crate::ports::table::{Item, Key};
+use serde::{Deserialize, Serialize};
+
+/// owner (3) > admin (2) > member (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member = 1,
+    Admin = 2,
+    Owner = 3,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+/// Who background work acts as, in `createdBy` fields and the like.
+pub const BACKGROUND_USER: &str = "agent";
+
+#[derive(Debug, Clone)]
+pub struct TenantCtx {
+    org_id: String,
+    user_id: String,
+    role: Role,
+}
+
+impl TenantCtx {
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn pk(&self) -> String {
+        keys::org_pk(&self.org_id)
+    }
+    pub fn key(&self, sk: impl Into<String>) -> Key {
+        Key::new(self.pk(), sk)
+    }
+
+    /// The context of a background job (executor, task runner, agent) for an org whose id it
+    /// read back from the store or from the app's own queues, never from a request.
+    pub(crate) fn background(org_id: &str) -> TenantCtx {
+        TenantCtx {
+            org_id: org_id.to_string(),
+            user_id: BACKGROUND_USER.to_string(),
+            role: Role::Owner,
+        }
+    }
+
+    pub fn require(&self, role: Role) -> AppResult<()> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("this needs the {} role or higher", role.as_str())))
+        }
+    }
+}
+
+/// Checks membership and role, reading the membership and the org-partition items named by
+/// `also` (sort keys) in the same store call, answered in the order asked. A non-member
+/// learns nothing: 404, as if the org did not exist; a member short of the role gets 403.
+pub async fn authorize_with<const N: usize>(
+    app: &App,
+    principal: &Principal,
+    org_id: &str,
+    min_role: Role,
+    also: [String; N],
+) -> AppResult<(TenantCtx, [Option<Item>; N])> {
+    let (tenant, items, _) = authorize_reading(app, principal, org_id, min_role, also, None).await?;
+    Ok((tenant, items))
+}
+
+/// As [`authorize_with`], with one more item read when `maybe` names one (an owner's
+/// membership when a body names an owner, this month's usage for one view).
+pub async fn authorize_reading<const N: usize>(
+    app: &App,
+    principal: &Principal,
+    org_id: &str,
+    min_role: Role,
+    also: [String; N],
+    maybe: Option<String>,
+) -> AppResult<(TenantCtx, [Option<Item>; N], Option<Item>)> {
+    check_id(org_id, "the organisation id")?;
+    let pk = keys::org_pk(org_id);
+    let member = Key::new(pk.clone(), keys::member_sk(principal.user_id()));
+    let asked: Vec<Key> = std::iter::once(member)
+        .chain(also.into_iter().chain(maybe).map(|sk| Key::new(pk.clone(), sk)))
+        .collect();
+    let mut read = app.table.get_many(&asked).await?.into_iter();
+    let membership = read.next().flatten().ok_or(AppError::NotFound("organisation"))?;
+    let role = membership
+        .get("role")
+        .and_then(|r| serde_json::from_value::<Role>(r.clone()).ok())
+        .ok_or_else(|| AppError::internal("membership without a role"))?;
+    tracing::Span::current().record("org_id", org_id);
+    let tenant = TenantCtx {
+        org_id: org_id.to_string(),
+        user_id: principal.user_id().to_string(),
+        role,
+    };
+    tenant.require(min_role)?;
+    let items: [Option<Item>; N] = std::array::from_fn(|_| read.next().flatten());
+    Ok((tenant, items, read.next().flatten()))
+}
+
+pub async fn authorize(app: &App, principal: &Principal, org_id: &str, min_role: Role) -> AppResult<TenantCtx> {
+    Ok(authorize_with(app, principal, org_id, min_role, []).await?.0)
+}
