@@ -3,6 +3,7 @@
 //! `local` (`chief-local`) sit above it; it knows none of them.
 
 pub mod agent;
+pub mod ai_config;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -26,3 +27,6 @@ pub mod usage;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+
+#[cfg(test)]
+mod architecture;

@@ -11,7 +11,7 @@
 pub mod detect;
 
 use crate::app::App;
-use crate::ceo::{self, OrgContext, is_open};
+use crate::ceo::{self, is_open};
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::leads::score;
@@ -23,6 +23,7 @@ use crate::ports::queue::QueueName;
 use crate::ports::social::Published;
 use crate::ports::table::{Index, Query};
 use crate::tasks::autonomy::Autonomy;
+use crate::tasks::context::OrgContext;
 use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
 use crate::tenancy::{BACKGROUND_USER, TenantCtx};
 use crate::usage::{self, Plan};

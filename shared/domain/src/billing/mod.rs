@@ -135,7 +135,7 @@ pub fn customer_claim(customer_id: &str, org_id: &str) -> Item {
 
 /// The lookup of a customer whose org was deleted: kept so that Stripe's later events about
 /// it are told apart from events about customers Chief never had.
-pub fn deleted_org_claim(customer_id: &str, org_id: &str, deleted_at: &str) -> Item {
+fn deleted_org_claim(customer_id: &str, org_id: &str, deleted_at: &str) -> Item {
     let mut claim = customer_claim(customer_id, org_id);
     claim.insert(ORG_DELETED_AT.into(), deleted_at.into());
     claim
@@ -144,10 +144,28 @@ pub fn deleted_org_claim(customer_id: &str, org_id: &str, deleted_at: &str) -> I
 /// The attribute of a customer lookup whose org is gone.
 pub const ORG_DELETED_AT: &str = "orgDeletedAt";
 
-/// Before an org goes: its live subscription is cancelled at once (no further invoice) and
-/// its open Checkout Session expired, so nothing charges a customer who can no longer reach
-/// the portal. An error here (Stripe unreachable: 503) stops the delete before it starts.
-pub async fn stop_charging(app: &App, subscription: &Subscription) -> AppResult<()> {
+/// Before an org is deleted: its billing is closed ([`stop_charging`]), and its Stripe
+/// customer's lookup becomes a tombstone, so Stripe's later events about that customer are
+/// answered `org_deleted` rather than taken for a customer Chief never had. Asked again (a
+/// delete interrupted and retried), it does the same again.
+pub async fn close(app: &App, tenant: &TenantCtx) -> AppResult<()> {
+    let Some(subscription) = subscription_from(app.table.get(&tenant.key(keys::SUBSCRIPTION_SK)).await?)? else {
+        return Ok(());
+    };
+    stop_charging(app, &subscription).await?;
+    if !subscription.customer_id.is_empty() {
+        let deleted_at = crate::clock::timestamp(app.clock.now());
+        app.table
+            .put(deleted_org_claim(&subscription.customer_id, tenant.org_id(), &deleted_at), None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Its live subscription is cancelled at once (no further invoice) and its open Checkout
+/// Session expired, so nothing charges a customer who can no longer reach the portal. An
+/// error here (Stripe unreachable: 503) stops the delete before it starts.
+async fn stop_charging(app: &App, subscription: &Subscription) -> AppResult<()> {
     if let Some(open) = &subscription.open_checkout {
         app.payments.expire_checkout(&open.session_id).await.map_err(AppError::from)?;
     }

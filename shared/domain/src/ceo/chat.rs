@@ -2,13 +2,14 @@
 //! a reply built from the org's AI config, the conversation's recent history (as much as fits
 //! a token budget, newest first) and the org's snapshot; the reply spends one AI call.
 
-use super::{OrgContext, Snapshot, recent};
+use super::{Snapshot, recent};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, to_item};
 use crate::ports::ai::{AiUse, Prompt, Speaker, estimate_tokens};
 use crate::ports::table::{Condition, TableError, TxOp};
+use crate::tasks::context::OrgContext;
 use crate::tenancy::TenantCtx;
 use crate::usage;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! `api-chat`: the AI CEO's config and the members' conversations with it.
 
 use super::chat::{self, NewConversation, NewMessage};
-use super::{AiConfig, ConfigChange, OrgContext};
+use crate::ai_config::{self, AiConfig, ConfigChange};
 use crate::api::router::Params;
 use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
@@ -9,6 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, PageOf, from_item};
 use crate::ports::Port;
+use crate::tasks::context::OrgContext;
 use crate::tenancy::Role;
 use crate::tenancy::{authorize, authorize_with};
 
@@ -45,7 +46,7 @@ async fn change_config(app: &App, req: Req, params: Params) -> AppResult<Reply> 
     let also = [keys::AI_CONFIG_SK.into()];
     let (tenant, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
     let config = AiConfig::from_stored(config)?;
-    Reply::ok(super::update_config(app, &tenant, config, change).await?)
+    Reply::ok(ai_config::update(app, &tenant, config, change).await?)
 }
 
 async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply> {

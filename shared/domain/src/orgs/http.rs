@@ -97,6 +97,9 @@ async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 
 async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Owner).await?;
+    // Nothing is deleted until the org has stopped being charged: when Stripe cannot be
+    // reached this answers 503 and the org stays whole.
+    crate::billing::close(app, &tenant).await?;
     super::delete(app, &tenant).await?;
     Reply::ok(json!({"deleted": true}))
 }

@@ -249,17 +249,9 @@ pub async fn update(
 
 /// Deletes every item of the org, the invitation links it sent, and last the org itself and
 /// the caller's membership (so an interrupted delete can be asked again by the same owner).
-///
-/// A live subscription is cancelled in Stripe first, at once and with no further invoice, and
-/// an open Checkout Session expired: when Stripe cannot be reached, nothing is deleted (503).
-/// The Stripe customer's lookup stays behind as a tombstone, so Stripe's later events about
-/// it are answered `org_deleted` rather than taken for an unknown customer.
+/// Billing is closed first, by the caller (`billing::close`).
 pub async fn delete(app: &App, tenant: &TenantCtx) -> AppResult<()> {
     let pk = tenant.pk();
-    let subscription = crate::billing::subscription_from(app.table.get(&tenant.key(keys::SUBSCRIPTION_SK)).await?)?;
-    if let Some(subscription) = &subscription {
-        crate::billing::stop_charging(app, subscription).await?;
-    }
     let last = [keys::ORG_SK.to_string(), keys::member_sk(tenant.user_id())];
     let mut doomed = Vec::new();
     for item in query_all(&*app.table, Query::partition(pk.clone())).await? {
@@ -271,10 +263,6 @@ pub async fn delete(app: &App, tenant: &TenantCtx) -> AppResult<()> {
             doomed.push(Key::new(keys::invitation_pk(hash), keys::CLAIM_SK));
         }
         doomed.push(key);
-    }
-    if let Some(customer) = subscription.as_ref().map(|s| s.customer_id.as_str()).filter(|c| !c.is_empty()) {
-        let tombstone = crate::billing::deleted_org_claim(customer, tenant.org_id(), &crate::clock::timestamp(app.clock.now()));
-        app.table.put(tombstone, None).await?;
     }
     delete_all(&*app.table, doomed).await?;
     delete_all(&*app.table, last.iter().map(|sk| Key::new(pk.clone(), sk.clone())).collect()).await?;

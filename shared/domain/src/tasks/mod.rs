@@ -6,6 +6,7 @@
 //! is taken again. Anything else (awaiting approval, finished) is not in the index.
 
 pub mod autonomy;
+pub mod context;
 pub mod due;
 pub mod executor;
 pub mod http;
