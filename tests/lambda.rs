@@ -130,8 +130,8 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         plan: chief::usage::Plan::Free,
         plan_until: None,
         time_zone: "UTC".into(),
-        created_at: "2026-11-22T09:00:00.000Z".into(),
-        updated_at: "2026-11-22T09:00:00.000Z".into(),
+        created_at: chief::clock::parse("2026-11-22T09:00:00.000Z").unwrap(),
+        updated_at: chief::clock::parse("2026-11-22T09:00:00.000Z").unwrap(),
         version: 1,
     };
     store.put(org.to_item().unwrap(), None).await.unwrap();

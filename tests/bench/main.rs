@@ -549,14 +549,14 @@ async fn minute_tick_bench() {
     };
     let loading = Instant::now();
     // The tasks' org, on a plan with room for the due posts the claims reserve.
-    let stamp = chief::clock::timestamp(now);
+    let stamp = now;
     let owner = chief::orgs::Org {
         id: org.clone(),
         name: "Bench".into(),
         plan: chief::usage::Plan::Enterprise,
         plan_until: None,
         time_zone: "UTC".into(),
-        created_at: stamp.clone(),
+        created_at: stamp,
         updated_at: stamp,
         version: 1,
     };
@@ -612,7 +612,7 @@ async fn fan_out_bench() {
     const ORGS: usize = 100_000;
     let dir = tempfile::tempdir().unwrap();
     let (app, table, queue) = counted_app(dir.path());
-    let stamp = chief::clock::timestamp(chrono::Utc::now());
+    let stamp = chrono::Utc::now();
     let org = |i: usize| {
         let plan = match i % 4 {
             0 => chief::usage::Plan::Free,
@@ -625,8 +625,8 @@ async fn fan_out_bench() {
             plan,
             plan_until: None,
             time_zone: "UTC".into(),
-            created_at: stamp.clone(),
-            updated_at: stamp.clone(),
+            created_at: stamp,
+            updated_at: stamp,
             version: 1,
         }
         .to_item()

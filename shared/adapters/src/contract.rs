@@ -605,7 +605,7 @@ pub mod event_bus {
             source: "chief.billing".into(),
             detail_type: "billing.plan_changed".into(),
             org_id: org.into(),
-            at: format!("2026-11-22T12:00:{:02}.000Z", n % 60),
+            at: chief::clock::parse(&format!("2026-11-22T12:00:{:02}.000Z", n % 60)).unwrap(),
             detail: json!({"n": n, "to": "pro", "nested": {"ok": true}}),
         }
     }

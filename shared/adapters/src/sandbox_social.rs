@@ -36,7 +36,7 @@ impl Social for SandboxSocial {
             platform: SANDBOX_PLATFORM.into(),
             url: Some(format!("sandbox://posts/{id}")),
             text: text.to_string(),
-            published_at: chief::clock::timestamp(self.clock.now()),
+            published_at: self.clock.now(),
         };
         let key = Key::new(keys::org_pk(org_id), keys::social_post_sk(idempotency_key));
         let item = to_item(&key.pk, &key.sk, &post).map_err(unavailable)?;

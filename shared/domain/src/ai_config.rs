@@ -20,7 +20,8 @@ pub struct AiConfig {
     /// Posts a week the org aims for; the agent warns when output falls short.
     pub posts_per_week: u32,
     pub updated_by: Option<String>,
-    pub updated_at: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// 0 until first saved.
     pub version: u64,
 }
@@ -107,7 +108,7 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut config: AiConfig, change:
         config.posts_per_week = posts;
     }
     config.updated_by = Some(tenant.user_id().to_string());
-    config.updated_at = Some(crate::clock::timestamp(app.clock.now()));
+    config.updated_at = Some(app.clock.now());
     config.version += 1;
     model::put_versioned(&*app.table, &tenant.pk(), keys::AI_CONFIG_SK, &config, change.version, "config").await?;
     Ok(config)

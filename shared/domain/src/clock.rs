@@ -45,3 +45,65 @@ pub fn parse(at: &str) -> Option<DateTime<Utc>> {
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// Times in models are `DateTime<Utc>`, stored and answered as [`timestamp`] writes them
+/// (`#[serde(with = "crate::clock::rfc3339")]`); any RFC 3339 time reads.
+pub mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::timestamp(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse(&text).ok_or_else(|| D::Error::custom(format!("{text} is not an RFC 3339 time")))
+    }
+
+    /// The same for an optional time (with `#[serde(default)]`): `null` or absent is `None`.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+            #[derive(Deserialize)]
+            struct Time(#[serde(with = "super")] DateTime<Utc>);
+            Ok(Option::<Time>::deserialize(deserializer)?.map(|Time(at)| at))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Stamped {
+        #[serde(with = "rfc3339")]
+        at: DateTime<Utc>,
+        #[serde(default, with = "rfc3339::option")]
+        until: Option<DateTime<Utc>>,
+    }
+
+    /// Models hold times, and store and answer them as text did before: milliseconds and `Z`.
+    #[test]
+    fn times_serialise_with_milliseconds_and_z_and_read_any_rfc_3339() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).unwrap();
+        let stamped = Stamped { at, until: None };
+        let json = serde_json::to_value(&stamped).unwrap();
+        assert_eq!(json, serde_json::json!({"at": "2026-11-22T12:00:30.000Z", "until": null}));
+        let read: Stamped = serde_json::from_value(serde_json::json!({"at": "2026-11-22T13:00:30+01:00"})).unwrap();
+        assert_eq!(read, stamped);
+        let bad = serde_json::from_value::<Stamped>(serde_json::json!({"at": "yesterday"})).unwrap_err();
+        assert!(bad.to_string().contains("yesterday is not an RFC 3339 time"), "{bad}");
+    }
+}

@@ -1,5 +1,7 @@
 //! Every key of the single table, built in one place. Tenant items live under `ORG#<org>`.
 
+use chrono::{DateTime, Utc};
+
 pub fn org_pk(org_id: &str) -> String {
     format!("ORG#{org_id}")
 }
@@ -23,18 +25,21 @@ pub fn lead_sk(lead_id: &str) -> String {
 pub fn activity_prefix(lead_id: &str) -> String {
     format!("LEADACT#{lead_id}#")
 }
-pub fn activity_sk(lead_id: &str, occurred_at: &str, id: &str) -> String {
+pub fn activity_sk(lead_id: &str, occurred_at: &DateTime<Utc>, id: &str) -> String {
+    let occurred_at = crate::clock::timestamp(*occurred_at);
     format!("LEADACT#{lead_id}#{occurred_at}#{id}")
 }
 pub fn meeting_prefix(lead_id: &str) -> String {
     format!("LEADMTG#{lead_id}#")
 }
-pub fn meeting_sk(lead_id: &str, starts_at: &str, id: &str) -> String {
+pub fn meeting_sk(lead_id: &str, starts_at: &DateTime<Utc>, id: &str) -> String {
+    let starts_at = crate::clock::timestamp(*starts_at);
     format!("LEADMTG#{lead_id}#{starts_at}#{id}")
 }
 /// Domain events recorded by the local event bus, in time order.
 pub const EVENT_PREFIX: &str = "EVENT#";
-pub fn event_sk(at: &str, id: &str) -> String {
+pub fn event_sk(at: &DateTime<Utc>, id: &str) -> String {
+    let at = crate::clock::timestamp(*at);
     format!("{EVENT_PREFIX}{at}#{id}")
 }
 /// The org's Stripe subscription state (one per org).

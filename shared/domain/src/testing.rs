@@ -379,7 +379,7 @@ impl Social for Recorder {
             platform: SANDBOX_PLATFORM.into(),
             url: None,
             text: text.to_string(),
-            published_at: "2026-01-01T00:00:00Z".into(),
+            published_at: chrono::DateTime::UNIX_EPOCH,
         });
         Ok(post.clone())
     }

@@ -100,8 +100,8 @@ fn followed_up(seen: &Seen) -> Vec<&str> {
         .collect()
 }
 
-fn last_touched(lead: &Lead) -> &str {
-    lead.last_activity_at.as_deref().unwrap_or(&lead.created_at)
+fn last_touched(lead: &Lead) -> DateTime<Utc> {
+    lead.last_activity_at.unwrap_or(lead.created_at)
 }
 
 /// Open leads without activity for `STALE_DAYS` and no follow-up planned, stalest first.
@@ -112,7 +112,7 @@ fn stale(seen: &Seen, now: DateTime<Utc>) -> Vec<&Lead> {
         .iter()
         .filter(|l| is_stale(l, now) && !planned.contains(&l.id.as_str()))
         .collect();
-    stale.sort_by(|a, b| last_touched(a).cmp(last_touched(b)));
+    stale.sort_by_key(|l| last_touched(l));
     stale
 }
 
@@ -151,12 +151,7 @@ pub fn hot_leads(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
         .leads
         .iter()
         .filter(|l| is_open(l) && l.score.as_ref().is_some_and(|s| s.value >= HOT))
-        .filter(|l| {
-            l.last_activity_at
-                .as_deref()
-                .and_then(crate::clock::parse)
-                .is_none_or(|at| now - at > Duration::days(HOT_UNTOUCHED_DAYS))
-        })
+        .filter(|l| l.last_activity_at.is_none_or(|at| now - at > Duration::days(HOT_UNTOUCHED_DAYS)))
         .filter(|l| !planned.contains(&l.id.as_str()) && !stale.contains(&l.id.as_str()))
         .collect();
     if hot.is_empty() {
@@ -214,7 +209,7 @@ pub fn task_backlog(seen: &Seen) -> Option<Finding> {
 
 /// No new lead for `STALE_DAYS` (0.6): recorded only, too unsure to act on.
 pub fn no_new_leads(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
-    let newest = seen.leads.iter().filter_map(|l| crate::clock::parse(&l.created_at)).max()?;
+    let newest = seen.leads.iter().map(|l| l.created_at).max()?;
     (now - newest > Duration::days(ceo::STALE_DAYS)).then(|| Finding {
         kind: InsightKind::NoNewLeads,
         confidence: 0.6,
@@ -235,8 +230,8 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()
     }
 
-    fn days_ago(days: i64) -> String {
-        crate::clock::timestamp(now() - Duration::days(days))
+    fn days_ago(days: i64) -> DateTime<Utc> {
+        now() - Duration::days(days)
     }
 
     /// A lead created `created` days ago, last touched `touched` days ago, scoring `score`.

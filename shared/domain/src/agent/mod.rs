@@ -167,8 +167,10 @@ pub struct Insight {
     pub acted: bool,
     pub actions: Vec<Action>,
     pub trigger: Trigger,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Serialize)]
@@ -278,13 +280,8 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
 
     // Fresh scores for the leads that need one most; the rest keep their stored score.
     let mut to_score: Vec<usize> = (0..leads.len()).filter(|&i| is_open(&leads[i])).collect();
-    to_score.sort_by_key(|&i| leads[i].score.as_ref().map(|s| s.scored_at.clone()));
-    to_score.retain(|&i| {
-        leads[i]
-            .score
-            .as_ref()
-            .is_none_or(|s| crate::clock::parse(&s.scored_at).is_none_or(|at| now - at > Duration::hours(24)))
-    });
+    to_score.sort_by_key(|&i| leads[i].score.as_ref().map(|s| s.scored_at));
+    to_score.retain(|&i| leads[i].score.as_ref().is_none_or(|s| now - s.scored_at > Duration::hours(24)));
     to_score.truncate(RESCORE_PER_RUN);
     for &i in &to_score {
         let result = score::score_lead(app, tenant, leads[i].clone()).await?;
@@ -295,10 +292,7 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
     }
     let week = week_start(&org.org, now);
     let seen = Seen {
-        posts_this_week: posts
-            .iter()
-            .filter(|p| crate::clock::parse(&p.published_at).is_some_and(|at| at >= week))
-            .count(),
+        posts_this_week: posts.iter().filter(|p| p.published_at >= week).count(),
         week_start: week,
         posts_goal: org.config.posts_per_week as usize,
         leads,
@@ -317,7 +311,7 @@ async fn record(
     trigger: Trigger,
     findings: Vec<(Finding, Vec<Action>)>,
 ) -> AppResult<Vec<Insight>> {
-    let stamp = crate::clock::timestamp(app.clock.now());
+    let stamp = app.clock.now();
     let existing: Vec<Insight> = app
         .table
         .query(Query::partition(tenant.pk()).prefix(format!("{}{this_hour}#", keys::INSIGHT_PREFIX)))
@@ -343,7 +337,7 @@ async fn record(
                     source: "chief.agent".into(),
                     detail_type: "agent.acted".into(),
                     org_id: tenant.org_id().to_string(),
-                    at: stamp.clone(),
+                    at: stamp,
                     detail: json!({"insight": finding.kind, "confidence": finding.confidence, "action": action}),
                 });
             }
@@ -360,8 +354,8 @@ async fn record(
             inputs: finding.inputs,
             actions: all_actions,
             trigger,
-            created_at: before.map_or(stamp.clone(), |b| b.created_at.clone()),
-            updated_at: stamp.clone(),
+            created_at: before.map_or(stamp, |b| b.created_at),
+            updated_at: stamp,
         };
         app.table
             .put(
@@ -405,12 +399,7 @@ fn recently_declined(tasks: &[tasks::Task], now: DateTime<Utc>) -> Vec<(TaskType
     tasks
         .iter()
         .filter(|t| t.origin == Origin::Agent && t.status == TaskStatus::Cancelled)
-        .filter(|t| {
-            t.finished_at
-                .as_deref()
-                .and_then(crate::clock::parse)
-                .is_some_and(|at| now - at < Duration::days(DECLINED_DAYS))
-        })
+        .filter(|t| t.finished_at.is_some_and(|at| now - at < Duration::days(DECLINED_DAYS)))
         .map(|t| (t.kind, proposal_subject(t.kind, &t.input)))
         .collect()
 }

@@ -19,7 +19,8 @@ pub struct User {
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub password_hash: String,
-    pub created_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a client sees of a user: never the hash.
@@ -29,7 +30,8 @@ pub struct PublicUser {
     pub id: String,
     pub email: String,
     pub name: String,
-    pub created_at: String,
+    #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<User> for PublicUser {
@@ -70,7 +72,7 @@ pub async fn create_user(app: &App, email: &str, name: &str, password: &str) -> 
         email: email.to_string(),
         name: name.to_string(),
         password_hash: password::hash(password)?,
-        created_at: crate::clock::timestamp(app.clock.now()),
+        created_at: app.clock.now(),
     };
     let claim = to_item(&keys::email_pk(email), keys::CLAIM_SK, &serde_json::json!({"userId": user.id}))?;
     let ops = vec![

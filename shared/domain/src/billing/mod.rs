@@ -51,10 +51,12 @@ pub struct Subscription {
     pub price_id: Option<String>,
     /// The plan the subscription pays for.
     pub plan: Plan,
-    pub current_period_end: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     /// When the subscription fell `past_due`; the plan lapses a grace period later.
-    pub past_due_since: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub past_due_since: Option<DateTime<Utc>>,
     /// `created` (Unix seconds) of the newest Stripe event applied to the state above.
     pub state_at: i64,
     pub last_invoice: Option<Invoice>,
@@ -64,7 +66,8 @@ pub struct Subscription {
     /// Other live subscriptions Stripe reported for this customer (a second checkout paid
     /// for twice): each is charging, so the billing view shows them to the owners.
     pub conflicting_subscriptions: Vec<String>,
-    pub updated_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
 
@@ -109,9 +112,6 @@ impl Subscription {
             Some("past_due") => {
                 let since = self
                     .past_due_since
-                    .as_deref()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                    .map(|d| d.with_timezone(&Utc))
                     .unwrap_or_else(|| DateTime::from_timestamp(self.state_at, 0).unwrap_or_default());
                 (self.plan, Some(since + chrono::Duration::days(GRACE_PERIOD_DAYS)))
             }
@@ -195,9 +195,11 @@ pub async fn ensure_configured(app: &App) -> AppResult<()> {
 pub struct BillingView {
     pub plan: Plan,
     /// When a past-due subscription's plan lapses to free, if it is in its grace period.
-    pub plan_lapses_at: Option<String>,
+    #[serde(serialize_with = "crate::clock::rfc3339::option::serialize")]
+    pub plan_lapses_at: Option<chrono::DateTime<chrono::Utc>>,
     pub status: Option<String>,
-    pub current_period_end: Option<String>,
+    #[serde(serialize_with = "crate::clock::rfc3339::option::serialize")]
+    pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     pub customer: bool,
     pub last_invoice: Option<Invoice>,
@@ -211,7 +213,7 @@ pub fn view(org: &Org, subscription: Option<Subscription>, usage: Option<&Item>,
     let subscription = subscription.unwrap_or_default();
     BillingView {
         plan,
-        plan_lapses_at: org.plan_until.clone().filter(|_| plan != Plan::Free),
+        plan_lapses_at: org.plan_until.filter(|_| plan != Plan::Free),
         status: subscription.status,
         current_period_end: subscription.current_period_end,
         cancel_at_period_end: subscription.cancel_at_period_end,
@@ -247,7 +249,7 @@ async fn customer(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subsc
     let subscription = Subscription {
         org_id: org.id.clone(),
         customer_id: customer_id.clone(),
-        updated_at: crate::clock::timestamp(app.clock.now()),
+        updated_at: app.clock.now(),
         version: 1,
         ..Subscription::default()
     };
@@ -381,7 +383,7 @@ async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> A
         let read = current.version;
         current.open_checkout = Some(opened.clone());
         current.version += 1;
-        current.updated_at = crate::clock::timestamp(app.clock.now());
+        current.updated_at = app.clock.now();
         match app.table.put(current.to_item()?, Some(Condition::VersionEquals(read))).await {
             Ok(()) => return Ok(opened),
             Err(TableError::ConditionFailed { .. }) => continue,

@@ -14,6 +14,7 @@ use crate::ports::events::DomainEvent;
 use crate::ports::secrets::{SecretName, SecretsError};
 use crate::ports::table::{Condition, Item, Key, TableError, TxOp};
 use crate::usage::Plan;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -160,8 +161,8 @@ fn first_item(object: &Value) -> Option<&Value> {
     object.get("items")?.get("data")?.get(0)
 }
 
-fn time(seconds: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(seconds, 0).map(crate::clock::timestamp)
+fn time(seconds: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(seconds, 0)
 }
 
 /// How far along a subscription is, to order two states Stripe stamped in the same second.
@@ -242,7 +243,7 @@ fn next_state(billing: &BillingSettings, current: &Subscription, event: &Event) 
                 .or(next.current_period_end);
             next.cancel_at_period_end = object.get("cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false);
             next.past_due_since = match (status.as_str(), current.status.as_deref()) {
-                ("past_due", Some("past_due")) => current.past_due_since.clone(),
+                ("past_due", Some("past_due")) => current.past_due_since,
                 ("past_due", _) => time(event.created),
                 _ => None,
             };
@@ -286,13 +287,13 @@ fn other_subscription(current: &Subscription, event: &Event) -> Option<(Subscrip
     Some((next, live))
 }
 
-fn conflict_raised(event: &Event, org_id: &str, next: &Subscription, now: &str) -> DomainEvent {
+fn conflict_raised(event: &Event, org_id: &str, next: &Subscription, now: DateTime<Utc>) -> DomainEvent {
     DomainEvent {
         id: format!("stripe-conflict-{}", event.id),
         source: "chief.billing".into(),
         detail_type: "billing.conflicting_subscription".into(),
         org_id: org_id.into(),
-        at: now.into(),
+        at: now,
         detail: serde_json::json!({
             "subscriptionId": next.subscription_id,
             "conflictingSubscriptions": next.conflicting_subscriptions,
@@ -363,7 +364,7 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
             customer_id: id_at(&event.data.object, "customer").unwrap_or_default(),
             ..Subscription::default()
         });
-        let now = crate::clock::timestamp(app.clock.now());
+        let now = app.clock.now();
         let mut pending = Vec::new();
         let mut outcome = Outcome::Applied;
         let next = match next_state(&app.settings.billing, &current, event) {
@@ -371,7 +372,7 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
             None => match other_subscription(&current, event) {
                 Some((next, true)) => {
                     tracing::error!(event_id = %event.id, %org_id, subscriptions = ?next.conflicting_subscriptions, "a second live subscription for one org: both are charged; raised to its owners");
-                    pending.push(conflict_raised(event, org_id, &next, &now));
+                    pending.push(conflict_raised(event, org_id, &next, now));
                     outcome = Outcome::ConflictingSubscription;
                     Some(next)
                 }
@@ -392,17 +393,16 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
         }
         if let Some(mut next) = next.clone() {
             next.version = current.version + 1;
-            next.updated_at = now.clone();
+            next.updated_at = now;
             let (plan, until) = next.grant();
-            let until = until.map(crate::clock::timestamp);
             if plan != org.plan || until != org.plan_until {
                 let mut changed = org.clone();
                 changed.plan = plan;
                 changed.plan_until = until;
                 changed.version += 1;
-                changed.updated_at = now.clone();
+                changed.updated_at = now;
                 if plan != org.plan {
-                    pending.push(plan_changed(event, &org, &next, plan, &now));
+                    pending.push(plan_changed(event, &org, &next, plan, now));
                 }
                 ops.push(TxOp::Put {
                     item: changed.to_item()?,
@@ -451,13 +451,13 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
     })
 }
 
-fn plan_changed(event: &Event, org: &Org, next: &Subscription, plan: Plan, now: &str) -> DomainEvent {
+fn plan_changed(event: &Event, org: &Org, next: &Subscription, plan: Plan, now: DateTime<Utc>) -> DomainEvent {
     DomainEvent {
         id: format!("stripe-{}", event.id),
         source: "chief.billing".into(),
         detail_type: "billing.plan_changed".into(),
         org_id: org.id.clone(),
-        at: now.into(),
+        at: now,
         detail: serde_json::json!({
             "from": org.plan,
             "to": plan,
@@ -573,7 +573,10 @@ mod tests {
         assert_eq!(unknown.plan, Plan::Free);
         assert_eq!(unknown.grant().0, Plan::Free);
         assert_eq!(unknown.price_id.as_deref(), Some("price_zzz"));
-        assert_eq!(unknown.current_period_end.as_deref(), Some("2027-01-15T08:00:00.000Z"));
+        assert_eq!(
+            unknown.current_period_end.map(crate::clock::timestamp).as_deref(),
+            Some("2027-01-15T08:00:00.000Z")
+        );
     }
 
     #[test]

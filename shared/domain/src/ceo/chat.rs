@@ -20,8 +20,10 @@ pub struct Conversation {
     pub id: String,
     pub title: String,
     pub created_by: String,
-    pub created_at: String,
-    pub last_message_at: Option<String>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub last_message_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_message: Option<String>,
 }
 
@@ -35,7 +37,8 @@ pub struct ChatMessage {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub tokens: Option<u32>,
-    pub created_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
     /// On a question the AI could not answer: why (the question is kept all the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -68,7 +71,7 @@ pub async fn start(app: &App, tenant: &TenantCtx, input: NewConversation) -> App
         id: model::new_id(),
         title,
         created_by: tenant.user_id().to_string(),
-        created_at: crate::clock::timestamp(app.clock.now()),
+        created_at: app.clock.now(),
         last_message_at: None,
         last_message: None,
     };
@@ -147,7 +150,7 @@ pub async fn send(
         messages: history,
         max_tokens: 800,
     };
-    let asked_at = crate::clock::timestamp(app.clock.now());
+    let asked_at = app.clock.now();
     let mut message = ChatMessage {
         id: model::new_id(),
         conversation_id: conversation.id.clone(),
@@ -156,7 +159,7 @@ pub async fn send(
         provider: None,
         model: None,
         tokens: None,
-        created_at: asked_at.clone(),
+        created_at: asked_at,
         error: None,
     };
     conversation.last_message_at = Some(asked_at);
@@ -180,7 +183,7 @@ pub async fn send(
             return Err(e);
         }
     };
-    let answered_at = crate::clock::timestamp(app.clock.now());
+    let answered_at = app.clock.now();
     // The reply sorts right after the question, even when both ids fall in one millisecond.
     let reply_id = ulid::Ulid::from_string(&message.id)
         .ok()
@@ -194,7 +197,7 @@ pub async fn send(
         provider: Some(completion.provider.clone()),
         model: Some(completion.model.clone()),
         tokens: Some(completion.prompt_tokens + completion.completion_tokens),
-        created_at: answered_at.clone(),
+        created_at: answered_at,
         error: None,
     };
     conversation.last_message_at = Some(answered_at);
@@ -236,7 +239,7 @@ mod tests {
             provider: None,
             model: None,
             tokens: None,
-            created_at: "t".into(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
             error: None,
         }
     }

@@ -27,9 +27,8 @@ pub fn is_open(lead: &Lead) -> bool {
 
 /// Open and without activity (or, never touched, created) for `STALE_DAYS`.
 pub fn is_stale(lead: &Lead, now: DateTime<Utc>) -> bool {
-    let since = lead.last_activity_at.as_deref().unwrap_or(&lead.created_at);
-    is_open(lead)
-        && chrono::DateTime::parse_from_rfc3339(since).is_ok_and(|at| now - at.with_timezone(&Utc) > chrono::Duration::days(STALE_DAYS))
+    let since = lead.last_activity_at.unwrap_or(lead.created_at);
+    is_open(lead) && now - since > chrono::Duration::days(STALE_DAYS)
 }
 
 /// The org's numbers as the AI sees them.

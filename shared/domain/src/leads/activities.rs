@@ -28,9 +28,11 @@ pub struct Activity {
     #[serde(rename = "type")]
     pub kind: ActivityKind,
     pub summary: String,
-    pub occurred_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
     pub created_by: String,
-    pub created_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,13 +50,16 @@ pub struct Meeting {
     pub id: String,
     pub lead_id: String,
     pub title: String,
-    pub starts_at: String,
-    pub ends_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub ends_at: chrono::DateTime<chrono::Utc>,
     pub attendees: Vec<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
     pub created_by: String,
-    pub created_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,9 +95,9 @@ pub async fn log(app: &App, tenant: &TenantCtx, lead: Lead, input: NewActivity) 
         lead_id: lead.id.clone(),
         kind: input.kind,
         summary: model::text("summary", &input.summary, 5_000)?,
-        occurred_at: crate::clock::timestamp(occurred),
+        occurred_at: occurred,
         created_by: tenant.user_id().to_string(),
-        created_at: crate::clock::timestamp(now),
+        created_at: now,
     };
     Ok(record(app, tenant, lead, activity, |_| {}).await?.0)
 }
@@ -116,16 +121,12 @@ pub async fn record(
         let read_version = lead.version;
         let mut changed = lead.clone();
         also(&mut changed);
-        if changed
-            .last_activity_at
-            .as_deref()
-            .is_none_or(|last| activity.occurred_at.as_str() > last)
-        {
-            changed.last_activity_at = Some(activity.occurred_at.clone());
+        if changed.last_activity_at.is_none_or(|last| activity.occurred_at > last) {
+            changed.last_activity_at = Some(activity.occurred_at);
         }
         let lead_op = if changed != lead {
             changed.version += 1;
-            changed.updated_at = crate::clock::timestamp(app.clock.now());
+            changed.updated_at = app.clock.now();
             TxOp::Put {
                 item: to_item(&tenant.pk(), &keys::lead_sk(&lead.id), &changed)?,
                 condition: Some(Condition::VersionEquals(read_version)),
@@ -186,13 +187,13 @@ pub async fn plan_meeting(app: &App, tenant: &TenantCtx, lead_id: &str, input: N
         id: model::new_id(),
         lead_id: lead_id.to_string(),
         title: model::text("title", &input.title, 200)?,
-        starts_at: crate::clock::timestamp(starts),
-        ends_at: crate::clock::timestamp(ends),
+        starts_at: starts,
+        ends_at: ends,
         attendees,
         location: model::optional_text("location", input.location.as_deref(), 500)?,
         notes: model::optional_text("notes", input.notes.as_deref(), 5_000)?,
         created_by: tenant.user_id().to_string(),
-        created_at: crate::clock::timestamp(app.clock.now()),
+        created_at: app.clock.now(),
     };
     let item = to_item(&tenant.pk(), &keys::meeting_sk(lead_id, &meeting.starts_at, &meeting.id), &meeting)?;
     // The lead must still exist when the meeting is written (it may be deleted meanwhile).

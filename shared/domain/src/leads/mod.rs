@@ -47,16 +47,19 @@ pub struct Lead {
     pub notes: Option<String>,
     pub owner_id: Option<String>,
     pub value: Option<f64>,
-    pub last_activity_at: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When someone (or the agent) means to follow up next.
-    #[serde(default)]
-    pub next_follow_up_at: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub next_follow_up_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The last computed score, stored when it changes.
     #[serde(default)]
     pub score: Option<score::StoredScore>,
     pub created_by: String,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
 
@@ -175,7 +178,7 @@ pub fn new_lead(app: &App, tenant: &TenantCtx, fields: LeadFields, owner: Option
     if fields.name.is_none() {
         return Err(AppError::validation("name is required"));
     }
-    let now = crate::clock::timestamp(app.clock.now());
+    let now = app.clock.now();
     let mut lead = Lead {
         id: model::new_id(),
         name: String::new(),
@@ -193,7 +196,7 @@ pub fn new_lead(app: &App, tenant: &TenantCtx, fields: LeadFields, owner: Option
         next_follow_up_at: None,
         score: None,
         created_by: tenant.user_id().to_string(),
-        created_at: now.clone(),
+        created_at: now,
         updated_at: now,
         version: 1,
     };
@@ -225,7 +228,7 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut lead: Lead, fields: LeadF
     let new_owner = fields.apply(&mut lead)?;
     owner_must_be_member(owner, &new_owner)?;
     lead.version += 1;
-    lead.updated_at = crate::clock::timestamp(app.clock.now());
+    lead.updated_at = app.clock.now();
     app.table
         .put(lead_item(tenant, &lead)?, Some(Condition::VersionEquals(version)))
         .await

@@ -21,7 +21,8 @@ use serde_json::json;
 #[serde(rename_all = "camelCase")]
 pub struct StoredScore {
     pub value: u8,
-    pub scored_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub scored_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,7 +43,8 @@ pub struct LeadScore {
     pub fit: f64,
     pub engagement: f64,
     pub factors: Vec<Factor>,
-    pub scored_at: String,
+    #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
+    pub scored_at: chrono::DateTime<chrono::Utc>,
     /// The stored score before this one, if any.
     pub previous: Option<u8>,
 }
@@ -58,9 +60,8 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn days_between(earlier: &str, now: DateTime<Utc>) -> Option<f64> {
-    let at = chrono::DateTime::parse_from_rfc3339(earlier).ok()?.with_timezone(&Utc);
-    Some(((now - at).num_seconds().max(0) as f64) / 86_400.0)
+fn days_between(earlier: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    ((now - earlier).num_seconds().max(0) as f64) / 86_400.0
 }
 
 fn title_points(title: &str) -> (f64, &'static str) {
@@ -167,7 +168,7 @@ pub fn compute(lead: &Lead, activities: &[Activity], now: DateTime<Utc>) -> Lead
 
     let decayed: f64 = activities
         .iter()
-        .map(|a| activity_weight(a.kind) * 0.5_f64.powf(days_between(&a.occurred_at, now).unwrap_or(0.0) / HALF_LIFE_DAYS))
+        .map(|a| activity_weight(a.kind) * 0.5_f64.powf(days_between(a.occurred_at, now) / HALF_LIFE_DAYS))
         .sum();
     add(
         "activities",
@@ -179,7 +180,7 @@ pub fn compute(lead: &Lead, activities: &[Activity], now: DateTime<Utc>) -> Lead
             activities.len()
         ),
     );
-    match lead.last_activity_at.as_deref().and_then(|at| days_between(at, now)) {
+    match lead.last_activity_at.map(|at| days_between(at, now)) {
         Some(days) => {
             let points = match days {
                 d if d <= 3.0 => 15.0,
@@ -212,7 +213,7 @@ pub fn compute(lead: &Lead, activities: &[Activity], now: DateTime<Utc>) -> Lead
         fit,
         engagement,
         factors,
-        scored_at: crate::clock::timestamp(now),
+        scored_at: now,
         previous: lead.score.as_ref().map(|s| s.value),
     }
 }
@@ -239,7 +240,7 @@ pub async fn score_lead(app: &App, tenant: &TenantCtx, mut lead: Lead) -> AppRes
     }
     lead.score = Some(StoredScore {
         value: result.score,
-        scored_at: result.scored_at.clone(),
+        scored_at: result.scored_at,
     });
     match app
         .table
@@ -255,7 +256,7 @@ pub async fn score_lead(app: &App, tenant: &TenantCtx, mut lead: Lead) -> AppRes
                 source: "chief.leads".into(),
                 detail_type: "lead.scored".into(),
                 org_id: tenant.org_id().to_string(),
-                at: result.scored_at.clone(),
+                at: result.scored_at,
                 detail: json!({"leadId": lead.id, "score": result.score, "previous": result.previous}),
             };
             if let Err(e) = app.events.publish(&[event]).await {
@@ -290,9 +291,9 @@ mod tests {
             lead_id: "l".into(),
             kind,
             summary: "s".into(),
-            occurred_at: at.into(),
+            occurred_at: crate::clock::parse(at).unwrap(),
             created_by: "u".into(),
-            created_at: at.into(),
+            created_at: crate::clock::parse(at).unwrap(),
         }
     }
 

@@ -22,8 +22,10 @@ pub struct Invitation {
     pub email: String,
     pub role: Role,
     pub invited_by: String,
-    pub created_at: String,
-    pub expires_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub expires_at: chrono::DateTime<chrono::Utc>,
     #[serde(skip_serializing)]
     #[serde(default)]
     pub token_hash: String,
@@ -86,8 +88,8 @@ pub async fn invite(
         email: email.clone(),
         role,
         invited_by: tenant.user_id().to_string(),
-        created_at: crate::clock::timestamp(now),
-        expires_at: crate::clock::timestamp(expires),
+        created_at: now,
+        expires_at: expires,
         token_hash: token_hash(&token),
     };
     let org_key = tenant.key(keys::org_invite_sk(&email));
@@ -224,7 +226,7 @@ pub async fn accept(app: &App, principal: &Principal, token: &str) -> AppResult<
         email: user.email,
         name: user.name,
         role: invitation.role,
-        joined_at: crate::clock::timestamp(app.clock.now()),
+        joined_at: app.clock.now(),
         version: 1,
     };
     let org_pk = keys::org_pk(&invitation.org_id);

@@ -22,19 +22,21 @@ pub struct Org {
     pub plan: Plan,
     /// Set while a past-due subscription is in its grace period: the plan lapses to free
     /// at this time unless a payment comes first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_until: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub plan_until: Option<chrono::DateTime<chrono::Utc>>,
     pub time_zone: String,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
 
 impl Org {
     /// The plan in force at `now`: the stored one, or free once its grace period is over.
     pub fn plan_at(&self, now: chrono::DateTime<chrono::Utc>) -> Plan {
-        match self.plan_until.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
-            Some(Ok(until)) if until <= now => Plan::Free,
+        match self.plan_until {
+            Some(until) if until <= now => Plan::Free,
             _ => self.plan,
         }
     }
@@ -65,7 +67,8 @@ pub struct Membership {
     pub email: String,
     pub name: String,
     pub role: Role,
-    pub joined_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub joined_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
 
@@ -138,15 +141,15 @@ pub async fn create(app: &App, principal: &Principal, name: String, time_zone: S
     )
     .take(app, "too many organisations created today: try again tomorrow")
     .await?;
-    let now = crate::clock::timestamp(app.clock.now());
+    let now = app.clock.now();
     let org = Org {
         id: new_id(),
         name,
         plan: Plan::Free,
         plan_until: None,
         time_zone,
-        created_at: now.clone(),
-        updated_at: now.clone(),
+        created_at: now,
+        updated_at: now,
         version: 1,
     };
     let membership = Membership {
@@ -233,7 +236,7 @@ pub async fn update(
         org.time_zone = tz;
     }
     org.version += 1;
-    org.updated_at = crate::clock::timestamp(app.clock.now());
+    org.updated_at = app.clock.now();
     debug_assert_eq!(org.id, tenant.org_id());
     app.table
         .put(org.to_item()?, Some(Condition::VersionEquals(read_version)))

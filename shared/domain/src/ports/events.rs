@@ -14,7 +14,8 @@ pub struct DomainEvent {
     pub source: String,
     pub detail_type: String,
     pub org_id: String,
-    pub at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub at: chrono::DateTime<chrono::Utc>,
     pub detail: Value,
 }
 

@@ -15,7 +15,8 @@ pub struct Published {
     pub platform: String,
     pub url: Option<String>,
     pub text: String,
-    pub published_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub published_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -26,7 +26,8 @@ pub struct AutonomyPolicy {
     pub email: Autonomy,
     pub follow_up: Autonomy,
     pub updated_by: Option<String>,
-    pub updated_at: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// 0 until first saved.
     pub version: u64,
 }
@@ -77,7 +78,7 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut policy: AutonomyPolicy, c
     policy.email = change.email.unwrap_or(policy.email);
     policy.follow_up = change.follow_up.unwrap_or(policy.follow_up);
     policy.updated_by = Some(tenant.user_id().to_string());
-    policy.updated_at = Some(crate::clock::timestamp(app.clock.now()));
+    policy.updated_at = Some(app.clock.now());
     policy.version += 1;
     model::put_versioned(&*app.table, &tenant.pk(), keys::AUTONOMY_SK, &policy, change.version, "policy").await?;
     Ok(policy)

@@ -3,7 +3,6 @@
 //! minutes since its last tick; a minute's work is spread over `SHARDS` partitions so that
 //! one busy minute is not one hot partition.
 
-use crate::error::{AppError, AppResult};
 use crate::keys;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
@@ -26,14 +25,11 @@ pub fn shard(id: &str) -> u32 {
 }
 
 /// The (duePK, dueSK) of an item of `org_id` due at `at` (RFC 3339).
-pub fn entry(org_id: &str, id: &str, at: &str) -> AppResult<(String, String)> {
-    let due = chrono::DateTime::parse_from_rfc3339(at)
-        .map_err(|_| AppError::internal(format!("due time {at} is not RFC 3339")))?
-        .with_timezone(&Utc);
-    Ok((
+pub fn entry(org_id: &str, id: &str, due: DateTime<Utc>) -> (String, String) {
+    (
         keys::due_pk(&minute(due), shard(id)),
         format!("{}#{org_id}#{id}", crate::clock::timestamp(due)),
-    ))
+    )
 }
 
 /// The largest sort key due at or before `now` in a minute's partition.
@@ -48,7 +44,7 @@ mod tests {
 
     #[test]
     fn entries_fall_in_the_minute_and_shard_of_their_item() {
-        let (pk, sk) = entry("O1", "T1", "2026-11-22T09:30:45.123Z").unwrap();
+        let (pk, sk) = entry("O1", "T1", crate::clock::parse("2026-11-22T09:30:45.123Z").unwrap());
         assert_eq!(pk, format!("DUE#2026-11-22T09:30#{}", shard("T1")));
         assert_eq!(sk, "2026-11-22T09:30:45.123Z#O1#T1");
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 30, 45).unwrap();

@@ -190,7 +190,7 @@ async fn take(
         .ok_or_else(|| AppError::internal("a due entry outside an org"))?
         .to_string();
     let mut task: Task = from_item(entry)?;
-    let stamp = crate::clock::timestamp(now);
+    let stamp = now;
     let tenant = TenantCtx::background(&org_id);
     // The policy decides when a task falls due: `off` cancels the agent's tasks and anything
     // that would send; an agent's follow-up waits for approval before it is written; a post
@@ -226,8 +226,8 @@ async fn take(
     let unclaimed = task.clone();
     task.status = TaskStatus::InProgress;
     task.attempts += 1;
-    task.started_at = Some(stamp.clone());
-    task.lease_until = Some(crate::clock::timestamp(now + Duration::minutes(LEASE_MINUTES)));
+    task.started_at = Some(stamp);
+    task.lease_until = Some(now + Duration::minutes(LEASE_MINUTES));
     // The first claim reserves what the task needs; a retried or retaken task holds it already.
     let reservation = match task.reserved {
         Some(_) => None,
@@ -242,7 +242,7 @@ async fn take(
     };
     let read = task.version;
     task.version += 1;
-    task.updated_at = stamp.clone();
+    task.updated_at = stamp;
     let mut ops = vec![TxOp::Put {
         item: task.to_item(&org_id)?,
         condition: Some(Condition::VersionEquals(read)),
@@ -308,14 +308,14 @@ pub(crate) mod tests {
     pub const ORG: &str = "01JD3Z5Q1T6N8WQ4S0F9V7C2XA";
 
     pub async fn org(t: &TestApp, plan: Plan) -> TenantCtx {
-        let now = crate::clock::timestamp(t.app.clock.now());
+        let now = t.app.clock.now();
         let org = Org {
             id: ORG.into(),
             name: "Acme".into(),
             plan,
             plan_until: None,
             time_zone: "UTC".into(),
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
             version: 1,
         };
@@ -326,7 +326,7 @@ pub(crate) mod tests {
             email: "user@example.com".into(),
             name: "User".into(),
             role: crate::tenancy::Role::Member,
-            joined_at: crate::clock::timestamp(t.app.clock.now()),
+            joined_at: t.app.clock.now(),
             version: 1,
         };
         t.app.table.put(member.to_item().unwrap(), None).await.unwrap();

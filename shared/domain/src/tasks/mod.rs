@@ -88,18 +88,24 @@ pub struct Task {
     pub status: TaskStatus,
     pub approval: Approval,
     pub origin: Origin,
-    pub run_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub run_at: chrono::DateTime<chrono::Utc>,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub attempts: u32,
     /// While IN_PROGRESS: when the claim may be taken again if the run never finished.
-    pub lease_until: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub lease_until: Option<chrono::DateTime<chrono::Utc>>,
     pub created_by: String,
     pub decided_by: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// What the task will spend of the month's quotas when it runs: checked against what is
     /// left when it is created, reserved when it is claimed.
     #[serde(default)]
@@ -125,16 +131,17 @@ pub struct Draft {
     pub text: String,
     pub provider: String,
     pub model: String,
-    pub written_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub written_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Task {
     /// When the executor should look at this task, if ever.
-    pub fn due_at(&self) -> Option<&str> {
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
         match (self.status, self.approval) {
             (TaskStatus::Pending, Approval::Awaiting | Approval::Rejected) => None,
-            (TaskStatus::Pending, _) => Some(&self.run_at),
-            (TaskStatus::InProgress, _) => self.lease_until.as_deref(),
+            (TaskStatus::Pending, _) => Some(self.run_at),
+            (TaskStatus::InProgress, _) => self.lease_until,
             _ => None,
         }
     }
@@ -142,7 +149,7 @@ impl Task {
     pub fn to_item(&self, org_id: &str) -> AppResult<Item> {
         let mut item = to_item(&keys::org_pk(org_id), &keys::task_sk(&self.id), self)?;
         if let Some(at) = self.due_at() {
-            let (pk, sk) = due::entry(org_id, &self.id, at)?;
+            let (pk, sk) = due::entry(org_id, &self.id, at);
             item.insert("duePK".into(), pk.into());
             item.insert("dueSK".into(), sk.into());
         }
@@ -269,7 +276,7 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
             at.max(now)
         }
     };
-    let stamp = crate::clock::timestamp(now);
+    let stamp = now;
     let need = Need {
         // The agent's proposals count when they run, not when proposed.
         tasks: i64::from(origin == Origin::Agent),
@@ -287,14 +294,14 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
             Origin::Agent => Approval::Policy,
         },
         origin,
-        run_at: crate::clock::timestamp(run_at),
+        run_at,
         output: None,
         error: None,
         attempts: 0,
         lease_until: None,
         created_by: created_by.to_string(),
         decided_by: None,
-        created_at: stamp.clone(),
+        created_at: stamp,
         updated_at: stamp,
         started_at: None,
         finished_at: None,
@@ -406,7 +413,7 @@ pub async fn save(app: &App, org_id: &str, task: Task) -> AppResult<Task> {
 pub async fn save_with(app: &App, org_id: &str, mut task: Task, also: Vec<TxOp>) -> AppResult<Task> {
     let read = task.version;
     task.version += 1;
-    task.updated_at = crate::clock::timestamp(app.clock.now());
+    task.updated_at = app.clock.now();
     let item = task.to_item(org_id)?;
     let written = if also.is_empty() {
         app.table.put(item, Some(Condition::VersionEquals(read))).await
@@ -463,7 +470,7 @@ pub async fn cancel(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<
         ));
     }
     task.status = TaskStatus::Cancelled;
-    task.finished_at = Some(crate::clock::timestamp(app.clock.now()));
+    task.finished_at = Some(app.clock.now());
     task.decided_by = Some(tenant.user_id().to_string());
     // A task waiting for a retry still holds its reservation.
     end_releasing(app, tenant, task).await
@@ -486,12 +493,11 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
         task.approval = Approval::Approved;
         // Sending is a run of its own, with its own attempts (writing the draft took one).
         task.attempts = 0;
-        let run_at = model::timestamp_param("runAt", &task.run_at).unwrap_or(now);
-        task.run_at = crate::clock::timestamp(run_at.max(now));
+        task.run_at = task.run_at.max(now);
     } else {
         task.approval = Approval::Rejected;
         task.status = TaskStatus::Cancelled;
-        task.finished_at = Some(crate::clock::timestamp(now));
+        task.finished_at = Some(now);
         // A rejected draft gives back all it held: only the AI call that wrote it is spent.
         return end_releasing(app, tenant, task).await;
     }

@@ -23,7 +23,7 @@ use crate::ports::table::{Condition, Counter, Item, TableError};
 use crate::tasks::context::OrgContext;
 use crate::tenancy::TenantCtx;
 use crate::usage::{self, Metric, Need};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -40,7 +40,8 @@ pub enum RunOutcome {
     /// A transient failure: the task is due again at `run_at`.
     Retrying {
         task_id: String,
-        run_at: String,
+        #[serde(with = "crate::clock::rfc3339")]
+        run_at: DateTime<Utc>,
         error: String,
     },
     /// The text is written and waits for an admin to approve or reject it.
@@ -130,7 +131,7 @@ async fn text_for(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task, 
         text: completion.text,
         provider: completion.provider,
         model: completion.model,
-        written_at: crate::clock::timestamp(app.clock.now()),
+        written_at: app.clock.now(),
     })
 }
 
@@ -303,7 +304,7 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
     }
     let completion = org.ask(app, tenant, AiUse::Routine, ask, "lead_followup").await?;
     let now = app.clock.now();
-    let next = crate::clock::timestamp(now + Duration::days(i64::from(input.next_follow_up_days)));
+    let next = now + Duration::days(i64::from(input.next_follow_up_days));
     // Keyed by the task and its due time, neither of which a later claim of the same run
     // changes, so a redelivered job or a retaken claim finds its activity stored.
     let activity = Activity {
@@ -311,21 +312,17 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
         lead_id: lead.id.clone(),
         kind: ActivityKind::Note,
         summary: format!("Follow-up written by the AI CEO: {}", completion.text),
-        occurred_at: task.run_at.clone(),
+        occurred_at: task.run_at,
         created_by: crate::tenancy::BACKGROUND_USER.into(),
-        created_at: crate::clock::timestamp(now),
+        created_at: now,
     };
-    let next_for_lead = next.clone();
-    let (activity, _) = activities::record(app, tenant, lead, activity, move |lead| {
-        lead.next_follow_up_at = Some(next_for_lead.clone())
-    })
-    .await?;
+    let (activity, _) = activities::record(app, tenant, lead, activity, move |lead| lead.next_follow_up_at = Some(next)).await?;
     Ok(Done {
         output: json!({
             "leadId": input.lead_id,
             "message": completion.text,
             "activityId": activity.id,
-            "nextFollowUpAt": next,
+            "nextFollowUpAt": crate::clock::timestamp(next),
             "provider": completion.provider,
             "model": completion.model,
         }),
@@ -339,7 +336,7 @@ fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> DomainEvent {
         source: "chief.tasks".into(),
         detail_type: kind.into(),
         org_id: tenant.org_id().to_string(),
-        at: task.updated_at.clone(),
+        at: task.updated_at,
         detail: json!({"taskId": task.id, "type": task.kind, "status": task.status, "origin": task.origin, "attempts": task.attempts}),
     }
 }
@@ -351,7 +348,7 @@ async fn publish(app: &App, event: DomainEvent) {
 }
 
 async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
-    let now = crate::clock::timestamp(app.clock.now());
+    let now = app.clock.now();
     let reserved = task.reserved;
     let held = reserved.unwrap_or_default();
     // The run counts whatever it sent; a proposal that ran counts as the task it reserved.
@@ -393,10 +390,10 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
     let retry = transient && task.attempts < MAX_ATTEMPTS;
     if retry {
         task.status = TaskStatus::Pending;
-        task.run_at = crate::clock::timestamp(now + Duration::minutes(2_i64.pow(task.attempts)));
+        task.run_at = now + Duration::minutes(2_i64.pow(task.attempts));
     } else {
         task.status = TaskStatus::Failed;
-        task.finished_at = Some(crate::clock::timestamp(now));
+        task.finished_at = Some(now);
     }
     // A retry keeps its reservation for the next run; a task that ends gives back what it
     // did not send.

@@ -295,7 +295,8 @@ pub struct MetricUsage {
 pub struct UsageReport {
     pub plan: Plan,
     pub month: String,
-    pub resets_at: String,
+    #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
+    pub resets_at: chrono::DateTime<chrono::Utc>,
     pub tasks: MetricUsage,
     pub posts: MetricUsage,
     pub emails: MetricUsage,
@@ -316,7 +317,7 @@ pub fn report(plan: Plan, usage: Option<&crate::ports::table::Item>, at: DateTim
     UsageReport {
         plan,
         month: month(at),
-        resets_at: crate::clock::timestamp(resets_at(at)),
+        resets_at: resets_at(at),
         tasks: of(Metric::Tasks),
         posts: of(Metric::Posts),
         emails: of(Metric::Emails),
