@@ -125,7 +125,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     // The org and the Stripe customer the webhook fixture is about.
     let store = DynamoTable::new(dynamo.clone(), table.clone(), std::sync::Arc::new(chief::clock::SystemClock));
     let org = chief::orgs::Org {
-        id: FIXTURE_ORG.into(),
+        id: chief::ids::OrgId::parse(FIXTURE_ORG, "the fixture org").unwrap(),
         name: "Fixture".into(),
         plan: chief::usage::Plan::Free,
         plan_until: None,
@@ -287,7 +287,8 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     task.version += 1;
     store
         .put(
-            task.to_item(FIXTURE_ORG).unwrap(),
+            task.to_item(&chief::ids::OrgId::parse(FIXTURE_ORG, "the fixture org").unwrap())
+                .unwrap(),
             Some(chief::ports::table::Condition::VersionEquals(read)),
         )
         .await

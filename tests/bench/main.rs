@@ -538,14 +538,17 @@ async fn minute_tick_bench() {
     let dir = tempfile::tempdir().unwrap();
     let (app, table, queue) = counted_app(dir.path());
     let now = chrono::Utc::now();
-    let org = chief::model::new_id();
+    let org = chief::ids::OrgId::generate();
     let task_at = |at: chrono::DateTime<chrono::Utc>| {
         let input = NewTask {
             kind: TaskType::SocialMediaPost,
             input: json!({"topic": "bench"}),
             run_at: Some(chief::clock::timestamp(at)),
         };
-        new_task(now, "bench", Origin::Member, input).unwrap().to_item(&org).unwrap()
+        new_task(now, &chief::ids::UserId::generate(), Origin::Member, input)
+            .unwrap()
+            .to_item(&org)
+            .unwrap()
     };
     let loading = Instant::now();
     // The tasks' org, on a plan with room for the due posts the claims reserve.
@@ -620,7 +623,7 @@ async fn fan_out_bench() {
             _ => chief::usage::Plan::Pro,
         };
         chief::orgs::Org {
-            id: chief::model::new_id(),
+            id: chief::ids::OrgId::generate(),
             name: format!("Org {i}"),
             plan,
             plan_until: None,

@@ -505,7 +505,7 @@ pub mod event_bus {
             let mut seen = Vec::new();
             match &self.reader {
                 Reader::Store(table) => {
-                    for e in recorded(&**table, org_id).await.unwrap() {
+                    for e in recorded(&**table, &org_id.into()).await.unwrap() {
                         seen.push((e.id, e.source, e.detail_type, e.detail));
                     }
                 }

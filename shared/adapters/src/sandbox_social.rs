@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chief::clock::Clock;
+use chief::ids::OrgId;
 use chief::keys;
 use chief::model::{from_item, to_item};
 use chief::ports::social::{Published, SANDBOX_PLATFORM, Social, SocialError};
@@ -26,7 +27,7 @@ fn unavailable(e: impl std::fmt::Display) -> SocialError {
 
 #[async_trait]
 impl Social for SandboxSocial {
-    async fn publish(&self, org_id: &str, platform: &str, text: &str, idempotency_key: &str) -> Result<Published, SocialError> {
+    async fn publish(&self, org_id: &OrgId, platform: &str, text: &str, idempotency_key: &str) -> Result<Published, SocialError> {
         if platform != SANDBOX_PLATFORM {
             return Err(SocialError::NotConnected(platform.to_string()));
         }

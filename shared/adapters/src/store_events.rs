@@ -2,6 +2,7 @@
 //! `local` serves them (`GET /local/orgs/{orgId}/events`) and tests read them.
 
 use async_trait::async_trait;
+use chief::ids::OrgId;
 use chief::keys;
 use chief::model::{from_item, to_item};
 use chief::ports::events::{DomainEvent, EventBus, EventBusError};
@@ -19,7 +20,7 @@ impl StoreEventBus {
 }
 
 /// The events recorded for an org, oldest first.
-pub async fn recorded(table: &dyn Table, org_id: &str) -> Result<Vec<DomainEvent>, EventBusError> {
+pub async fn recorded(table: &dyn Table, org_id: &OrgId) -> Result<Vec<DomainEvent>, EventBusError> {
     let unavailable = |e: &dyn std::fmt::Display| EventBusError::Unavailable(e.to_string());
     let items = query_all(table, Query::partition(keys::org_pk(org_id)).prefix(keys::EVENT_PREFIX))
         .await

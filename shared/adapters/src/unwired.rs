@@ -63,7 +63,7 @@ impl Mailer for Unwired {
 
 #[async_trait]
 impl Social for Unwired {
-    async fn publish(&self, _: &str, platform: &str, _: &str, _: &str) -> Result<Published, SocialError> {
+    async fn publish(&self, _: &chief::ids::OrgId, platform: &str, _: &str, _: &str) -> Result<Published, SocialError> {
         Err(SocialError::NotConnected(format!("{platform}: {WHY}")))
     }
 }

@@ -261,6 +261,22 @@ impl From<PaymentsError> for AppError {
     }
 }
 
+impl From<crate::ids::InvalidId> for AppError {
+    fn from(e: crate::ids::InvalidId) -> Self {
+        if e.stored {
+            AppError::Internal {
+                what: "a stored id could not be read".into(),
+                cause: Some(e.into()),
+            }
+        } else {
+            AppError::BadRequest {
+                code: "INVALID_ID",
+                message: e.to_string(),
+            }
+        }
+    }
+}
+
 /// Our own values that would not serialise, or stored ones that would not read.
 impl From<serde_json::Error> for AppError {
     fn from(e: serde_json::Error) -> Self {

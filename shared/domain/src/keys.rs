@@ -1,13 +1,14 @@
 //! Every key of the single table, built in one place. Tenant items live under `ORG#<org>`.
 
+use crate::ids::{LeadId, OrgId, TaskId, UserId};
 use chrono::{DateTime, Utc};
 
-pub fn org_pk(org_id: &str) -> String {
+pub fn org_pk(org_id: &OrgId) -> String {
     format!("ORG#{org_id}")
 }
 pub const ORG_SK: &str = "ORG";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
-pub fn member_sk(user_id: &str) -> String {
+pub fn member_sk(user_id: &UserId) -> String {
     format!("{MEMBER_PREFIX}{user_id}")
 }
 pub const INVITE_PREFIX: &str = "INVITE#";
@@ -18,7 +19,7 @@ pub fn usage_sk(month: &str) -> String {
     format!("USAGE#{month}")
 }
 pub const LEAD_PREFIX: &str = "LEAD#";
-pub fn lead_sk(lead_id: &str) -> String {
+pub fn lead_sk(lead_id: &LeadId) -> String {
     format!("{LEAD_PREFIX}{lead_id}")
 }
 /// Activities sort by when they happened (which may be before they were logged).
@@ -55,7 +56,7 @@ pub fn stripe_event_pk(event_id: &str) -> String {
 
 /// Tasks; a runnable one also carries a due-index entry (see `tasks::due`).
 pub const TASK_PREFIX: &str = "TASK#";
-pub fn task_sk(task_id: &str) -> String {
+pub fn task_sk(task_id: &TaskId) -> String {
     format!("{TASK_PREFIX}{task_id}")
 }
 /// That a campaign's email went to a lead: written before the send, so a redelivered job

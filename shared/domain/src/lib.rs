@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod leads;

@@ -30,14 +30,7 @@ pub fn new_id() -> String {
 
 /// Ids in paths are ULIDs: anything else is a 400 before any store call.
 pub fn check_id(id: &str, what: &str) -> AppResult<()> {
-    if id.len() == 26 && ulid::Ulid::from_string(id).is_ok() {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest {
-            code: "INVALID_ID",
-            message: format!("{what} is not a valid id"),
-        })
-    }
+    Ok(crate::ids::check(id, what)?)
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in a patch.

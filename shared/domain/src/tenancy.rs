@@ -5,8 +5,8 @@
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+use crate::ids::{OrgId, UserId};
 use crate::keys;
-use crate::model::check_id;
 use crate::ports::table::{Item, Key};
 use serde::{Deserialize, Serialize};
 
@@ -29,21 +29,18 @@ impl Role {
     }
 }
 
-/// Who background work acts as, in `createdBy` fields and the like.
-pub const BACKGROUND_USER: &str = "agent";
-
 #[derive(Debug, Clone)]
 pub struct TenantCtx {
-    org_id: String,
-    user_id: String,
+    org_id: OrgId,
+    user_id: UserId,
     role: Role,
 }
 
 impl TenantCtx {
-    pub fn org_id(&self) -> &str {
+    pub fn org_id(&self) -> &OrgId {
         &self.org_id
     }
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.user_id
     }
     pub fn role(&self) -> Role {
@@ -58,10 +55,10 @@ impl TenantCtx {
 
     /// The context of a background job (executor, task runner, agent) for an org whose id it
     /// read back from the store or from the app's own queues, never from a request.
-    pub(crate) fn background(org_id: &str) -> TenantCtx {
+    pub(crate) fn background(org_id: &OrgId) -> TenantCtx {
         TenantCtx {
-            org_id: org_id.to_string(),
-            user_id: BACKGROUND_USER.to_string(),
+            org_id: org_id.clone(),
+            user_id: UserId::background(),
             role: Role::Owner,
         }
     }
@@ -99,8 +96,8 @@ pub async fn authorize_reading<const N: usize>(
     also: [String; N],
     maybe: Option<String>,
 ) -> AppResult<(TenantCtx, [Option<Item>; N], Option<Item>)> {
-    check_id(org_id, "the organisation id")?;
-    let pk = keys::org_pk(org_id);
+    let org_id = OrgId::parse(org_id, "the organisation id")?;
+    let pk = keys::org_pk(&org_id);
     let member = Key::new(pk.clone(), keys::member_sk(principal.user_id()));
     let asked: Vec<Key> = std::iter::once(member)
         .chain(also.into_iter().chain(maybe).map(|sk| Key::new(pk.clone(), sk)))
@@ -111,10 +108,10 @@ pub async fn authorize_reading<const N: usize>(
         .get("role")
         .and_then(|r| serde_json::from_value::<Role>(r.clone()).ok())
         .ok_or_else(|| AppError::internal("membership without a role"))?;
-    tracing::Span::current().record("org_id", org_id);
+    tracing::Span::current().record("org_id", org_id.as_str());
     let tenant = TenantCtx {
-        org_id: org_id.to_string(),
-        user_id: principal.user_id().to_string(),
+        org_id,
+        user_id: principal.user_id().clone(),
         role,
     };
     tenant.require(min_role)?;

@@ -369,7 +369,13 @@ impl EventBus for Recorder {
 /// The sandbox platform's behaviour: one post per idempotency key.
 #[async_trait]
 impl Social for Recorder {
-    async fn publish(&self, org_id: &str, platform: &str, text: &str, idempotency_key: &str) -> Result<Published, SocialError> {
+    async fn publish(
+        &self,
+        org_id: &crate::ids::OrgId,
+        platform: &str,
+        text: &str,
+        idempotency_key: &str,
+    ) -> Result<Published, SocialError> {
         if platform != SANDBOX_PLATFORM {
             return Err(SocialError::NotConnected(platform.to_string()));
         }

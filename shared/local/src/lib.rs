@@ -228,7 +228,7 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
             let mine: Vec<String> = chief::orgs::list_mine(app, &principal)
                 .await?
                 .into_iter()
-                .map(|v| v.org.id)
+                .map(|v| v.org.id.to_string())
                 .collect();
             Reply::ok(
                 visible_letters(letters, &mine, config.dev_routes)

@@ -3,6 +3,7 @@
 //! whether to act is decided by the confidence alone ([`acts`]).
 
 use crate::ceo::{self, is_open, is_stale};
+use crate::ids::LeadId;
 use crate::leads::Lead;
 use crate::leads::score::HOT;
 use crate::tasks::{Task, TaskStatus, TaskType};
@@ -67,7 +68,7 @@ pub struct Finding {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Planned {
-    Followup { lead_id: String, why: String },
+    Followup { lead_id: LeadId, why: String },
     Post,
     Warning,
 }
@@ -274,7 +275,7 @@ mod tests {
             input: valid,
             run_at: None,
         };
-        let mut task = crate::tasks::new_task(now(), "u", crate::tasks::Origin::Member, new).unwrap();
+        let mut task = crate::tasks::new_task(now(), &"u".into(), crate::tasks::Origin::Member, new).unwrap();
         task.input = input;
         task.status = status;
         task

@@ -13,6 +13,7 @@ pub mod detect;
 use crate::app::App;
 use crate::ceo::{self, is_open};
 use crate::error::{AppError, AppResult};
+use crate::ids::{OrgId, TaskId, UserId};
 use crate::keys;
 use crate::leads::score;
 use crate::model::{self, from_item, to_item};
@@ -25,7 +26,7 @@ use crate::ports::table::{Index, Query};
 use crate::tasks::autonomy::Autonomy;
 use crate::tasks::context::OrgContext;
 use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
-use crate::tenancy::{BACKGROUND_USER, TenantCtx};
+use crate::tenancy::TenantCtx;
 use crate::usage::{self, Plan};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use detect::{Finding, InsightKind, Planned, Seen};
@@ -45,7 +46,7 @@ pub fn hour(at: DateTime<Utc>) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AnalysisJob {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub hour: String,
 }
 
@@ -152,7 +153,7 @@ pub enum Outcome {
 pub struct Action {
     pub kind: ActionKind,
     pub subject: Option<String>,
-    pub task_id: Option<String>,
+    pub task_id: Option<TaskId>,
     pub outcome: Outcome,
 }
 
@@ -197,11 +198,14 @@ fn week_start(org: &Org, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A task id fixed by what it is for: the same (org, hour, kind, subject) gives the same id.
-fn action_task_id(org_id: &str, hour_start: DateTime<Utc>, kind: &str, subject: &str) -> String {
+fn action_task_id(org_id: &str, hour_start: DateTime<Utc>, kind: &str, subject: &str) -> TaskId {
     let digest = Sha256::digest(format!("{org_id}|{}|{kind}|{subject}", hour(hour_start)).as_bytes());
     let mut random = [0u8; 16];
     random[6..].copy_from_slice(&digest[..10]);
-    ulid::Ulid::from_parts(hour_start.timestamp_millis() as u64, u128::from_be_bytes(random)).to_string()
+    TaskId::from_ulid(ulid::Ulid::from_parts(
+        hour_start.timestamp_millis() as u64,
+        u128::from_be_bytes(random),
+    ))
 }
 
 fn hour_start(hour: &str) -> Option<DateTime<Utc>> {
@@ -336,7 +340,7 @@ async fn record(
                     ),
                     source: "chief.agent".into(),
                     detail_type: "agent.acted".into(),
-                    org_id: tenant.org_id().to_string(),
+                    org_id: tenant.org_id().clone(),
                     at: stamp,
                     detail: json!({"insight": finding.kind, "confidence": finding.confidence, "action": action}),
                 });
@@ -434,7 +438,7 @@ async fn act(
                 outcome: Outcome::Recorded,
             });
         }
-        Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.clone()),
+        Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.to_string()),
         Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
     };
     let not_taken = |outcome| Action {
@@ -466,7 +470,7 @@ async fn act(
             run_at: None,
         },
     };
-    let mut task = tasks::new_task(app.clock.now(), BACKGROUND_USER, Origin::Agent, new_task)?;
+    let mut task = tasks::new_task(app.clock.now(), &UserId::background(), Origin::Agent, new_task)?;
     task.id = action_task_id(tenant.org_id(), hour_start, kind.as_str(), &subject);
     let outcome = match tasks::insert(app, tenant, org.plan, &task).await {
         Ok(()) => Outcome::Created,
@@ -513,7 +517,7 @@ const LATE_AFTER_HOURS: i64 = 2;
 #[serde(rename_all = "camelCase", tag = "outcome")]
 pub enum JobOutcome {
     Analysed {
-        org_id: String,
+        org_id: OrgId,
         insights: usize,
         actions_created: usize,
     },
@@ -570,7 +574,7 @@ mod tests {
     use crate::tasks::executor::tick;
     use crate::testing::{self, TestApp};
 
-    async fn stale_lead(t: &TestApp, tenant: &TenantCtx) -> String {
+    async fn stale_lead(t: &TestApp, tenant: &TenantCtx) -> crate::ids::LeadId {
         let fields = LeadFields {
             name: Some("Quiet".into()),
             email: Some(Some("quiet@lead.io".into())),
@@ -589,7 +593,7 @@ mod tests {
             version: 1,
             ..AutonomyPolicy::default()
         };
-        let item = to_item(&keys::org_pk(ORG), keys::AUTONOMY_SK, &policy).unwrap();
+        let item = to_item(&keys::org_pk(&ORG.into()), keys::AUTONOMY_SK, &policy).unwrap();
         t.app.table.put(item, None).await.unwrap();
     }
 
@@ -610,7 +614,7 @@ mod tests {
     }
 
     async fn task_count(t: &TestApp) -> usize {
-        let q = Query::partition(keys::org_pk(ORG)).prefix(keys::TASK_PREFIX);
+        let q = Query::partition(keys::org_pk(&ORG.into())).prefix(keys::TASK_PREFIX);
         t.app.table.query(q).await.unwrap().items.len()
     }
 
@@ -648,11 +652,11 @@ mod tests {
             matches!(written[..], [tasks::run::RunOutcome::AwaitingApproval { .. }]),
             "{written:?}"
         );
-        let admin = TenantCtx::background(ORG);
+        let admin = TenantCtx::background(&ORG.into());
         for item in t
             .app
             .table
-            .query(Query::partition(keys::org_pk(ORG)).prefix(keys::TASK_PREFIX))
+            .query(Query::partition(keys::org_pk(&ORG.into())).prefix(keys::TASK_PREFIX))
             .await
             .unwrap()
             .items
@@ -699,12 +703,14 @@ mod tests {
         let item = t
             .app
             .table
-            .get(&TenantCtx::background(ORG).key(keys::task_sk(&held)))
+            .get(&TenantCtx::background(&ORG.into()).key(keys::task_sk(&held)))
             .await
             .unwrap();
         let draft = tasks::task_from(item).unwrap();
         assert!(draft.draft.is_some());
-        tasks::decide(&t.app, &TenantCtx::background(ORG), draft, false).await.unwrap();
+        tasks::decide(&t.app, &TenantCtx::background(&ORG.into()), draft, false)
+            .await
+            .unwrap();
         assert_eq!(used(&t, usage::Metric::Tasks).await, 1, "the rejected post gave its task back");
         assert_eq!(used(&t, usage::Metric::Posts).await, 0);
     }

@@ -6,6 +6,7 @@ pub mod token;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::ports::table::{Condition, Key, TableError, TxOp};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
@@ -27,7 +28,7 @@ pub struct User {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicUser {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
@@ -48,15 +49,15 @@ impl From<User> for PublicUser {
 /// The verified caller of a request: made only by [`token::verify`].
 #[derive(Debug, Clone)]
 pub struct Principal {
-    user_id: String,
+    user_id: UserId,
     email: String,
 }
 
 impl Principal {
-    pub(crate) fn verified(user_id: String, email: String) -> Self {
+    pub(crate) fn verified(user_id: UserId, email: String) -> Self {
         Principal { user_id, email }
     }
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.user_id
     }
     pub fn email(&self) -> &str {
@@ -68,7 +69,7 @@ impl Principal {
 /// (in any case) leave one user.
 pub async fn create_user(app: &App, email: &str, name: &str, password: &str) -> AppResult<User> {
     let user = User {
-        id: crate::model::new_id(),
+        id: UserId::generate(),
         email: email.to_string(),
         name: name.to_string(),
         password_hash: password::hash(password)?,
@@ -103,9 +104,11 @@ pub async fn user_by_id(app: &App, user_id: &str) -> AppResult<Option<User>> {
         .transpose()
 }
 
-pub async fn user_id_by_email(app: &App, email: &str) -> AppResult<Option<String>> {
+pub async fn user_id_by_email(app: &App, email: &str) -> AppResult<Option<UserId>> {
     let claim = app.table.get(&Key::new(keys::email_pk(email), keys::CLAIM_SK)).await?;
-    Ok(claim.and_then(|c| c.get("userId").and_then(|v| v.as_str()).map(str::to_string)))
+    Ok(claim
+        .and_then(|c| c.get("userId").and_then(|v| v.as_str()).map(UserId::read))
+        .transpose()?)
 }
 
 /// The sign-in attempts of one (email, client address), reserved before the password is

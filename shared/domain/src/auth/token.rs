@@ -4,6 +4,7 @@
 use super::Principal;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
 use crate::ports::secrets::SecretName;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -65,5 +66,8 @@ pub async fn verify(app: &App, token: Option<&str>) -> AppResult<Principal> {
     if data.claims.exp <= app.clock.now().timestamp() {
         return Err(AppError::TokenExpired);
     }
-    Ok(Principal::verified(data.claims.sub, data.claims.email))
+    // Signed by this app, but checked as any id from outside: a token is a way in.
+    let user_id = UserId::parse(&data.claims.sub, "the token's subject")
+        .map_err(|_| AppError::Unauthorized("the token is not valid: sign in again".into()))?;
+    Ok(Principal::verified(user_id, data.claims.email))
 }

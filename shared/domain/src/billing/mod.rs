@@ -8,6 +8,7 @@ pub mod webhook;
 
 use crate::app::{App, BillingSettings};
 use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::orgs::Org;
@@ -97,7 +98,7 @@ pub struct Invoice {
 
 impl Subscription {
     pub fn to_item(&self) -> AppResult<Item> {
-        to_item(&keys::org_pk(&self.org_id), keys::SUBSCRIPTION_SK, self)
+        to_item(&keys::org_pk(&OrgId::read(&self.org_id)?), keys::SUBSCRIPTION_SK, self)
     }
 
     /// A subscription that is paying or trying to: another Checkout would double-charge.
@@ -247,7 +248,7 @@ async fn customer(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subsc
         .await
         .map_err(AppError::from)?;
     let subscription = Subscription {
-        org_id: org.id.clone(),
+        org_id: org.id.to_string(),
         customer_id: customer_id.clone(),
         updated_at: app.clock.now(),
         version: 1,

@@ -7,6 +7,7 @@ use super::signature::{self, SignatureError};
 use super::{Invoice, SIGNATURE_TOLERANCE_SECONDS, Subscription, customer_key, subscription_from};
 use crate::app::{App, BillingSettings};
 use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::orgs::Org;
@@ -129,7 +130,8 @@ pub async fn receive(app: &App, signature_header: Option<&str>, body: &[u8]) -> 
         .as_ref()
         .and_then(|c| c.get("orgId"))
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(OrgId::read)
+        .transpose()?
     else {
         tracing::warn!(event_id = %event.id, event_type = %event.kind, %customer, "Stripe event for a customer no org has: ignored");
         return Ok(Outcome::UnknownCustomer);
@@ -287,12 +289,12 @@ fn other_subscription(current: &Subscription, event: &Event) -> Option<(Subscrip
     Some((next, live))
 }
 
-fn conflict_raised(event: &Event, org_id: &str, next: &Subscription, now: DateTime<Utc>) -> DomainEvent {
+fn conflict_raised(event: &Event, org_id: &OrgId, next: &Subscription, now: DateTime<Utc>) -> DomainEvent {
     DomainEvent {
         id: format!("stripe-conflict-{}", event.id),
         source: "chief.billing".into(),
         detail_type: "billing.conflicting_subscription".into(),
-        org_id: org_id.into(),
+        org_id: org_id.clone(),
         at: now,
         detail: serde_json::json!({
             "subscriptionId": next.subscription_id,
@@ -341,7 +343,7 @@ fn seen_item(app: &App, event: &Event, org_id: &str, pending: Vec<DomainEvent>) 
     Ok(item)
 }
 
-async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
+async fn apply(app: &App, org_id: &OrgId, event: &Event) -> AppResult<Outcome> {
     let pk = keys::org_pk(org_id);
     for _ in 0..ATTEMPTS {
         let keys = [
@@ -360,7 +362,7 @@ async fn apply(app: &App, org_id: &str, event: &Event) -> AppResult<Outcome> {
         };
         let stored = subscription_from(items.next().flatten())?;
         let current = stored.clone().unwrap_or_else(|| Subscription {
-            org_id: org_id.into(),
+            org_id: org_id.to_string(),
             customer_id: id_at(&event.data.object, "customer").unwrap_or_default(),
             ..Subscription::default()
         });

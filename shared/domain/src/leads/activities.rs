@@ -5,6 +5,7 @@
 use super::Lead;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::LeadId;
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::ports::table::{Condition, Query, TableError, TxOp};
@@ -24,7 +25,7 @@ pub enum ActivityKind {
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     pub id: String,
-    pub lead_id: String,
+    pub lead_id: LeadId,
     #[serde(rename = "type")]
     pub kind: ActivityKind,
     pub summary: String,
@@ -48,7 +49,7 @@ pub struct NewActivity {
 #[serde(rename_all = "camelCase")]
 pub struct Meeting {
     pub id: String,
-    pub lead_id: String,
+    pub lead_id: LeadId,
     pub title: String,
     #[serde(with = "crate::clock::rfc3339")]
     pub starts_at: chrono::DateTime<chrono::Utc>,
@@ -166,7 +167,7 @@ pub async fn list_activities(
     model::newest_first(&*app.table, tenant.pk(), keys::activity_prefix(lead_id), limit, cursor).await
 }
 
-pub async fn plan_meeting(app: &App, tenant: &TenantCtx, lead_id: &str, input: NewMeeting) -> AppResult<Meeting> {
+pub async fn plan_meeting(app: &App, tenant: &TenantCtx, lead_id: &LeadId, input: NewMeeting) -> AppResult<Meeting> {
     let starts = model::timestamp_param("startsAt", &input.starts_at)?;
     let ends = model::timestamp_param("endsAt", &input.ends_at)?;
     if ends <= starts {
@@ -185,7 +186,7 @@ pub async fn plan_meeting(app: &App, tenant: &TenantCtx, lead_id: &str, input: N
         .collect::<AppResult<Vec<_>>>()?;
     let meeting = Meeting {
         id: model::new_id(),
-        lead_id: lead_id.to_string(),
+        lead_id: lead_id.clone(),
         title: model::text("title", &input.title, 200)?,
         starts_at: starts,
         ends_at: ends,

@@ -7,6 +7,8 @@ use crate::api::router::Params;
 use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
 use crate::error::AppResult;
+use crate::ids::LeadId;
+use crate::ids::UserId;
 use crate::keys;
 use crate::model::{self, PageOf};
 use crate::ports::Port;
@@ -33,11 +35,14 @@ pub const ROUTES: RouteGroup = RouteGroup {
     ],
 };
 
-/// The lead's id from the path, checked, and its key.
+/// The lead's id from the path, checked.
+fn lead_id(params: &Params) -> AppResult<LeadId> {
+    Ok(LeadId::parse(params.get("leadId"), "the lead id")?)
+}
+
+/// The lead's key, from its checked id in the path.
 fn lead_sk(params: &Params) -> AppResult<String> {
-    let lead_id = params.get("leadId");
-    model::check_id(lead_id, "the lead id")?;
-    Ok(keys::lead_sk(lead_id))
+    Ok(keys::lead_sk(&lead_id(params)?))
 }
 
 async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {
@@ -113,10 +118,10 @@ async fn log_activity(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 }
 
 async fn plan_meeting(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    lead_sk(&params)?;
+    let lead_id = lead_id(&params)?;
     let input: NewMeeting = req.json()?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    Reply::created(activities::plan_meeting(app, &tenant, params.get("leadId"), input).await?)
+    Reply::created(activities::plan_meeting(app, &tenant, &lead_id, input).await?)
 }
 
 async fn score(app: &App, req: Req, params: Params) -> AppResult<Reply> {
@@ -129,7 +134,7 @@ async fn score(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 /// The owner's membership to read alongside, when the body names an owner.
 fn owner_sk(fields: &LeadFields) -> Option<String> {
     match &fields.owner_id {
-        Some(Some(owner)) if model::check_id(owner, "ownerId").is_ok() => Some(keys::member_sk(owner)),
+        Some(Some(owner)) => UserId::parse(owner, "ownerId").ok().map(|owner| keys::member_sk(&owner)),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ pub mod score;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::{LeadId, UserId};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::ports::table::{Condition, Item, Query, TableError, delete_all, item_key, query_all};
@@ -35,7 +36,7 @@ pub enum Priority {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lead {
-    pub id: String,
+    pub id: LeadId,
     pub name: String,
     pub email: Option<String>,
     pub company: Option<String>,
@@ -45,7 +46,7 @@ pub struct Lead {
     pub priority: Priority,
     pub tags: Vec<String>,
     pub notes: Option<String>,
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
     pub value: Option<f64>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
     pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -107,7 +108,7 @@ fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
 
 impl LeadFields {
     /// Applies these fields to a lead, checking each; answers the owner id to verify, if set.
-    pub fn apply(self, lead: &mut Lead) -> AppResult<Option<String>> {
+    pub fn apply(self, lead: &mut Lead) -> AppResult<Option<UserId>> {
         fn opt(field: &str, value: Option<Option<String>>, max: usize, target: &mut Option<String>) -> AppResult<()> {
             if let Some(v) = value {
                 *target = model::optional_text(field, v.as_deref(), max)?;
@@ -144,10 +145,8 @@ impl LeadFields {
         }
         let mut new_owner = None;
         if let Some(owner) = self.owner_id {
-            if let Some(id) = &owner {
-                model::check_id(id, "ownerId")?;
-                new_owner = Some(id.clone());
-            }
+            let owner = owner.map(|id| UserId::parse(&id, "ownerId")).transpose()?;
+            new_owner.clone_from(&owner);
             lead.owner_id = owner;
         }
         Ok(new_owner)
@@ -162,7 +161,7 @@ pub fn lead_from(item: Option<Item>) -> AppResult<Lead> {
     from_item(item.ok_or(AppError::NotFound("lead"))?)
 }
 
-fn owner_must_be_member(owner: Option<&Item>, new_owner: &Option<String>) -> AppResult<()> {
+fn owner_must_be_member(owner: Option<&Item>, new_owner: &Option<UserId>) -> AppResult<()> {
     if new_owner.is_some() && owner.is_none() {
         return Err(AppError::validation("ownerId must be a member of the organisation"));
     }
@@ -180,7 +179,7 @@ pub fn new_lead(app: &App, tenant: &TenantCtx, fields: LeadFields, owner: Option
     }
     let now = app.clock.now();
     let mut lead = Lead {
-        id: model::new_id(),
+        id: LeadId::generate(),
         name: String::new(),
         email: None,
         company: None,
@@ -254,7 +253,7 @@ pub async fn delete(app: &App, tenant: &TenantCtx, lead: Lead) -> AppResult<()> 
             .require(crate::tenancy::Role::Admin)
             .map_err(|_| AppError::Forbidden("only an admin or the lead's owner can delete a lead".into()))?;
     }
-    let lead_id = lead.id.as_str();
+    let lead_id = &lead.id;
     app.table
         .delete(&tenant.key(keys::lead_sk(lead_id)), Some(Condition::VersionEquals(lead.version)))
         .await
@@ -285,7 +284,10 @@ impl LeadFilter {
     }
     fn matches(&self, lead: &Lead) -> bool {
         self.status.is_none_or(|s| s == lead.status)
-            && self.owner_id.as_ref().is_none_or(|o| lead.owner_id.as_ref() == Some(o))
+            && self
+                .owner_id
+                .as_ref()
+                .is_none_or(|o| lead.owner_id.as_ref().is_some_and(|id| id.as_str() == o))
             && self.tag.as_ref().is_none_or(|t| lead.tags.contains(t))
     }
 }

@@ -7,6 +7,7 @@ use super::activities::{Activity, ActivityKind};
 use super::{Lead, LeadStatus, Priority};
 use crate::app::App;
 use crate::error::AppResult;
+use crate::ids::LeadId;
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::ports::events::DomainEvent;
@@ -38,7 +39,7 @@ pub struct Factor {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadScore {
-    pub lead_id: String,
+    pub lead_id: LeadId,
     pub score: u8,
     pub fit: f64,
     pub engagement: f64,
@@ -255,7 +256,7 @@ pub async fn score_lead(app: &App, tenant: &TenantCtx, mut lead: Lead) -> AppRes
                 id: format!("lead.scored:{}:{}", lead.id, result.scored_at),
                 source: "chief.leads".into(),
                 detail_type: "lead.scored".into(),
-                org_id: tenant.org_id().to_string(),
+                org_id: tenant.org_id().clone(),
                 at: result.scored_at,
                 detail: json!({"leadId": lead.id, "score": result.score, "previous": result.previous}),
             };

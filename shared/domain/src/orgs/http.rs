@@ -5,6 +5,7 @@ use crate::api::router::Params;
 use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
 use crate::error::AppResult;
+use crate::ids::UserId;
 use crate::keys;
 use crate::model::{self, nullable};
 use crate::ports::Port;
@@ -95,6 +96,11 @@ async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     })
 }
 
+/// The member's id from the path, checked.
+fn user_id(params: &Params) -> AppResult<UserId> {
+    Ok(UserId::parse(params.get("userId"), "the user id")?)
+}
+
 async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Owner).await?;
     // Nothing is deleted until the org has stopped being charged: when Stripe cannot be
@@ -128,12 +134,12 @@ async fn invite(app: &App, req: Req, params: Params) -> AppResult<Reply> {
 async fn change_role(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let input: ChangeRole = req.json()?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Admin).await?;
-    Reply::ok(members::change_role(app, &tenant, params.get("userId"), input.role).await?)
+    Reply::ok(members::change_role(app, &tenant, &user_id(&params)?, input.role).await?)
 }
 
 async fn remove_member(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    members::remove(app, &tenant, params.get("userId")).await?;
+    members::remove(app, &tenant, &user_id(&params)?).await?;
     Reply::ok(json!({"removed": true}))
 }
 

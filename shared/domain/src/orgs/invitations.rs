@@ -5,6 +5,8 @@ use super::{Membership, Role, owners_change};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
+use crate::ids::UserId;
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::ports::mailer::Email;
@@ -18,10 +20,10 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub email: String,
     pub role: Role,
-    pub invited_by: String,
+    pub invited_by: UserId,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[serde(with = "crate::clock::rfc3339")]
@@ -84,10 +86,10 @@ pub async fn invite(
     let now = app.clock.now();
     let expires = now + app.settings.invitation_ttl;
     let invitation = Invitation {
-        org_id: tenant.org_id().to_string(),
+        org_id: tenant.org_id().clone(),
         email: email.clone(),
         role,
-        invited_by: tenant.user_id().to_string(),
+        invited_by: tenant.user_id().clone(),
         created_at: now,
         expires_at: expires,
         token_hash: token_hash(&token),

@@ -4,6 +4,7 @@
 use super::{Membership, Role, owners_change};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
 use crate::keys;
 use crate::model::from_item;
 use crate::ports::table::{Condition, Query, TableError, TxOp, query_all};
@@ -17,8 +18,7 @@ pub async fn list(app: &App, tenant: &TenantCtx) -> AppResult<Vec<Membership>> {
         .collect()
 }
 
-async fn target(app: &App, tenant: &TenantCtx, user_id: &str) -> AppResult<Membership> {
-    crate::model::check_id(user_id, "the user id")?;
+async fn target(app: &App, tenant: &TenantCtx, user_id: &UserId) -> AppResult<Membership> {
     let item = app
         .table
         .get(&tenant.key(keys::member_sk(user_id)))
@@ -42,7 +42,7 @@ fn owner_failure(err: TableError, owners_op: Option<usize>) -> AppError {
     }
 }
 
-pub async fn change_role(app: &App, tenant: &TenantCtx, user_id: &str, role: Role) -> AppResult<Membership> {
+pub async fn change_role(app: &App, tenant: &TenantCtx, user_id: &UserId, role: Role) -> AppResult<Membership> {
     tenant.require(Role::Admin)?;
     let mut member = target(app, tenant, user_id).await?;
     if member.role == Role::Owner || role == Role::Owner {
@@ -71,7 +71,7 @@ pub async fn change_role(app: &App, tenant: &TenantCtx, user_id: &str, role: Rol
     Ok(member)
 }
 
-pub async fn remove(app: &App, tenant: &TenantCtx, user_id: &str) -> AppResult<()> {
+pub async fn remove(app: &App, tenant: &TenantCtx, user_id: &UserId) -> AppResult<()> {
     let member = target(app, tenant, user_id).await?;
     if user_id != tenant.user_id() {
         tenant.require(Role::Admin)?;

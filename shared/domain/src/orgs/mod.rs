@@ -7,8 +7,9 @@ pub mod members;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+use crate::ids::{OrgId, UserId};
 use crate::keys;
-use crate::model::{from_item, new_id, to_item};
+use crate::model::{from_item, to_item};
 use crate::ports::table::{Condition, Counter, Item, Key, Query, TxOp, delete_all, item_key, query_all};
 use crate::tenancy::{Role, TenantCtx};
 use crate::usage::Plan;
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Org {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub plan: Plan,
     /// Set while a past-due subscription is in its grace period: the plan lapses to free
@@ -62,8 +63,8 @@ impl Org {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Membership {
-    pub org_id: String,
-    pub user_id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
     pub email: String,
     pub name: String,
     pub role: Role,
@@ -84,11 +85,11 @@ impl Membership {
 
 /// How many owners an org has, kept apart from the org item so that renames and role
 /// changes never overwrite each other; it never drops below one.
-pub fn owners_key(org_id: &str) -> Key {
+pub fn owners_key(org_id: &OrgId) -> Key {
     Key::new(keys::org_pk(org_id), "OWNERS")
 }
 
-pub fn owners_change(org_id: &str, delta: i64) -> TxOp {
+pub fn owners_change(org_id: &OrgId, delta: i64) -> TxOp {
     TxOp::Add {
         key: owners_key(org_id),
         counter: Counter::new("count", delta).at_least(1),
@@ -143,7 +144,7 @@ pub async fn create(app: &App, principal: &Principal, name: String, time_zone: S
     .await?;
     let now = app.clock.now();
     let org = Org {
-        id: new_id(),
+        id: OrgId::generate(),
         name,
         plan: Plan::Free,
         plan_until: None,

@@ -1,6 +1,7 @@
 //! Domain events out: what happened, published after the change is stored. Delivery is at
 //! least once, so every event carries an id consumers can deduplicate on.
 
+use crate::ids::OrgId;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,7 +14,7 @@ pub struct DomainEvent {
     pub id: String,
     pub source: String,
     pub detail_type: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     #[serde(with = "crate::clock::rfc3339")]
     pub at: chrono::DateTime<chrono::Utc>,
     pub detail: Value,

@@ -1,6 +1,7 @@
 //! The Social port: posts out to an org's social accounts. The only platform for now is
 //! `sandbox`, which records what it would post; real platforms come with their OAuth.
 
+use crate::ids::OrgId;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -33,5 +34,5 @@ pub enum SocialError {
 pub trait Social: Send + Sync {
     /// Publishes once per `idempotency_key`: asked again with the same key, it answers the
     /// post made the first time and posts nothing.
-    async fn publish(&self, org_id: &str, platform: &str, text: &str, idempotency_key: &str) -> Result<Published, SocialError>;
+    async fn publish(&self, org_id: &OrgId, platform: &str, text: &str, idempotency_key: &str) -> Result<Published, SocialError>;
 }

@@ -9,6 +9,7 @@ use super::autonomy::{Autonomy, AutonomyPolicy};
 use super::{Approval, Task, TaskStatus, due, save};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::{OrgId, TaskId};
 use crate::keys;
 use crate::model::from_item;
 use crate::orgs::Org;
@@ -63,8 +64,8 @@ pub struct TickReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RunTaskJob {
-    pub org_id: String,
-    pub task_id: String,
+    pub org_id: OrgId,
+    pub task_id: TaskId,
     pub claim: u64,
 }
 
@@ -128,7 +129,7 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     report.to_minute = due::minute(read_to);
     report.due = entries.len();
 
-    let mut orgs: HashMap<String, OrgRules> = HashMap::new();
+    let mut orgs: HashMap<OrgId, OrgRules> = HashMap::new();
     let mut jobs = Vec::new();
     for entry in entries {
         if let Some(job) = take(app, entry, now, &mut orgs, &mut report).await? {
@@ -156,7 +157,7 @@ struct OrgRules {
     policy: AutonomyPolicy,
 }
 
-async fn org_rules<'a>(app: &App, org_id: &str, now: DateTime<Utc>, orgs: &'a mut HashMap<String, OrgRules>) -> AppResult<&'a OrgRules> {
+async fn org_rules<'a>(app: &App, org_id: &OrgId, now: DateTime<Utc>, orgs: &'a mut HashMap<OrgId, OrgRules>) -> AppResult<&'a OrgRules> {
     if !orgs.contains_key(org_id) {
         let keys = [
             Key::new(keys::org_pk(org_id), keys::ORG_SK),
@@ -169,7 +170,7 @@ async fn org_rules<'a>(app: &App, org_id: &str, now: DateTime<Utc>, orgs: &'a mu
             None => Plan::Free,
         };
         let policy = AutonomyPolicy::from_stored(policy)?;
-        orgs.insert(org_id.to_string(), OrgRules { plan, policy });
+        orgs.insert(org_id.clone(), OrgRules { plan, policy });
     }
     Ok(&orgs[org_id])
 }
@@ -180,15 +181,15 @@ async fn take(
     app: &App,
     entry: Item,
     now: DateTime<Utc>,
-    orgs: &mut HashMap<String, OrgRules>,
+    orgs: &mut HashMap<OrgId, OrgRules>,
     report: &mut TickReport,
 ) -> AppResult<Option<RunTaskJob>> {
     let org_id = entry
         .get("PK")
         .and_then(|pk| pk.as_str())
         .and_then(|pk| pk.strip_prefix("ORG#"))
-        .ok_or_else(|| AppError::internal("a due entry outside an org"))?
-        .to_string();
+        .and_then(|id| OrgId::parse(id, "a due entry's org").ok())
+        .ok_or_else(|| AppError::internal("a due entry outside an org"))?;
     let mut task: Task = from_item(entry)?;
     let stamp = now;
     let tenant = TenantCtx::background(&org_id);
@@ -281,7 +282,13 @@ async fn take(
 
 /// Writes a decision about a task at the version read. A task that ends (cancelled, failed)
 /// gives back what its reservation holds beyond what it sent.
-async fn settle(app: &App, org_id: &str, task: Task, report: &mut TickReport, count: fn(&mut TickReport)) -> AppResult<Option<RunTaskJob>> {
+async fn settle(
+    app: &App,
+    org_id: &OrgId,
+    task: Task,
+    report: &mut TickReport,
+    count: fn(&mut TickReport),
+) -> AppResult<Option<RunTaskJob>> {
     let saved = if task.is_finished() {
         super::end_releasing(app, &TenantCtx::background(org_id), task).await
     } else {
@@ -337,14 +344,14 @@ pub(crate) mod tests {
             version: 1,
             ..crate::tasks::autonomy::AutonomyPolicy::default()
         };
-        let item = crate::model::to_item(&crate::keys::org_pk(ORG), crate::keys::AUTONOMY_SK, &policy).unwrap();
+        let item = crate::model::to_item(&crate::keys::org_pk(&ORG.into()), crate::keys::AUTONOMY_SK, &policy).unwrap();
         t.app.table.put(item, None).await.unwrap();
-        TenantCtx::background(ORG)
+        TenantCtx::background(&ORG.into())
     }
 
     /// How much of a metric the test org has used this month.
     pub async fn used(t: &TestApp, metric: crate::usage::Metric) -> i64 {
-        let key = crate::usage::usage_key(&TenantCtx::background(ORG), t.app.clock.now());
+        let key = crate::usage::usage_key(&TenantCtx::background(&ORG.into()), t.app.clock.now());
         crate::usage::used(t.app.table.get(&key).await.unwrap().as_ref(), metric)
     }
 
@@ -355,7 +362,7 @@ pub(crate) mod tests {
             input: json!({"leadId": crate::model::new_id()}),
             run_at: None,
         };
-        let task = new_task(t.app.clock.now(), "user", Origin::Member, input).unwrap();
+        let task = new_task(t.app.clock.now(), &"user".into(), Origin::Member, input).unwrap();
         insert(&t.app, tenant, Plan::Enterprise, &task).await.unwrap();
         task
     }
@@ -366,13 +373,18 @@ pub(crate) mod tests {
             input: json!({"topic": "spring"}),
             run_at: run_at.map(crate::clock::timestamp),
         };
-        let task = new_task(t.app.clock.now(), "user", Origin::Member, input).unwrap();
+        let task = new_task(t.app.clock.now(), &"user".into(), Origin::Member, input).unwrap();
         insert(&t.app, tenant, Plan::Enterprise, &task).await.unwrap();
         task
     }
 
     async fn stored(t: &TestApp, id: &str) -> Task {
-        let item = t.app.table.get(&Key::new(keys::org_pk(ORG), keys::task_sk(id))).await.unwrap();
+        let item = t
+            .app
+            .table
+            .get(&Key::new(keys::org_pk(&ORG.into()), keys::task_sk(&id.into())))
+            .await
+            .unwrap();
         crate::tasks::task_from(item).unwrap()
     }
 
@@ -469,7 +481,7 @@ pub(crate) mod tests {
         let t = testing::app();
         let tenant = org(&t, Plan::Pro).await;
         let task = post_task(&t, &tenant, None).await;
-        let key = Key::new(keys::org_pk(ORG), keys::task_sk(&task.id));
+        let key = Key::new(keys::org_pk(&ORG.into()), keys::task_sk(&task.id));
         let mut item = t.app.table.get(&key).await.unwrap().unwrap();
         item.remove("need");
         t.app.table.put(item, None).await.unwrap();

@@ -6,6 +6,7 @@ use crate::api::router::Params;
 use crate::api::{Reply, Req, RouteGroup, route};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::TaskId;
 use crate::keys;
 use crate::model::{self, PageOf};
 use crate::orgs::Org;
@@ -41,9 +42,7 @@ pub const ROUTES: RouteGroup = RouteGroup {
 
 /// The task's id from the path, checked, and its key.
 fn task_sk(params: &Params) -> AppResult<String> {
-    let task_id = params.get("taskId");
-    model::check_id(task_id, "the task id")?;
-    Ok(keys::task_sk(task_id))
+    Ok(keys::task_sk(&TaskId::parse(params.get("taskId"), "the task id")?))
 }
 
 async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {

@@ -14,6 +14,8 @@ pub mod run;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
+use crate::ids::{LeadId, TaskId, UserId};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::ports::table::{Condition, Item, TableError, TxOp};
@@ -81,7 +83,7 @@ pub enum Origin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
-    pub id: String,
+    pub id: TaskId,
     #[serde(rename = "type")]
     pub kind: TaskType,
     pub input: Value,
@@ -96,7 +98,7 @@ pub struct Task {
     /// While IN_PROGRESS: when the claim may be taken again if the run never finished.
     #[serde(default, with = "crate::clock::rfc3339::option")]
     pub lease_until: Option<chrono::DateTime<chrono::Utc>>,
-    pub created_by: String,
+    pub created_by: UserId,
     pub decided_by: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -146,7 +148,7 @@ impl Task {
         }
     }
 
-    pub fn to_item(&self, org_id: &str) -> AppResult<Item> {
+    pub fn to_item(&self, org_id: &OrgId) -> AppResult<Item> {
         let mut item = to_item(&keys::org_pk(org_id), &keys::task_sk(&self.id), self)?;
         if let Some(at) = self.due_at() {
             let (pk, sk) = due::entry(org_id, &self.id, at);
@@ -186,13 +188,13 @@ pub struct PostInput {
 pub struct CampaignInput {
     pub subject: String,
     pub brief: String,
-    pub lead_ids: Vec<String>,
+    pub lead_ids: Vec<LeadId>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FollowupInput {
-    pub lead_id: String,
+    pub lead_id: LeadId,
     pub note: Option<String>,
     #[serde(default = "three")]
     pub next_follow_up_days: u32,
@@ -264,7 +266,7 @@ pub struct NewTask {
 /// How far ahead a task may be scheduled.
 pub const MAX_SCHEDULE_DAYS: i64 = 366;
 
-pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: NewTask) -> AppResult<Task> {
+pub fn new_task(now: DateTime<Utc>, created_by: &UserId, origin: Origin, input: NewTask) -> AppResult<Task> {
     let run_at = match input.run_at.as_deref() {
         None => now,
         Some(t) => {
@@ -285,7 +287,7 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
         emails: 0,
     };
     Ok(Task {
-        id: model::new_id(),
+        id: TaskId::generate(),
         kind: input.kind,
         input: check_input(input.kind, input.input)?,
         status: TaskStatus::Pending,
@@ -299,7 +301,7 @@ pub fn new_task(now: DateTime<Utc>, created_by: &str, origin: Origin, input: New
         error: None,
         attempts: 0,
         lease_until: None,
-        created_by: created_by.to_string(),
+        created_by: created_by.clone(),
         decided_by: None,
         created_at: stamp,
         updated_at: stamp,
@@ -404,13 +406,13 @@ pub fn task_from(item: Option<Item>) -> AppResult<Task> {
 }
 
 /// Writes a changed task if it is still at the version read; answers the stored task.
-pub async fn save(app: &App, org_id: &str, task: Task) -> AppResult<Task> {
+pub async fn save(app: &App, org_id: &OrgId, task: Task) -> AppResult<Task> {
     save_with(app, org_id, task, Vec::new()).await
 }
 
 /// `save`, with `also` (usage steps) in the same transaction. The task having changed
 /// meanwhile is 409 `VERSION_CONFLICT`, and nothing is written.
-pub async fn save_with(app: &App, org_id: &str, mut task: Task, also: Vec<TxOp>) -> AppResult<Task> {
+pub async fn save_with(app: &App, org_id: &OrgId, mut task: Task, also: Vec<TxOp>) -> AppResult<Task> {
     let read = task.version;
     task.version += 1;
     task.updated_at = app.clock.now();

@@ -12,6 +12,7 @@ use super::executor::{MAX_ATTEMPTS, RunTaskJob};
 use super::{Approval, CampaignInput, Draft, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use crate::ids::TaskId;
 use crate::keys;
 use crate::leads::Lead;
 use crate::leads::activities::{self, Activity, ActivityKind};
@@ -31,22 +32,22 @@ use serde_json::{Value, json};
 #[serde(rename_all = "camelCase", tag = "outcome")]
 pub enum RunOutcome {
     Completed {
-        task_id: String,
+        task_id: TaskId,
     },
     Failed {
-        task_id: String,
+        task_id: TaskId,
         error: String,
     },
     /// A transient failure: the task is due again at `run_at`.
     Retrying {
-        task_id: String,
+        task_id: TaskId,
         #[serde(with = "crate::clock::rfc3339")]
         run_at: DateTime<Utc>,
         error: String,
     },
     /// The text is written and waits for an admin to approve or reject it.
     AwaitingApproval {
-        task_id: String,
+        task_id: TaskId,
     },
     /// Nothing to do: a redelivered or superseded job, or a task or org that is gone.
     Skipped {
@@ -308,12 +309,12 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
     // Keyed by the task and its due time, neither of which a later claim of the same run
     // changes, so a redelivered job or a retaken claim finds its activity stored.
     let activity = Activity {
-        id: task.id.clone(),
+        id: task.id.to_string(),
         lead_id: lead.id.clone(),
         kind: ActivityKind::Note,
         summary: format!("Follow-up written by the AI CEO: {}", completion.text),
         occurred_at: task.run_at,
-        created_by: crate::tenancy::BACKGROUND_USER.into(),
+        created_by: crate::ids::BACKGROUND_USER.into(),
         created_at: now,
     };
     let (activity, _) = activities::record(app, tenant, lead, activity, move |lead| lead.next_follow_up_at = Some(next)).await?;
@@ -335,7 +336,7 @@ fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> DomainEvent {
         id: format!("{kind}:{}", task.id),
         source: "chief.tasks".into(),
         detail_type: kind.into(),
-        org_id: tenant.org_id().to_string(),
+        org_id: tenant.org_id().clone(),
         at: task.updated_at,
         detail: json!({"taskId": task.id, "type": task.kind, "status": task.status, "origin": task.origin, "attempts": task.attempts}),
     }
@@ -482,7 +483,7 @@ mod tests {
         assert!(matches!(run(&t.app, &unknown).await.unwrap(), RunOutcome::Skipped { .. }));
     }
 
-    async fn leads_with_email(t: &testing::TestApp, tenant: &TenantCtx, n: usize) -> Vec<String> {
+    async fn leads_with_email(t: &testing::TestApp, tenant: &TenantCtx, n: usize) -> Vec<crate::ids::LeadId> {
         let mut ids = Vec::new();
         for i in 0..n {
             let fields = crate::leads::LeadFields {
@@ -498,24 +499,31 @@ mod tests {
     }
 
     /// A member's campaign as the API makes it: its need counted from its leads.
-    async fn campaign_task(t: &testing::TestApp, tenant: &TenantCtx, plan: Plan, leads: &[String]) -> Task {
+    async fn campaign_task(t: &testing::TestApp, tenant: &TenantCtx, plan: Plan, leads: &[crate::ids::LeadId]) -> Task {
         let input = crate::tasks::NewTask {
             kind: TaskType::EmailCampaign,
             input: json!({"subject": "News", "brief": "the launch", "leadIds": leads}),
             run_at: None,
         };
-        let mut task = crate::tasks::new_task(t.app.clock.now(), "user", crate::tasks::Origin::Member, input).unwrap();
+        let mut task = crate::tasks::new_task(t.app.clock.now(), &"user".into(), crate::tasks::Origin::Member, input).unwrap();
         crate::tasks::campaign_need(&t.app, tenant, &mut task).await.unwrap();
         crate::tasks::insert(&t.app, tenant, plan, &task).await.unwrap();
         task
     }
 
     async fn stored(t: &testing::TestApp, id: &str) -> Task {
-        crate::tasks::task_from(t.app.table.get(&TenantCtx::background(ORG).key(keys::task_sk(id))).await.unwrap()).unwrap()
+        crate::tasks::task_from(
+            t.app
+                .table
+                .get(&TenantCtx::background(&ORG.into()).key(keys::task_sk(&id.into())))
+                .await
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     async fn sends(t: &testing::TestApp, task: &Task) -> usize {
-        let q = crate::ports::table::Query::partition(keys::org_pk(ORG)).prefix(keys::campaign_send_sk(&task.id, ""));
+        let q = crate::ports::table::Query::partition(keys::org_pk(&ORG.into())).prefix(keys::campaign_send_sk(&task.id, ""));
         t.app.table.query(q).await.unwrap().items.len()
     }
 
@@ -597,7 +605,11 @@ mod tests {
         let tenant = org(&t, Plan::Pro).await;
         let task = post_task(&t, &tenant, None).await;
         let body = job_body(&t).await;
-        t.app.table.delete(&tenant.key(keys::member_sk("user")), None).await.unwrap();
+        t.app
+            .table
+            .delete(&tenant.key(keys::member_sk(&"user".into())), None)
+            .await
+            .unwrap();
         let outcome = run(&t.app, &body).await.unwrap();
         assert!(
             matches!(&outcome, RunOutcome::Failed { error, .. } if error.contains("left the organisation")),
@@ -652,7 +664,7 @@ mod tests {
             input: json!({"leadId": lead}),
             run_at: None,
         };
-        let task = crate::tasks::new_task(t.app.clock.now(), "user", crate::tasks::Origin::Member, input).unwrap();
+        let task = crate::tasks::new_task(t.app.clock.now(), &"user".into(), crate::tasks::Origin::Member, input).unwrap();
         crate::tasks::insert(&t.app, &tenant, Plan::Pro, &task).await.unwrap();
         let body = job_body(&t).await;
         let claimed = t.app.table.get(&tenant.key(keys::task_sk(&task.id))).await.unwrap().unwrap();
