@@ -137,26 +137,10 @@ fn remove(tx: &Transaction, key: &Key) -> TableResult<()> {
     Ok(())
 }
 
-fn add_in(tx: &Transaction, key: &Key, counter: &Counter, now: i64) -> TableResult<Option<i64>> {
-    let mut item = read(tx, key, now)?.unwrap_or_else(|| {
-        let mut fresh = Item::new();
-        fresh.insert(PK.into(), key.pk.clone().into());
-        fresh.insert(SK.into(), key.sk.clone().into());
-        fresh
-    });
-    let current = match item.get(&counter.attr) {
-        None => 0,
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| TableError::Invalid(format!("{} is not a whole number", counter.attr)))?,
-    };
-    let Some(next) = apply_counter(current, counter) else {
+fn add_in(tx: &Transaction, key: &Key, counters: &[Counter], now: i64) -> TableResult<Option<i64>> {
+    let Some((item, next)) = counted(read(tx, key, now)?.as_ref(), key, counters)? else {
         return Ok(None);
     };
-    item.insert(counter.attr.clone(), next.into());
-    if let Some(at) = counter.expires_at {
-        item.entry(TTL).or_insert(at.into());
-    }
     write(tx, &item)?;
     Ok(Some(next))
 }
@@ -197,7 +181,7 @@ impl Table for SqliteTable {
         let key = key.clone();
         self.run(move |conn, now| {
             let tx = begin(conn)?;
-            let next = add_in(&tx, &key, &counter, now)?.ok_or(TableError::ConditionFailed { op: None })?;
+            let next = add_in(&tx, &key, std::slice::from_ref(&counter), now)?.ok_or(TableError::ConditionFailed { op: None })?;
             tx.commit().map_err(db_err)?;
             Ok(next)
         })
@@ -246,15 +230,8 @@ fn apply(tx: &Transaction, op: &TxOp, now: i64) -> TableResult<bool> {
             }
             Ok(ok)
         }
-        TxOp::Add { key, counter } => Ok(add_in(tx, key, counter, now)?.is_some()),
-        TxOp::AddAll { key, counters } => {
-            for counter in counters {
-                if add_in(tx, key, counter, now)?.is_none() {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
+        TxOp::Add { key, counter } => Ok(add_in(tx, key, std::slice::from_ref(counter), now)?.is_some()),
+        TxOp::AddAll { key, counters } => Ok(add_in(tx, key, counters, now)?.is_some()),
         TxOp::Check { key, condition } => holds(key, Some(condition)),
     }
 }

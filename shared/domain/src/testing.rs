@@ -56,34 +56,6 @@ fn holds(current: Option<&Item>, condition: Option<&Condition>) -> bool {
     }
 }
 
-/// The item after the counters, or `None` when one would leave its bounds.
-fn counted(current: Option<&Item>, key: &Key, counters: &[Counter]) -> TableResult<Option<(Item, i64)>> {
-    let mut item = current.cloned().unwrap_or_else(|| {
-        let mut fresh = Item::new();
-        fresh.insert(PK.into(), key.pk.clone().into());
-        fresh.insert(SK.into(), key.sk.clone().into());
-        fresh
-    });
-    let mut last = 0;
-    for counter in counters {
-        let now_value = match item.get(&counter.attr) {
-            None => 0,
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| TableError::Invalid(format!("{} is not a whole number", counter.attr)))?,
-        };
-        let Some(next) = apply_counter(now_value, counter) else {
-            return Ok(None);
-        };
-        item.insert(counter.attr.clone(), next.into());
-        if let Some(at) = counter.expires_at {
-            item.entry(TTL).or_insert(at.into());
-        }
-        last = next;
-    }
-    Ok(Some((item, last)))
-}
-
 /// What one write would leave under its key (`Some(None)`: nothing), or `None` when its
 /// condition fails.
 fn outcome(items: &BTreeMap<Key, Item>, op: &TxOp, now: i64) -> TableResult<Option<(Key, Option<Item>)>> {

@@ -288,6 +288,36 @@ pub fn validate_transaction(ops: &[TxOp]) -> TableResult<Vec<Key>> {
     Ok(keys)
 }
 
+/// The item under `key` after `counters` (created with just its key when absent; a counter
+/// with `expires_at` sets a `ttl` it lacks), and the last counter's new value; `None` when
+/// a counter would leave its bounds. The embedded adapters apply counters with this.
+pub fn counted(current: Option<&Item>, key: &Key, counters: &[Counter]) -> TableResult<Option<(Item, i64)>> {
+    let mut item = current.cloned().unwrap_or_else(|| {
+        let mut fresh = Item::new();
+        fresh.insert(PK.into(), key.pk.clone().into());
+        fresh.insert(SK.into(), key.sk.clone().into());
+        fresh
+    });
+    let mut last = 0;
+    for counter in counters {
+        let now_value = match item.get(&counter.attr) {
+            None => 0,
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| TableError::Invalid(format!("{} is not a whole number", counter.attr)))?,
+        };
+        let Some(next) = apply_counter(now_value, counter) else {
+            return Ok(None);
+        };
+        item.insert(counter.attr.clone(), next.into());
+        if let Some(at) = counter.expires_at {
+            item.entry(TTL).or_insert(at.into());
+        }
+        last = next;
+    }
+    Ok(Some((item, last)))
+}
+
 /// Checks a counter change against a current value, answering the new value.
 pub fn apply_counter(current: i64, counter: &Counter) -> Option<i64> {
     let next = current.checked_add(counter.delta)?;
