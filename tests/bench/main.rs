@@ -193,8 +193,17 @@ async fn call(app: &chief::app::App, group: Group, method: &str, path: &str, tok
         headers.insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
     let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let req = chief::api::Req::new(method.parse().unwrap(), path.to_string(), headers, Default::default(), body);
+    // As a front door hands it over: the path, and the query string's pairs apart.
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let req = chief::api::Req::new(method.parse().unwrap(), path.to_string(), headers, query, body);
     let res = serve(app, group.spec(), req).await;
+    // A figure for a request that failed would be a figure of nothing.
+    assert!(res.status().is_success(), "{method} {path}: {} {}", res.status(), res.body());
     serde_json::from_str(res.body()).unwrap_or(Value::Null)
 }
 
