@@ -123,7 +123,11 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .await
         .unwrap();
     // The org and the Stripe customer the webhook fixture is about.
-    let store = DynamoTable::new(dynamo.clone(), table.clone(), std::sync::Arc::new(chief::clock::SystemClock));
+    let store = DynamoTable::new(
+        chief_adapters::aws::AwsConfig::ready(aws.clone()),
+        table.clone(),
+        std::sync::Arc::new(chief::clock::SystemClock),
+    );
     let org = chief::orgs::Org {
         id: chief::ids::OrgId::parse(FIXTURE_ORG, "the fixture org").unwrap(),
         name: "Fixture".into(),

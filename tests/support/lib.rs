@@ -17,7 +17,9 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Builds (a no-op after `scripts/test`'s build) and answers the path of a workspace binary;
-/// once per test process for each binary.
+/// once per test process for each binary. The whole workspace is built, as `scripts/test`
+/// does: one package alone resolves fewer features of the shared crates and would build them
+/// again.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -33,11 +35,11 @@ pub fn binary(name: &str) -> PathBuf {
 
 fn build(name: &str) {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", name])
+        .args(["build", "--quiet", "--workspace", "--bins"])
         .current_dir(workspace_root())
         .status()
         .expect("cargo build");
-    assert!(status.success(), "cargo build -p {name} failed");
+    assert!(status.success(), "cargo build --workspace --bins failed (for {name})");
 }
 
 /// `local` on a free port with its own data folder; stopped when dropped.

@@ -51,14 +51,15 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 }
 
 pub async fn dynamo() -> Fixture {
-    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+    let aws = aws_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
     let name = format!("chief-contract-{}", ulid::Ulid::new().to_string().to_lowercase());
     create_table_from_template(&client, &name, include_str!("../../../template.yaml"))
         .await
         .expect("create the table from template.yaml");
     let clock = clock();
     Fixture {
-        table: Arc::new(DynamoTable::new(client, name, clock.clone())),
+        table: Arc::new(DynamoTable::new(crate::aws::AwsConfig::ready(aws), name, clock.clone())),
         clock,
         _dir: None,
     }
@@ -593,7 +594,7 @@ pub mod event_bus {
             .await
             .unwrap();
         Fixture {
-            bus: Arc::new(EventBridgeBus::new(events, name)),
+            bus: Arc::new(EventBridgeBus::new(crate::aws::AwsConfig::ready(aws), name)),
             reader: Reader::Queue(sqs, url),
             _table: None,
         }
@@ -719,7 +720,8 @@ pub mod job_queue {
 
     /// Both queues on moto, each with a DLQ and the template's redrive policy.
     pub async fn sqs_queues() -> SqsQueue {
-        let sqs = aws_sdk_sqs::Client::new(&super::aws_config().await);
+        let aws = super::aws_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&aws);
         let mut urls = HashMap::new();
         for queue in QueueName::ALL {
             let name = format!("chief-{}-{}", queue.as_str(), ulid::Ulid::new().to_string().to_lowercase());
@@ -755,7 +757,7 @@ pub mod job_queue {
                 .unwrap();
             urls.insert(queue, url);
         }
-        SqsQueue::new(sqs, urls)
+        SqsQueue::new(crate::aws::AwsConfig::ready(aws), urls)
     }
 
     pub async fn sqs() -> Fixture {

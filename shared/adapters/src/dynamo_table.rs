@@ -2,6 +2,7 @@
 //! the next read exactly as on the embedded store; expired items (TTL deletion lags by up to
 //! two days) are hidden by a filter or a check here and by conditions in every write.
 
+use crate::aws::{AwsConfig, LazyClient};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct DynamoTable {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
     clock: Arc<dyn Clock>,
 }
@@ -149,9 +150,9 @@ fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> TableError {
 }
 
 impl DynamoTable {
-    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(aws: Arc<AwsConfig>, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         DynamoTable {
-            client,
+            client: LazyClient::new(aws, Client::new),
             table: table.into(),
             clock,
         }
@@ -171,6 +172,8 @@ impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
         let out = self
             .client
+            .get()
+            .await
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
@@ -208,6 +211,8 @@ impl Table for DynamoTable {
                 .map_err(build_error)?;
             let out = self
                 .client
+                .get()
+                .await
                 .batch_get_item()
                 .request_items(&self.table, request)
                 .send()
@@ -236,6 +241,8 @@ impl Table for DynamoTable {
         let mut expr = Expr::default();
         let condition = condition.map(|c| expr.condition(&c, self.now()));
         self.client
+            .get()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_attrs(&item)?))
@@ -252,6 +259,8 @@ impl Table for DynamoTable {
         let mut expr = Expr::default();
         let condition = condition.map(|c| expr.condition(&c, self.now()));
         self.client
+            .get()
+            .await
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
@@ -269,6 +278,8 @@ impl Table for DynamoTable {
         let (update, condition) = expr.counter(&counter);
         let out = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
@@ -325,6 +336,8 @@ impl Table for DynamoTable {
         let limit = i32::try_from(query.limit + 1).map_err(|_| TableError::Invalid("limit too large".into()))?;
         let out = self
             .client
+            .get()
+            .await
             .query()
             .table_name(&self.table)
             .set_index_name(query.index.map(|i| i.name().to_string()))
@@ -445,6 +458,8 @@ impl Table for DynamoTable {
         loop {
             let sent = self
                 .client
+                .get()
+                .await
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()

@@ -1,20 +1,25 @@
 //! Domain events to the app's own EventBridge bus, ten entries a PutEvents call (its limit).
 
+use crate::aws::{AwsConfig, LazyClient};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use chief::ports::events::{DomainEvent, EventBus, EventBusError};
+use std::sync::Arc;
 
 const BATCH: usize = 10;
 
 pub struct EventBridgeBus {
-    client: Client,
+    client: LazyClient<Client>,
     bus_name: String,
 }
 
 impl EventBridgeBus {
-    pub fn new(client: Client, bus_name: String) -> Self {
-        EventBridgeBus { client, bus_name }
+    pub fn new(aws: Arc<AwsConfig>, bus_name: String) -> Self {
+        EventBridgeBus {
+            client: LazyClient::new(aws, Client::new),
+            bus_name,
+        }
     }
 }
 
@@ -35,6 +40,8 @@ impl EventBus for EventBridgeBus {
                 .collect();
             let out = self
                 .client
+                .get()
+                .await
                 .put_events()
                 .set_entries(Some(entries))
                 .send()

@@ -2,6 +2,8 @@
 //! behind the feature named for it, so a function's binary holds only what its `main.rs`
 //! wires; the ones without a feature link nothing beyond the domain.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 #[cfg(feature = "dynamo")]
 pub mod dynamo_table;
 #[cfg(feature = "eventbridge")]

@@ -1,24 +1,26 @@
 //! Secrets from AWS Secrets Manager, fetched on first use (never at start-up) and kept for a
 //! TTL, so a warm container asks once per TTL and a rotated secret is picked up soon after.
 
+use crate::aws::{AwsConfig, LazyClient};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use chief::ports::secrets::{SecretName, Secrets, SecretsError};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 pub struct SecretsManagerSecrets {
-    client: Client,
+    client: LazyClient<Client>,
     ids: HashMap<SecretName, String>,
     ttl: Duration,
     cache: Mutex<HashMap<SecretName, (String, Instant)>>,
 }
 
 impl SecretsManagerSecrets {
-    pub fn new(client: Client, ids: HashMap<SecretName, String>, ttl: Duration) -> Self {
+    pub fn new(aws: Arc<AwsConfig>, ids: HashMap<SecretName, String>, ttl: Duration) -> Self {
         SecretsManagerSecrets {
-            client,
+            client: LazyClient::new(aws, Client::new),
             ids,
             ttl,
             cache: Mutex::new(HashMap::new()),
@@ -39,6 +41,8 @@ impl Secrets for SecretsManagerSecrets {
         }
         let out = self
             .client
+            .get()
+            .await
             .get_secret_value()
             .secret_id(id)
             .send()
@@ -63,11 +67,12 @@ mod tests {
     #[ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
     async fn a_secret_is_fetched_once_per_ttl_and_a_rotation_is_seen_after_it() {
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto");
-        let client = Client::new(&aws_config::load_from_env().await);
+        let aws = aws_config::load_from_env().await;
+        let client = Client::new(&aws);
         let id = format!("chief-test-{}", ulid::Ulid::new());
         client.create_secret().name(&id).secret_string("first").send().await.unwrap();
         let secrets = SecretsManagerSecrets::new(
-            client.clone(),
+            AwsConfig::ready(aws),
             HashMap::from([(SecretName::JwtSigningKey, id.clone())]),
             Duration::from_millis(300),
         );

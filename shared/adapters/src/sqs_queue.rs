@@ -1,15 +1,17 @@
 //! The JobQueue port on SQS. Sends go out in batches of ten; a dead-letter queue is found
 //! through the queue's redrive policy when first asked for (operators and tests only).
 
+use crate::aws::{AwsConfig, LazyClient};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
 use chief::ports::queue::{JobQueue, MAX_BATCH, Message, QueueError, QueueName};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 pub struct SqsQueue {
-    client: Client,
+    client: LazyClient<Client>,
     urls: HashMap<QueueName, String>,
     dead_letter_urls: Mutex<HashMap<QueueName, String>>,
 }
@@ -36,9 +38,9 @@ fn unavailable(e: impl std::fmt::Display) -> QueueError {
 }
 
 impl SqsQueue {
-    pub fn new(client: Client, urls: HashMap<QueueName, String>) -> Self {
+    pub fn new(aws: Arc<AwsConfig>, urls: HashMap<QueueName, String>) -> Self {
         SqsQueue {
-            client,
+            client: LazyClient::new(aws, Client::new),
             urls,
             dead_letter_urls: Mutex::new(HashMap::new()),
         }
@@ -58,6 +60,8 @@ impl SqsQueue {
         }
         let attributes = self
             .client
+            .get()
+            .await
             .get_queue_attributes()
             .queue_url(self.url(queue)?)
             .attribute_names(QueueAttributeName::RedrivePolicy)
@@ -75,6 +79,8 @@ impl SqsQueue {
         let name = arn.rsplit(':').next().unwrap_or_default();
         let url = self
             .client
+            .get()
+            .await
             .get_queue_url()
             .queue_name(name)
             .send()
@@ -89,6 +95,8 @@ impl SqsQueue {
     async fn receive_from(&self, url: &str, max: usize, hide: bool) -> Result<Vec<Message>, QueueError> {
         let mut request = self
             .client
+            .get()
+            .await
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
@@ -140,7 +148,13 @@ impl JobQueue for SqsQueue {
                         .map_err(unavailable)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let request = self.client.send_message_batch().queue_url(&url).set_entries(Some(entries));
+            let request = self
+                .client
+                .get()
+                .await
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries));
             let total = chunk.len();
             in_flight.spawn(async move {
                 let output = request
@@ -169,6 +183,8 @@ impl JobQueue for SqsQueue {
 
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         self.client
+            .get()
+            .await
             .delete_message()
             .queue_url(self.url(queue)?)
             .receipt_handle(receipt)
@@ -180,6 +196,8 @@ impl JobQueue for SqsQueue {
 
     async fn release(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         self.client
+            .get()
+            .await
             .change_message_visibility()
             .queue_url(self.url(queue)?)
             .receipt_handle(receipt)

@@ -13,6 +13,7 @@ use chief::ports::Port;
 use chief::ports::queue::QueueName;
 use chief::ports::secrets::SecretName;
 use chief::routes::Group;
+use chief_adapters::aws::AwsConfig;
 use chief_adapters::dynamo_table::DynamoTable;
 use chief_adapters::secrets_manager::SecretsManagerSecrets;
 use chief_adapters::unwired::Unwired;
@@ -103,13 +104,14 @@ impl CloudConfig {
 
 /// A cloud function's App as its `main.rs` wires it: the table, secrets and clock every
 /// function has, plus the adapters it asks for; the rest are [`Unwired`], and what is not
-/// asked for is not linked into the binary. No network call happens here: the SDK resolves
-/// credentials and opens connections on the first request that needs them.
+/// asked for is not linked into the binary. Nothing is read or connected here: the SDK's
+/// configuration, credentials, clients and their root certificates are made by the first
+/// request that calls AWS ([`AwsConfig`]), so a cold start reaches its first poll at once.
 pub struct Wiring {
     app: App,
     // Read only by the wiring of the optional ports, each behind its feature.
     #[cfg_attr(not(any(feature = "events", feature = "queue")), expect(dead_code))]
-    aws: aws_config::SdkConfig,
+    aws: Arc<AwsConfig>,
     #[cfg_attr(
         not(any(feature = "mailer", feature = "payments", feature = "events", feature = "queue")),
         expect(dead_code)
@@ -122,14 +124,10 @@ pub struct Wiring {
 }
 
 impl Wiring {
-    async fn new(config: CloudConfig) -> Wiring {
-        let aws = aws_config::load_from_env().await;
+    fn new(config: CloudConfig) -> Wiring {
+        let aws = AwsConfig::from_env();
         let clock = Arc::new(SystemClock);
-        let table = Arc::new(DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            config.table_name.clone(),
-            clock.clone(),
-        ));
+        let table = Arc::new(DynamoTable::new(aws.clone(), config.table_name.clone(), clock.clone()));
         let mut ids = HashMap::from([(SecretName::JwtSigningKey, config.jwt_secret_id.clone())]);
         for (name, id) in [
             (SecretName::SmtpUrl, &config.smtp_secret_id),
@@ -141,11 +139,7 @@ impl Wiring {
                 ids.insert(name, id.clone());
             }
         }
-        let secrets = Arc::new(SecretsManagerSecrets::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-            ids,
-            config.secrets_ttl,
-        ));
+        let secrets = Arc::new(SecretsManagerSecrets::new(aws.clone(), ids, config.secrets_ttl));
         let unwired = Arc::new(Unwired);
         let app = App {
             table,
@@ -217,10 +211,7 @@ impl Wiring {
             .event_bus_name
             .clone()
             .ok_or_else(|| ConfigError::Missing("CHIEF_EVENT_BUS_NAME".into()))?;
-        self.app.events = Arc::new(chief_adapters::eventbridge_bus::EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(&self.aws),
-            bus,
-        ));
+        self.app.events = Arc::new(chief_adapters::eventbridge_bus::EventBridgeBus::new(self.aws.clone(), bus));
         self.wired.push(Port::Events);
         Ok(self)
     }
@@ -230,7 +221,7 @@ impl Wiring {
     #[cfg(feature = "queue")]
     pub fn queue(mut self) -> Self {
         self.app.queue = Arc::new(chief_adapters::sqs_queue::SqsQueue::new(
-            aws_sdk_sqs::Client::new(&self.aws),
+            self.aws.clone(),
             self.config.queue_urls.clone(),
         ));
         self.wired.extend(self.config.queue_urls.keys().map(|q| Port::Queue(*q)));
@@ -261,7 +252,7 @@ impl Wiring {
 /// holds a port that was not wired.
 async fn cloud_app(function: &str, needs: &[Port], wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<App, ConfigError> {
     let config = CloudConfig::from_env()?;
-    wire(Wiring::new(config).await)?.check(function, needs)
+    wire(Wiring::new(config))?.check(function, needs)
 }
 
 /// API Gateway's request (HTTP API, payload 2.0) as the domain's.
@@ -380,13 +371,13 @@ mod tests {
     #[tokio::test]
     async fn a_function_missing_a_port_its_routes_need_refuses_to_start_and_names_it() {
         let leads = Group::Leads.spec();
-        let unwired = Wiring::new(config()).await.check(leads.function, leads.ports);
+        let unwired = Wiring::new(config()).check(leads.function, leads.ports);
         let message = unwired.err().expect("refused").to_string();
         assert!(message.contains("api-leads needs the events"), "{message}");
-        let wired = Wiring::new(config()).await.events().unwrap();
+        let wired = Wiring::new(config()).events().unwrap();
         assert!(wired.check(leads.function, leads.ports).is_ok());
         let run_task = Job::RunTask;
-        let partly = Wiring::new(config()).await.events().unwrap().social();
+        let partly = Wiring::new(config()).events().unwrap().social();
         let refused = partly.check(run_task.function(), run_task.ports());
         assert!(refused.err().expect("refused").to_string().contains("needs the ai"));
     }
@@ -395,19 +386,19 @@ mod tests {
     async fn configuration_is_asked_only_of_the_functions_that_use_it() {
         let executor = Job::Executor;
         // No queue URL: the executor could not send what it claims, so it does not start.
-        let without = Wiring::new(config()).await.queue().check(executor.function(), executor.ports());
+        let without = Wiring::new(config()).queue().check(executor.function(), executor.ports());
         let message = without.err().expect("refused").to_string();
         assert!(message.contains("job-executor needs the tasks queue"), "{message}");
         let mut with_queue = config();
         with_queue.queue_urls.insert(QueueName::Tasks, "http://queue/tasks".into());
-        let wired = Wiring::new(with_queue).await.queue();
+        let wired = Wiring::new(with_queue).queue();
         assert!(wired.check(executor.function(), executor.ports()).is_ok());
         // No bus: a function that emits events cannot wire them; one that does not starts.
         let mut no_bus = config();
         no_bus.event_bus_name = None;
-        assert!(Wiring::new(no_bus.clone()).await.events().is_err());
+        assert!(Wiring::new(no_bus.clone()).events().is_err());
         let health = Group::Health.spec();
-        assert!(Wiring::new(no_bus).await.check(health.function, health.ports).is_ok());
+        assert!(Wiring::new(no_bus).check(health.function, health.ports).is_ok());
     }
 }
 

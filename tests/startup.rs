@@ -1,0 +1,88 @@
+//! What a cloud function does before its first poll of the Lambda Runtime API: nothing but
+//! read its configuration. The SDK's profile files (`~/.aws/`) and the platform's root
+//! certificates (`/etc/ssl/`) are the first request's business (`chief_adapters::aws`); read at
+//! start-up they made every cold start several times a hello-world's. Each function runs
+//! under `strace`, against a stub Runtime API, until it polls.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+const FUNCTIONS: [&str; 12] = [
+    "api-auth",
+    "api-orgs",
+    "api-leads",
+    "api-billing",
+    "api-chat",
+    "api-tasks",
+    "api-health",
+    "stripe-webhook",
+    "job-executor",
+    "job-run-task",
+    "job-agent",
+    "job-analyze",
+];
+
+/// The file-system calls a function makes from `execve` to its first poll, as strace wrote them.
+fn file_calls_before_first_poll(function: &str) -> String {
+    let binary = chief_tests::binary(function);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    std::fs::write(home.path().join(".aws/config"), "[default]\nregion = eu-west-1\n").unwrap();
+    let trace = home.path().join("trace");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=%file", "-o"])
+        .arg(&trace)
+        .arg(&binary)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "startup")
+        .env("AWS_SECRET_ACCESS_KEY", "startup")
+        .env("CHIEF_TABLE_NAME", "chief-startup")
+        .env("CHIEF_JWT_SECRET_ID", "chief-startup-jwt")
+        .env("CHIEF_APP_URL", "https://app.chief.example")
+        .env("CHIEF_EVENT_BUS_NAME", "chief-startup")
+        .env("CHIEF_TASK_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/tasks")
+        .env("CHIEF_ANALYSIS_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/analysis")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace (scripts/test installs it)");
+    let (mut poll, _) = listener.accept().unwrap();
+    let mut request = [0u8; 256];
+    let read = poll.read(&mut request).unwrap();
+    assert!(
+        String::from_utf8_lossy(&request[..read]).contains("/runtime/invocation/next"),
+        "{function}: its first request is not a poll"
+    );
+    // Stopped at its first poll: everything traced happened before it.
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::read_to_string(&trace).unwrap()
+}
+
+#[test]
+#[ignore = "needs strace: scripts/test installs it"]
+fn no_function_reads_sdk_profiles_or_root_certificates_before_its_first_poll() {
+    for function in FUNCTIONS {
+        let calls = file_calls_before_first_poll(function);
+        // The trace is real: the binary itself was started under it.
+        assert!(calls.contains("execve("), "{function}: nothing traced:\n{calls}");
+        let early: Vec<&str> = calls
+            .lines()
+            .filter(|line| line.contains("/etc/ssl") || line.contains("/.aws/"))
+            .collect();
+        assert!(
+            early.is_empty(),
+            "{function} reads these before its first poll:\n{}",
+            early.join("\n")
+        );
+    }
+}
