@@ -97,28 +97,42 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The function binaries measured, after the two references.
+const BINARIES: [&str; 14] = [
+    "hello_lambda",
+    "naive_lambda",
+    "api-health",
+    "api-auth",
+    "api-orgs",
+    "api-leads",
+    "api-billing",
+    "stripe-webhook",
+    "api-chat",
+    "api-tasks",
+    "job-executor",
+    "job-run-task",
+    "job-agent",
+    "job-analyze",
+];
+
+/// Start-up of every binary in this build, and (with `CHIEF_BENCH_BEFORE`, a folder of an
+/// earlier build's binaries) of the earlier ones in the same run, against the same floor.
 fn startup_table() {
-    let dir = release_dir();
     println!("## Function binaries (release, {RUNS} starts each, median)\n");
     println!("| binary | size | start to first poll | vs hello-world | peak memory |");
     println!("|---|---|---|---|---|");
+    let mut rows: Vec<(String, PathBuf)> = BINARIES.iter().map(|name| (name.to_string(), release_dir().join(name))).collect();
+    if let Some(before) = std::env::var_os("CHIEF_BENCH_BEFORE") {
+        let before = PathBuf::from(before);
+        rows.extend(
+            BINARIES[2..]
+                .iter()
+                .filter(|name| before.join(name).exists())
+                .map(|name| (format!("{name} (before)"), before.join(name))),
+        );
+    }
     let mut baseline = None;
-    for name in [
-        "hello_lambda",
-        "api-health",
-        "api-auth",
-        "api-orgs",
-        "api-leads",
-        "api-billing",
-        "stripe-webhook",
-        "api-chat",
-        "api-tasks",
-        "job-executor",
-        "job-run-task",
-        "job-agent",
-        "job-analyze",
-    ] {
-        let path = dir.join(name);
+    for (name, path) in rows {
         let size = std::fs::metadata(&path)
             .unwrap_or_else(|_| panic!("{} missing: build with cargo build --release --workspace --bins", path.display()))
             .len();
@@ -672,9 +686,225 @@ async fn fan_out_bench() {
     );
 }
 
+/// One HTTP request off a connection of the stub Runtime API: its request line and body.
+fn read_request(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some((head.lines().next().unwrap_or_default().to_string(), body))
+}
+
+/// What a function did for a stub Runtime API that handed it `invocations` events in turn.
+#[derive(Default)]
+struct Served {
+    /// From `execve` to the first response.
+    first: Duration,
+    /// Each later invocation, from handing the event to its response.
+    warm: Vec<Duration>,
+    /// Resident memory (KiB) after the first response and after the last.
+    rss_after_first: u64,
+    rss_after_last: u64,
+    last_answer: String,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Starts the binary against a stub Runtime API that hands it `invocations` copies of one API
+/// Gateway event, one after the other.
+fn serve_invocations(binary: &std::path::Path, env: &[(&str, String)], event: &str, invocations: usize) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the function");
+    // The runtime client may open a new connection for any request while an old one stays
+    // open, so each connection is served on its own thread over one shared state.
+    struct State {
+        served: Served,
+        handed: usize,
+        answered: usize,
+        handed_at: Instant,
+    }
+    let state = Arc::new(std::sync::Mutex::new(State {
+        served: Served::default(),
+        handed: 0,
+        answered: 0,
+        handed_at: Instant::now(),
+    }));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    let event = Arc::new(event.to_string());
+    std::thread::spawn({
+        let state = state.clone();
+        move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (state, done_tx, event) = (state.clone(), done_tx.clone(), event.clone());
+                std::thread::spawn(move || {
+                    while let Some((line, body)) = read_request(&mut stream) {
+                        let mut s = state.lock().unwrap();
+                        if line.contains("/invocation/next") && s.handed < invocations {
+                            s.handed += 1;
+                            let deadline = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap()
+                                .as_millis()
+                                + 30_000;
+                            let reply = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-{}\r\nlambda-runtime-deadline-ms: {deadline}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:eu-west-1:123456789012:function:bench\r\nlambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\ncontent-length: {}\r\n\r\n{event}",
+                                s.handed,
+                                event.len()
+                            );
+                            s.handed_at = Instant::now();
+                            drop(s);
+                            let _ = stream.write_all(reply.as_bytes());
+                        } else if line.contains(&format!("/invocation/bench-{}/", s.handed)) {
+                            s.answered += 1;
+                            if s.answered == 1 {
+                                s.served.first = started.elapsed();
+                                s.served.rss_after_first = rss_kib(pid);
+                            } else {
+                                let took = s.handed_at.elapsed();
+                                s.served.warm.push(took);
+                            }
+                            s.served.last_answer = String::from_utf8_lossy(&body).to_string();
+                            if s.answered == invocations {
+                                s.served.rss_after_last = rss_kib(pid);
+                                let _ = done_tx.send(());
+                            }
+                            drop(s);
+                            let _ = stream.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n");
+                        } else if line.contains("/invocation/next") {
+                            // All handed: let the poll wait until the function is stopped.
+                            drop(s);
+                            std::thread::sleep(Duration::from_secs(3600));
+                        } else {
+                            drop(s);
+                            let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
+                        }
+                    }
+                });
+            }
+        }
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(600))
+        .expect("the function answered every invocation");
+    let _ = child.kill();
+    let _ = child.wait();
+    std::mem::take(&mut state.lock().unwrap().served)
+}
+
+/// From `execve` to the answer of `GET /v1/health` (which reads the table and the signing key)
+/// against moto: a cold start and its first request, with the SDK made on that request.
+/// Needs `AWS_ENDPOINT_URL` (moto); `CHIEF_BENCH_BEFORE` names a folder of earlier binaries to
+/// measure beside these in the same run.
+async fn first_answer_table() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        println!("\n(first answer after a cold start: skipped, AWS_ENDPOINT_URL does not point at moto)");
+        return;
+    };
+    let aws = chief_adapters::aws::load().await;
+    let table = format!("chief-bench-{}", std::process::id());
+    chief_adapters::test_support::create_table_from_template(
+        &aws_sdk_dynamodb::Client::new(&aws),
+        &table,
+        &std::fs::read_to_string(chief_tests::workspace_root().join("template.yaml")).unwrap(),
+    )
+    .await
+    .unwrap();
+    let secret = format!("chief-bench-jwt-{}", std::process::id());
+    aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(&secret)
+        .secret_string("a signing key for the bench")
+        .send()
+        .await
+        .unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("CHIEF_TABLE_NAME", table),
+        ("CHIEF_JWT_SECRET_ID", secret),
+        ("CHIEF_APP_URL", "https://app.chief.example".to_string()),
+    ];
+    let event = std::fs::read_to_string(chief_tests::workspace_root().join("events/api-health.json")).unwrap();
+    let mut dirs = vec![("now", release_dir())];
+    if let Some(before) = std::env::var_os("CHIEF_BENCH_BEFORE") {
+        dirs.insert(0, ("before", PathBuf::from(before)));
+    }
+    println!("\n## First answer after a cold start (api-health, GET /v1/health against moto, {RUNS} starts, median)\n");
+    println!("| binaries | execve to first answer |");
+    println!("|---|---|");
+    for (which, dir) in &dirs {
+        let mut times = Vec::new();
+        for _ in 0..RUNS {
+            let served = serve_invocations(&dir.join("api-health"), &env, &event, 1);
+            assert!(served.last_answer.contains("\"statusCode\":200"), "{which}: {}", served.last_answer);
+            times.push(served.first.as_secs_f64() * 1000.0);
+        }
+        println!("| {which} | {:.2} ms |", median(times));
+    }
+
+    println!("\n## {WARM} warm invocations (api-health against moto: a table read each; the signing key cached)\n");
+    println!("| binaries | p50 | p99 | resident after the first | after the last | growth |");
+    println!("|---|---|---|---|---|---|");
+    for (which, dir) in &dirs {
+        let served = serve_invocations(&dir.join("api-health"), &env, &event, WARM + 1);
+        assert!(served.last_answer.contains("\"statusCode\":200"), "{which}: {}", served.last_answer);
+        let mut warm: Vec<f64> = served.warm.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        warm.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "| {which} | {:.2} ms | {:.2} ms | {:.1} MiB | {:.1} MiB | {:+.1} MiB |",
+            warm[warm.len() / 2],
+            warm[warm.len() * 99 / 100],
+            served.rss_after_first as f64 / 1024.0,
+            served.rss_after_last as f64 / 1024.0,
+            (served.rss_after_last as f64 - served.rss_after_first as f64) / 1024.0
+        );
+    }
+}
+
+const WARM: usize = 10_000;
+
 #[tokio::main]
 async fn main() {
     startup_table();
+    first_answer_table().await;
     store_calls_table().await;
     minute_tick_bench().await;
     fan_out_bench().await;
