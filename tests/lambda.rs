@@ -92,7 +92,7 @@ fn the_webhook_fixture_carries_a_signature_of_its_body() {
 #[ignore = "needs moto on AWS_ENDPOINT_URL and cargo-lambda on PATH: scripts/test runs it"]
 async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at moto: run scripts/test");
-    let aws = aws_config::load_from_env().await;
+    let aws = chief_adapters::aws::load().await;
     let table = format!("chief-lambda-{}", std::process::id());
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     create_table_from_template(&dynamo, &table, include_str!("../template.yaml"))

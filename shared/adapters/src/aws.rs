@@ -1,12 +1,34 @@
 //! AWS SDK clients made on first use. Loading the SDK's configuration reads `~/.aws/config`
-//! and `~/.aws/credentials`, and building a client builds its HTTPS connector, which loads
-//! the platform's root certificates from `/etc/ssl`: done at start-up, that is most of a cold
-//! start before the first poll of the Lambda Runtime API. Here each is done once, by the first
-//! request that calls AWS, and reused by every later one.
+//! and `~/.aws/credentials`, and building a client builds its HTTPS connector: done at
+//! start-up, that was most of a cold start before the first poll of the Lambda Runtime API.
+//! Here each is done once, by the first request that calls AWS, and reused by every later one.
+//!
+//! The connector is rustls on ring with the roots of Amazon Trust Services compiled in
+//! (`aws-roots.pem`), not the SDK's default (aws-lc, and the platform's certificate store read
+//! from `/etc/ssl`, 146 files here): every AWS endpoint's certificate chains to one of those
+//! roots, ring is the smaller library, and nothing is read from disk even on the first request.
 
-use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
+
+const AWS_ROOTS: &str = include_str!("aws-roots.pem");
+
+/// The SDK's configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`),
+/// with the HTTPS client described above. Tests that make their own AWS resources load it
+/// here too, since the SDK crates are built without a default client.
+pub async fn load() -> SdkConfig {
+    let roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    // `build` only holds the trust store and cannot fail in this version of the client; were
+    // it to, the SDK's default trust store (the platform's) would serve.
+    let https = match TlsContext::builder().with_trust_store(roots).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    };
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https).load().await
+}
 
 /// The SDK's configuration (region, credentials, endpoint), shared by a function's clients.
 pub struct AwsConfig(OnceCell<SdkConfig>);
@@ -23,7 +45,7 @@ impl AwsConfig {
     }
 
     pub async fn get(&self) -> &SdkConfig {
-        self.0.get_or_init(aws_config::load_from_env).await
+        self.0.get_or_init(load).await
     }
 }
 
@@ -52,6 +74,18 @@ impl<C> LazyClient<C> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The compiled-in roots are the five of Amazon Trust Services, and the HTTPS client takes
+    /// them (it panics on a certificate it cannot parse, when it is built).
+    #[tokio::test]
+    async fn the_bundled_roots_are_amazons_and_the_client_takes_them() {
+        assert_eq!(AWS_ROOTS.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        for root in ["Amazon_Root_CA_1", "Amazon_Root_CA_4", "Starfield_Services_Root"] {
+            assert!(AWS_ROOTS.contains(root), "{root}");
+        }
+        let config = load().await;
+        assert!(config.http_client().is_some());
+    }
 
     static MADE: AtomicUsize = AtomicUsize::new(0);
 

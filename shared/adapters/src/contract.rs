@@ -47,7 +47,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL must point at moto: run scripts/test"
     );
-    aws_config::load_from_env().await
+    crate::aws::load().await
 }
 
 pub async fn dynamo() -> Fixture {

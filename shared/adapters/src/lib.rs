@@ -30,6 +30,9 @@ pub mod store_events;
 pub mod stripe_payments;
 pub mod unwired;
 
+#[cfg(any(feature = "aws", feature = "stripe", feature = "mail", feature = "openai"))]
+pub mod tls;
+
 #[cfg(feature = "test-support")]
 pub mod test_support;
 

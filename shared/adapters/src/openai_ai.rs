@@ -84,6 +84,7 @@ impl OpenAiCompatible {
         if let Some(base) = &self.settings.base_url {
             config = config.with_api_base(base.trim_end_matches('/'));
         }
+        crate::tls::install_default_provider();
         let client = Client::with_config(config);
         *cached = Some((key, client.clone()));
         Ok(client)

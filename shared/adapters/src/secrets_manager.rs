@@ -67,7 +67,7 @@ mod tests {
     #[ignore = "needs moto on AWS_ENDPOINT_URL: scripts/test runs it"]
     async fn a_secret_is_fetched_once_per_ttl_and_a_rotation_is_seen_after_it() {
         assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto");
-        let aws = aws_config::load_from_env().await;
+        let aws = crate::aws::load().await;
         let client = Client::new(&aws);
         let id = format!("chief-test-{}", ulid::Ulid::new());
         client.create_secret().name(&id).secret_string("first").send().await.unwrap();

@@ -34,6 +34,7 @@ impl SmtpMailer {
                     .get(SecretName::SmtpUrl)
                     .await
                     .map_err(|e| MailError::Failed(e.to_string()))?;
+                crate::tls::install_default_provider();
                 Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
                     .map_err(|e| MailError::Failed(format!("bad SMTP URL: {e}")))?
                     .build())

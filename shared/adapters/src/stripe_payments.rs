@@ -51,6 +51,7 @@ impl StripePayments {
         {
             return Ok(client.clone());
         }
+        crate::tls::install_default_provider();
         let mut builder = stripe::ClientBuilder::new(key.clone())
             .app_info("chief", Some(env!("CARGO_PKG_VERSION").into()), None)
             .timeout(Duration::from_secs(10))
