@@ -154,6 +154,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ids_must_be_ulids() {
+        assert!(check(&crate::model::new_id(), "id").is_ok());
+        assert!(check("../../etc", "id").is_err());
+        assert!(check("01HZZZZZZZZZZZZZZZZZZZZZZZ#", "id").is_err());
+    }
+
+    #[test]
     fn ids_from_outside_are_checked_once_and_read_as_their_text() {
         let org = OrgId::generate();
         let parsed = OrgId::parse(org.as_str(), "the organisation id").unwrap();

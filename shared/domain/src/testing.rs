@@ -379,26 +379,30 @@ impl Ai for Recorder {
     }
 }
 
+fn no_payments() -> PaymentsError {
+    PaymentsError::NotConfigured("no payments in tests".into())
+}
+
 /// Payments with no provider configured: billing answers 503, as it does without a key.
 #[async_trait]
 impl Payments for Recorder {
     async fn ready(&self) -> Result<(), PaymentsError> {
-        Err(PaymentsError::NotConfigured("no payments in tests".into()))
+        Err(no_payments())
     }
     async fn create_customer(&self, _: NewCustomer<'_>) -> Result<String, PaymentsError> {
-        Err(PaymentsError::NotConfigured("no payments in tests".into()))
+        Err(no_payments())
     }
     async fn checkout(&self, _: CheckoutRequest<'_>) -> Result<HostedSession, PaymentsError> {
-        Err(PaymentsError::NotConfigured("no payments in tests".into()))
+        Err(no_payments())
     }
     async fn portal(&self, _: &str, _: &str) -> Result<HostedSession, PaymentsError> {
-        Err(PaymentsError::NotConfigured("no payments in tests".into()))
+        Err(no_payments())
     }
     async fn expire_checkout(&self, _: &str) -> Result<(), PaymentsError> {
-        Err(PaymentsError::NotConfigured("no payments in tests".into()))
+        Err(no_payments())
     }
     async fn cancel_subscription(&self, _: &str) -> Result<(), PaymentsError> {
-        Err(PaymentsError::NotConfigured("no payments in tests".into()))
+        Err(no_payments())
     }
 }
 

@@ -530,7 +530,7 @@ pub enum JobOutcome {
 /// gone org, an org no longer on a paying plan, or a long-past hour is done with nothing.
 pub async fn run_job(app: &App, body: &str) -> AppResult<JobOutcome> {
     let job: AnalysisJob = serde_json::from_str(body).map_err(|e| AppError::validation(format!("not an analysis job: {e}")))?;
-    model::check_id(&job.org_id, "orgId")?;
+    crate::ids::check(&job.org_id, "orgId")?;
     let now = app.clock.now();
     let job_hour = hour_start(&job.hour).ok_or_else(|| AppError::validation("hour is not YYYY-MM-DDTHH"))?;
     if now - job_hour > Duration::hours(LATE_AFTER_HOURS) {

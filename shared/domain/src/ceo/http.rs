@@ -31,7 +31,7 @@ pub const ROUTES: RouteGroup = RouteGroup {
 /// The caller's conversation of the path: a conversation belongs to the member who started it.
 fn conversation_sk(req: &Req, params: &Params) -> AppResult<String> {
     let id = params.get("conversationId");
-    model::check_id(id, "the conversation id")?;
+    crate::ids::check(id, "the conversation id")?;
     Ok(keys::conversation_sk(req.principal()?.user_id(), id))
 }
 

@@ -235,7 +235,7 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
                 )));
             }
             for id in &campaign.lead_ids {
-                model::check_id(id, "each of input.leadIds")?;
+                crate::ids::check(id, "each of input.leadIds")?;
             }
             campaign.lead_ids.sort();
             campaign.lead_ids.dedup();
@@ -243,7 +243,7 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
         }
         TaskType::LeadFollowup => {
             let mut followup: FollowupInput = parse(kind, input)?;
-            model::check_id(&followup.lead_id, "input.leadId")?;
+            crate::ids::check(&followup.lead_id, "input.leadId")?;
             followup.note = model::optional_text("input.note", followup.note.as_deref(), 1_000)?;
             if !(1..=90).contains(&followup.next_follow_up_days) {
                 return Err(AppError::validation("input.nextFollowUpDays must be from 1 to 90"));

@@ -16,7 +16,7 @@ use crate::ids::TaskId;
 use crate::keys;
 use crate::leads::Lead;
 use crate::leads::activities::{self, Activity, ActivityKind};
-use crate::model::{self, from_item};
+use crate::model::from_item;
 use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::mailer::Email;
@@ -70,8 +70,8 @@ struct Done {
 /// every outcome of the task itself, failure included, is recorded and answered as `Ok`.
 pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
     let job: RunTaskJob = serde_json::from_str(body).map_err(|e| AppError::validation(format!("not a task job: {e}")))?;
-    model::check_id(&job.org_id, "orgId")?;
-    model::check_id(&job.task_id, "taskId")?;
+    crate::ids::check(&job.org_id, "orgId")?;
+    crate::ids::check(&job.task_id, "taskId")?;
     let tenant = TenantCtx::background(&job.org_id);
     let now = app.clock.now();
     let mut wanted = vec![keys::task_sk(&job.task_id)];
