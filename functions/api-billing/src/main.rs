@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(chief::routes::Group::Billing, |w| Ok(w.payments())).await
+    chief_lambda::run_api(&chief::billing::http::ROUTES, |w| Ok(w.payments())).await
 }

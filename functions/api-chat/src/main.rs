@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(chief::routes::Group::Chat, |w| w.ai()).await
+    chief_lambda::run_api(&chief::ceo::http::ROUTES, |w| w.ai()).await
 }

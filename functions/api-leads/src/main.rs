@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(chief::routes::Group::Leads, |w| w.events()).await
+    chief_lambda::run_api(&chief::leads::http::ROUTES, |w| w.events()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(chief::routes::Group::Orgs, |w| Ok(w.mailer()?.payments())).await
+    chief_lambda::run_api(&chief::orgs::http::ROUTES, |w| Ok(w.mailer()?.payments())).await
 }

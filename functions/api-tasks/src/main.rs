@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(chief::routes::Group::Tasks, |w| w.ai()?.events()).await
+    chief_lambda::run_api(&chief::tasks::http::ROUTES, |w| w.ai()?.events()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chief_lambda::run_job(chief::jobs::Job::Executor, |w| Ok(w.queue())).await
+    chief_lambda::run_job(&chief::jobs::EXECUTOR, |w| Ok(w.queue())).await
 }

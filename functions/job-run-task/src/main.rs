@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chief_lambda::run_job(chief::jobs::Job::RunTask, |w| w.ai()?.mailer()?.social().events()).await
+    chief_lambda::run_job(&chief::jobs::RUN_TASK, |w| w.ai()?.mailer()?.social().events()).await
 }

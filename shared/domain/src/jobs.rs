@@ -18,9 +18,10 @@ pub enum Job {
 }
 
 /// A background job, declared once: its function, what triggers it and with what handler,
-/// and the optional ports its work uses. Lambda's entry point (`config::run_job`), `local`'s
-/// timers, drain and `/local/jobs/{function}/run`, and the check against `template.yaml`
-/// derive from it.
+/// and the optional ports its work uses. Lambda's entry point (`chief_lambda::run_job`),
+/// `local`'s timers, drain and `/local/jobs/{function}/run`, and the check against
+/// `template.yaml` derive from it. A function's `main.rs` names its own spec (not a [`Job`],
+/// whose lookup reaches every spec), so its binary links only its own job's code.
 pub struct JobSpec {
     pub function: &'static str,
     pub trigger: Trigger,
@@ -81,7 +82,7 @@ fn report<T: serde::Serialize>(value: T) -> AppResult<Value> {
     Ok(serde_json::to_value(value)?)
 }
 
-const EXECUTOR: JobSpec = JobSpec {
+pub const EXECUTOR: JobSpec = JobSpec {
     function: "job-executor",
     trigger: Trigger::Schedule(Scheduled {
         every: Rate::Minute,
@@ -90,7 +91,7 @@ const EXECUTOR: JobSpec = JobSpec {
     ports: &[Port::Queue(QueueName::Tasks)],
 };
 
-const AGENT: JobSpec = JobSpec {
+pub const AGENT: JobSpec = JobSpec {
     function: "job-agent",
     trigger: Trigger::Schedule(Scheduled {
         every: Rate::Hour,
@@ -101,7 +102,7 @@ const AGENT: JobSpec = JobSpec {
 
 /// One message may take an AI call (25 s with its retries), its store calls and, for a
 /// campaign, up to 50 mails.
-const RUN_TASK: JobSpec = JobSpec {
+pub const RUN_TASK: JobSpec = JobSpec {
     function: "job-run-task",
     trigger: Trigger::Queue(Consumer {
         queue: QueueName::Tasks,
@@ -116,7 +117,7 @@ const RUN_TASK: JobSpec = JobSpec {
 };
 
 /// One message may rescore 20 leads and propose a post (an AI call).
-const ANALYZE: JobSpec = JobSpec {
+pub const ANALYZE: JobSpec = JobSpec {
     function: "job-analyze",
     trigger: Trigger::Queue(Consumer {
         queue: QueueName::Analysis,
@@ -204,8 +205,8 @@ pub struct Delivered {
 /// and the function's deadline (`deadline`, when the runtime gives one). Answers the ids of
 /// the messages that failed or ran out of time, so only they come back (the SQS event source
 /// mapping has `ReportBatchItemFailures`); what finished is not done again.
-pub async fn handle_batch(app: &App, queue: QueueName, batch: Vec<Delivered>, deadline: Option<std::time::Instant>) -> Vec<String> {
-    let budget = Job::consuming(queue).timing.item_budget;
+pub async fn handle_batch(app: &App, consumer: &Consumer, batch: Vec<Delivered>, deadline: Option<std::time::Instant>) -> Vec<String> {
+    let budget = consumer.timing.item_budget;
     let limit = match deadline {
         Some(deadline) => budget.min(
             deadline
@@ -219,7 +220,7 @@ pub async fn handle_batch(app: &App, queue: QueueName, batch: Vec<Delivered>, de
             tracing::warn!(message_id = %id, "no time left to start the job; it will be delivered again");
             return Some(id);
         }
-        match tokio::time::timeout(limit, handle_message(app, queue, &body)).await {
+        match tokio::time::timeout(limit, (consumer.handle)(app, &body)).await {
             Ok(Ok(outcome)) => {
                 tracing::info!(message_id = %id, %outcome, "job done");
                 None
@@ -288,7 +289,7 @@ mod tests {
         let t = crate::testing::app();
         let fine = serde_json::json!({"orgId": crate::model::new_id(), "taskId": crate::model::new_id(), "claim": 2}).to_string();
         let batch = vec![record("m1", &fine), record("m2", "{poison"), record("m3", &fine)];
-        let failed = handle_batch(&t.app, QueueName::Tasks, batch, None).await;
+        let failed = handle_batch(&t.app, Job::consuming(QueueName::Tasks), batch, None).await;
         assert_eq!(failed, ["m2"]);
     }
 
@@ -298,11 +299,11 @@ mod tests {
         let fine = serde_json::json!({"orgId": crate::model::new_id(), "taskId": crate::model::new_id(), "claim": 2}).to_string();
         let batch = || vec![record("m1", &fine), record("m2", &fine)];
         // No time left: nothing is started, so everything comes back.
-        let failed = handle_batch(&t.app, QueueName::Tasks, batch(), Some(std::time::Instant::now())).await;
+        let failed = handle_batch(&t.app, Job::consuming(QueueName::Tasks), batch(), Some(std::time::Instant::now())).await;
         assert_eq!(failed.len(), 2);
         let failed = handle_batch(
             &t.app,
-            QueueName::Tasks,
+            Job::consuming(QueueName::Tasks),
             batch(),
             Some(std::time::Instant::now() + std::time::Duration::from_secs(60)),
         )

@@ -4,15 +4,14 @@
 //! and the domain's requests and jobs. Each optional port is behind the feature of its
 //! adapter, so a function links only what its `main.rs` wires.
 
-use chief::api::{Req, Response, serve};
+use chief::api::{Req, Response, RouteGroup, serve};
 use chief::app::{App, BillingSettings, Settings};
 use chief::clock::SystemClock;
 use chief::config::{ConfigError, billing_from_env, optional};
-use chief::jobs::{Delivered, Job, Trigger};
+use chief::jobs::{Consumer, Delivered, JobSpec, Trigger};
 use chief::ports::Port;
 use chief::ports::queue::QueueName;
 use chief::ports::secrets::SecretName;
-use chief::routes::Group;
 use chief_adapters::aws::AwsConfig;
 use chief_adapters::dynamo_table::DynamoTable;
 use chief_adapters::secrets_manager::SecretsManagerSecrets;
@@ -281,10 +280,10 @@ pub fn response(response: Response) -> lambda_http::Response<Body> {
 }
 
 /// The whole of an API function: JSON logs, config, the clients `wire` asks for, then serve
-/// the group.
-pub async fn run_api(group: Group, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_http::Error> {
+/// the group. It takes the group's own routes (not a [`chief::routes::Group`], whose lookup
+/// reaches every group) so that the binary links only this group's handlers.
+pub async fn run_api(spec: &'static RouteGroup, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let spec = group.spec();
     let app = cloud_app(spec.function, spec.ports, wire).await?;
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
@@ -297,7 +296,7 @@ pub async fn run_api(group: Group, wire: impl FnOnce(Wiring) -> Result<Wiring, C
 /// messages to deliver again.
 pub async fn sqs_batch(
     app: &App,
-    queue: QueueName,
+    consumer: &Consumer,
     event: aws_lambda_events::sqs::SqsEvent,
     deadline: Option<std::time::Instant>,
 ) -> aws_lambda_events::sqs::SqsBatchResponse {
@@ -310,7 +309,7 @@ pub async fn sqs_batch(
         })
         .collect();
     let mut response = aws_lambda_events::sqs::SqsBatchResponse::default();
-    for id in chief::jobs::handle_batch(app, queue, batch, deadline).await {
+    for id in chief::jobs::handle_batch(app, consumer, batch, deadline).await {
         response.add_failure(id);
     }
     response
@@ -319,19 +318,19 @@ pub async fn sqs_batch(
 /// The whole of a background function: JSON logs, config, clients, then handle events. A
 /// schedule that fails returns the error, so EventBridge's invocation is retried; a queue
 /// batch reports the ids of the messages that failed.
-pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_runtime::Error> {
+pub async fn run_job(job: &'static JobSpec, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = cloud_app(job.function(), job.ports(), wire).await?;
+    let app = cloud_app(job.function, job.ports, wire).await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let queue = match &job.spec().trigger {
+            let consumer = match &job.trigger {
                 Trigger::Schedule(scheduled) => {
                     let report = (scheduled.run)(app).await?;
                     tracing::info!(%report, "scheduled run done");
                     return Ok::<_, lambda_runtime::Error>(report);
                 }
-                Trigger::Queue(consumer) => consumer.queue,
+                Trigger::Queue(consumer) => consumer,
             };
             let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.payload)?;
             let deadline = event
@@ -340,7 +339,7 @@ pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, Confi
                 .duration_since(std::time::SystemTime::now())
                 .ok()
                 .map(|left| std::time::Instant::now() + left);
-            Ok(serde_json::to_value(sqs_batch(app, queue, batch, deadline).await)?)
+            Ok(serde_json::to_value(sqs_batch(app, consumer, batch, deadline).await)?)
         },
     ))
     .await
@@ -349,6 +348,8 @@ pub async fn run_job(job: Job, wire: impl FnOnce(Wiring) -> Result<Wiring, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chief::jobs::Job;
+    use chief::routes::Group;
 
     fn config() -> CloudConfig {
         CloudConfig {
@@ -407,6 +408,8 @@ mod tests {
 #[cfg(test)]
 mod fixtures {
     use super::*;
+    use chief::jobs::Job;
+    use chief::routes::Group;
     use lambda_http::http::StatusCode;
     use std::path::Path;
 
@@ -473,7 +476,7 @@ mod fixtures {
             let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&fixture(file)).unwrap();
             assert_eq!(event.records.len(), 1, "{file}");
             // Nothing to do on an empty store (no such task, no such org), and no failure.
-            let response = sqs_batch(&t.app, queue, event, None).await;
+            let response = sqs_batch(&t.app, Job::consuming(queue), event, None).await;
             assert!(response.batch_item_failures.is_empty(), "{file}");
         }
     }
@@ -489,7 +492,7 @@ mod fixtures {
             message.body = Some(body.into());
             event.records.push(message);
         }
-        let response = sqs_batch(&t.app, QueueName::Tasks, event, None).await;
+        let response = sqs_batch(&t.app, Job::consuming(QueueName::Tasks), event, None).await;
         let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["m2"]);
     }
