@@ -1,4 +1,5 @@
-//! `cargo run --release -p chief-tests --bin bench`: prints the figures the README quotes.
+//! `cargo run --release -p chief-tests --bin bench [section …]`: prints the figures the README
+//! quotes (every section, or those named: startup, first-answer, store-calls, tick, fan-out).
 //!
 //! - for each function binary (release): file size, start-up time to its first poll of a
 //!   stub Lambda Runtime API, and peak memory then; beside a hello-world `lambda_runtime`
@@ -906,11 +907,31 @@ async fn first_answer_table() {
 
 const WARM: usize = 10_000;
 
+/// The sections, by the name an argument picks them with.
+const SECTIONS: [&str; 5] = ["startup", "first-answer", "store-calls", "tick", "fan-out"];
+
+/// `bench [section …]`: the named sections, or all of them.
 #[tokio::main]
 async fn main() {
-    startup_table();
-    first_answer_table().await;
-    store_calls_table().await;
-    minute_tick_bench().await;
-    fan_out_bench().await;
+    let picked: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(unknown) = picked.iter().find(|p| !SECTIONS.contains(&p.as_str())) {
+        eprintln!("bench: no section {unknown}; the sections are {}", SECTIONS.join(", "));
+        std::process::exit(2);
+    }
+    let runs = |section: &str| picked.is_empty() || picked.iter().any(|p| p == section);
+    if runs("startup") {
+        startup_table();
+    }
+    if runs("first-answer") {
+        first_answer_table().await;
+    }
+    if runs("store-calls") {
+        store_calls_table().await;
+    }
+    if runs("tick") {
+        minute_tick_bench().await;
+    }
+    if runs("fan-out") {
+        fan_out_bench().await;
+    }
 }

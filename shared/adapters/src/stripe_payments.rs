@@ -1,5 +1,8 @@
 //! Payments through Stripe (async-stripe 1.x, only the customer, Checkout, portal and
-//! subscription-cancel APIs).
+//! subscription-cancel APIs). Requests are built with async-stripe's typed builders; answers
+//! are read as plain JSON ([`Answer`]): the adapter needs an id, a URL and an expiry, and the
+//! generated answer types (a Subscription reaches most of Stripe's object graph) would put
+//! their deserializers, megabytes of them, into every function that links billing.
 //! The key is read from Secrets on use, so a cloud function asks Secrets Manager only when
 //! a billing request comes, and a rotated key is picked up when the secret cache renews.
 
@@ -76,6 +79,36 @@ fn map_error(e: StripeError) -> PaymentsError {
     }
 }
 
+/// An answer of Stripe's, as JSON.
+type Answer = miniserde::json::Value;
+
+fn field<'a>(answer: &'a Answer, name: &str) -> Option<&'a Answer> {
+    match answer {
+        Answer::Object(object) => object.get(name),
+        _ => None,
+    }
+}
+
+fn missing(name: &str) -> PaymentsError {
+    PaymentsError::Unavailable(format!("Stripe answered an object without its {name}"))
+}
+
+fn text(answer: &Answer, name: &str) -> Result<String, PaymentsError> {
+    match field(answer, name) {
+        Some(Answer::String(value)) => Ok(value.clone()),
+        _ => Err(missing(name)),
+    }
+}
+
+fn timestamp(answer: &Answer, name: &str) -> Result<i64, PaymentsError> {
+    use miniserde::json::Number;
+    match field(answer, name) {
+        Some(Answer::Number(Number::I64(value))) => Ok(*value),
+        Some(Answer::Number(Number::U64(value))) => i64::try_from(*value).map_err(|_| missing(name)),
+        _ => Err(missing(name)),
+    }
+}
+
 fn org_metadata(org_id: &str, plan: Option<&str>) -> HashMap<String, String> {
     let mut metadata = HashMap::from([("org_id".to_string(), org_id.to_string())]);
     if let Some(plan) = plan {
@@ -97,12 +130,13 @@ impl Payments for StripePayments {
             .name(customer.org_name)
             .email(customer.email)
             .metadata(org_metadata(customer.org_id, None))
-            .customize()
+            .build()
+            .customize::<Answer>()
             .request_strategy(RequestStrategy::Idempotent(key))
             .send(&client)
             .await
             .map_err(map_error)?;
-        Ok(created.id.to_string())
+        text(&created, "id")
     }
 
     async fn checkout(&self, request: CheckoutRequest<'_>) -> Result<HostedSession, PaymentsError> {
@@ -121,16 +155,15 @@ impl Payments for StripePayments {
             .subscription_data(subscription)
             .success_url(request.success_url)
             .cancel_url(request.cancel_url)
+            .build()
+            .customize::<Answer>()
             .send(&client)
             .await
             .map_err(map_error)?;
-        let url = session
-            .url
-            .ok_or_else(|| PaymentsError::Unavailable("Stripe answered a Checkout Session without a URL".into()))?;
         Ok(HostedSession {
-            id: session.id.to_string(),
-            url,
-            expires_at: Some(session.expires_at),
+            id: text(&session, "id")?,
+            url: text(&session, "url")?,
+            expires_at: Some(timestamp(&session, "expires_at")?),
         })
     }
 
@@ -139,19 +172,26 @@ impl Payments for StripePayments {
         let session = CreateBillingPortalSession::new()
             .customer(customer_id)
             .return_url(return_url)
+            .build()
+            .customize::<Answer>()
             .send(&client)
             .await
             .map_err(map_error)?;
         Ok(HostedSession {
-            id: session.id.to_string(),
-            url: session.url,
+            id: text(&session, "id")?,
+            url: text(&session, "url")?,
             expires_at: None,
         })
     }
 
     async fn expire_checkout(&self, session_id: &str) -> Result<(), PaymentsError> {
         let client = self.client().await?;
-        match ExpireCheckoutSession::new(session_id).send(&client).await {
+        match ExpireCheckoutSession::new(session_id)
+            .build()
+            .customize::<Answer>()
+            .send(&client)
+            .await
+        {
             Ok(_) => Ok(()),
             // Stripe answers 400 for a session that is complete or expired already.
             Err(StripeError::Stripe(_, 400 | 404)) => Ok(()),
@@ -164,7 +204,8 @@ impl Payments for StripePayments {
         let key = IdempotencyKey::new(format!("chief-cancel-{subscription_id}")).map_err(|e| PaymentsError::Rejected(e.to_string()))?;
         let cancel = CancelSubscription::new(subscription_id).invoice_now(false).prorate(false);
         match cancel
-            .customize()
+            .build()
+            .customize::<Answer>()
             .request_strategy(RequestStrategy::Idempotent(key))
             .send(&client)
             .await

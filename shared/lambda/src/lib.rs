@@ -282,7 +282,10 @@ pub fn response(response: Response) -> lambda_http::Response<Body> {
 /// The whole of an API function: JSON logs, config, the clients `wire` asks for, then serve
 /// the group. It takes the group's own routes (not a [`chief::routes::Group`], whose lookup
 /// reaches every group) so that the binary links only this group's handlers.
-pub async fn run_api(spec: &'static RouteGroup, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_http::Error> {
+pub async fn run_api(
+    spec: &'static RouteGroup,
+    wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>,
+) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = cloud_app(spec.function, spec.ports, wire).await?;
     let app = &app;
