@@ -27,6 +27,8 @@ pub mod sqlite_table;
 pub mod sqs_queue;
 pub mod store_events;
 #[cfg(feature = "stripe")]
+pub mod stripe_http;
+#[cfg(feature = "stripe")]
 pub mod stripe_payments;
 pub mod unwired;
 

@@ -6,18 +6,19 @@
 //! The key is read from Secrets on use, so a cloud function asks Secrets Manager only when
 //! a billing request comes, and a rotated key is picked up when the secret cache renews.
 
+use crate::stripe_http::{StripeFailure, StripeHttp};
 use async_trait::async_trait;
 use chief::ports::payments::{CheckoutRequest, HostedSession, NewCustomer, Payments, PaymentsError};
 use chief::ports::secrets::{SecretName, Secrets, SecretsError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::subscription::CancelSubscription;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData, ExpireCheckoutSession,
 };
+use stripe_client_core::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_core::customer::CreateCustomer;
 use tokio::sync::Mutex;
 
@@ -28,21 +29,20 @@ pub struct StripePayments {
     secrets: Arc<dyn Secrets>,
     /// `None` for api.stripe.com; tests point it at a local fixture.
     api_base: Option<String>,
-    client: Mutex<Option<(String, stripe::Client)>>,
+    client: Mutex<Option<(String, StripeHttp)>>,
 }
 
 impl StripePayments {
     pub fn new(secrets: Arc<dyn Secrets>, api_base: Option<String>) -> Self {
         StripePayments {
             secrets,
-            // The client joins `<base>v1/<path>`.
-            api_base: api_base.map(|b| format!("{}/", b.trim_end_matches('/'))),
+            api_base,
             client: Mutex::new(None),
         }
     }
 
     /// The client for the current key, built once per key.
-    async fn client(&self) -> Result<stripe::Client, PaymentsError> {
+    async fn client(&self) -> Result<StripeHttp, PaymentsError> {
         let key = match self.secrets.get(SecretName::StripeSecretKey).await {
             Ok(key) => key,
             Err(SecretsError::Missing(_)) => return Err(PaymentsError::NotConfigured(SETTINGS_HINT.into())),
@@ -54,27 +54,22 @@ impl StripePayments {
         {
             return Ok(client.clone());
         }
-        crate::tls::install_default_provider();
-        let mut builder = stripe::ClientBuilder::new(key.clone())
-            .app_info("chief", Some(env!("CARGO_PKG_VERSION").into()), None)
-            .timeout(Duration::from_secs(10))
+        let client = StripeHttp::new(
+            &key,
+            self.api_base.as_deref().unwrap_or("https://api.stripe.com/"),
             // Retries reuse one idempotency key, so a retried create makes one object.
-            .request_strategy(RequestStrategy::ExponentialBackoff(3));
-        if let Some(base) = &self.api_base {
-            builder = builder.url(base.clone());
-        }
-        let client = builder.build().map_err(map_error)?;
+            RequestStrategy::ExponentialBackoff(3),
+            Duration::from_secs(10),
+        )
+        .map_err(|e| PaymentsError::NotConfigured(format!("the Stripe settings are invalid: {e}")))?;
         *cached = Some((key, client.clone()));
         Ok(client)
     }
 }
 
-fn map_error(e: StripeError) -> PaymentsError {
+fn map_error(e: StripeFailure) -> PaymentsError {
     match e {
-        StripeError::Stripe(api, status) if (400..500).contains(&status) && status != 429 => {
-            PaymentsError::Rejected(api.message.clone().unwrap_or_else(|| format!("status {status}")))
-        }
-        StripeError::ConfigError(m) => PaymentsError::NotConfigured(format!("the Stripe settings are invalid: {m}")),
+        StripeFailure::Api { status, message } if (400..500).contains(&status) && status != 429 => PaymentsError::Rejected(message),
         other => PaymentsError::Unavailable(other.to_string()),
     }
 }
@@ -194,7 +189,7 @@ impl Payments for StripePayments {
         {
             Ok(_) => Ok(()),
             // Stripe answers 400 for a session that is complete or expired already.
-            Err(StripeError::Stripe(_, 400 | 404)) => Ok(()),
+            Err(StripeFailure::Api { status: 400 | 404, .. }) => Ok(()),
             Err(e) => Err(map_error(e)),
         }
     }
@@ -212,7 +207,7 @@ impl Payments for StripePayments {
         {
             Ok(_) => Ok(()),
             // No such subscription: cancelled long ago, nothing left to charge.
-            Err(StripeError::Stripe(_, 404)) => Ok(()),
+            Err(StripeFailure::Api { status: 404, .. }) => Ok(()),
             Err(e) => Err(map_error(e)),
         }
     }

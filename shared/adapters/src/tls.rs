@@ -1,5 +1,5 @@
-//! The one TLS crypto provider of a process. The AWS clients ask rustls for ring by name; the
-//! Stripe, SMTP and OpenAI clients take the process's default, which each of those adapters
+//! The one TLS crypto provider of a process. The AWS and Stripe clients ask rustls for ring by
+//! name; the SMTP and OpenAI clients take the process's default, which each of those adapters
 //! installs before it builds its client: one provider, chosen here. aws-lc, rustls's other
 //! provider, is not built at all (the OpenAI client's reqwest takes `rustls-no-provider`): it
 //! added about 0.5 MiB to each AI function and a C build to every clean build.
