@@ -1,5 +1,6 @@
 //! `cargo run --release -p chief-tests --bin bench [section …]`: prints the figures the README
-//! quotes (every section, or those named: startup, first-answer, store-calls, tick, fan-out).
+//! quotes (every section, or those named: startup, first-answer, store-calls, tick, fan-out,
+//! hash).
 //!
 //! - for each function binary (release): file size, start-up time to its first poll of a
 //!   stub Lambda Runtime API, and peak memory then; beside a hello-world `lambda_runtime`
@@ -908,7 +909,7 @@ async fn first_answer_table() {
 const WARM: usize = 10_000;
 
 /// The sections, by the name an argument picks them with.
-const SECTIONS: [&str; 5] = ["startup", "first-answer", "store-calls", "tick", "fan-out"];
+const SECTIONS: [&str; 6] = ["startup", "first-answer", "store-calls", "tick", "fan-out", "hash"];
 
 /// `bench [section …]`: the named sections, or all of them.
 #[tokio::main]
@@ -934,4 +935,28 @@ async fn main() {
     if runs("fan-out") {
         fan_out_bench().await;
     }
+    if runs("hash") {
+        hash_bench();
+    }
+}
+
+/// A password hash and its check, as sign-up and login do them: CPU work a user waits for,
+/// measured with this build's profile (the release profile keeps argon2 and blake2 at
+/// `opt-level = 3`).
+fn hash_bench() {
+    const HASHES: usize = 9;
+    let mut hashing = Vec::new();
+    let mut checking = Vec::new();
+    for _ in 0..HASHES {
+        let started = Instant::now();
+        let stored = chief::auth::password::hash("a password for the bench").unwrap();
+        hashing.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        assert!(chief::auth::password::verify("a password for the bench", &stored));
+        checking.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!("\n## Password hash (Argon2id, 19 MiB, 2 passes; {HASHES} runs, median)\n");
+    println!("| hash | verify |");
+    println!("|---|---|");
+    println!("| {:.1} ms | {:.1} ms |", median(hashing), median(checking));
 }

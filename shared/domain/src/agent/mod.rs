@@ -28,7 +28,7 @@ use crate::tasks::context::OrgContext;
 use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
 use crate::tenancy::TenantCtx;
 use crate::usage::{self, Plan};
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use detect::{Finding, InsightKind, Planned, Seen};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -185,16 +185,22 @@ pub struct AnalysisReport {
     pub summary: Option<Value>,
 }
 
-/// The week so far in the org's time zone (from Monday 00:00).
+/// The week so far in the org's time zone (from the start of Monday; where a clock change
+/// skips midnight, the first instant of that day).
 fn week_start(org: &Org, now: DateTime<Utc>) -> DateTime<Utc> {
-    let tz: chrono_tz::Tz = org.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    let local = now.with_timezone(&tz);
-    let monday = local.date_naive() - Duration::days(i64::from(local.weekday().num_days_from_monday()));
-    monday
-        .and_hms_opt(0, 0, 0)
-        .and_then(|midnight| tz.from_local_datetime(&midnight).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now - Duration::days(7))
+    let tz = jiff::tz::TimeZone::get(&org.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let start = jiff::Timestamp::from_second(now.timestamp())
+        .map(|instant| instant.to_zoned_datetime(tz.clone()))
+        .and_then(|local| {
+            let monday = local
+                .date()
+                .checked_sub(jiff::Span::new().days(local.weekday().to_monday_zero_offset()))?;
+            monday.to_zoned_datetime(tz)
+        });
+    match start {
+        Ok(start) => DateTime::from_timestamp(start.timestamp().as_second(), 0).unwrap_or(now - Duration::days(7)),
+        Err(_) => now - Duration::days(7),
+    }
 }
 
 /// A task id fixed by what it is for: the same (org, hour, kind, subject) gives the same id.
@@ -569,6 +575,37 @@ pub async fn run_job(app: &App, body: &str) -> AppResult<JobOutcome> {
 mod tests {
     use super::*;
     use crate::leads::LeadFields;
+
+    fn org_in(time_zone: &str) -> Org {
+        let at = "2026-01-01T00:00:00Z".parse().unwrap();
+        Org {
+            id: crate::ids::OrgId::generate(),
+            name: "Zoned".into(),
+            plan: crate::usage::Plan::Pro,
+            plan_until: None,
+            time_zone: time_zone.into(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn the_week_starts_at_monday_midnight_in_the_orgs_time_zone() {
+        let wednesday: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let expect = |at: &str| at.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(week_start(&org_in("Europe/Paris"), wednesday), expect("2026-11-22T23:00:00Z"));
+        assert_eq!(week_start(&org_in("America/New_York"), wednesday), expect("2026-11-23T05:00:00Z"));
+        assert_eq!(week_start(&org_in("UTC"), wednesday), expect("2026-11-23T00:00:00Z"));
+        // Early on Monday in UTC is still Sunday in New York: that week began six days before.
+        let monday_early: DateTime<Utc> = "2026-11-23T03:00:00Z".parse().unwrap();
+        assert_eq!(
+            week_start(&org_in("America/New_York"), monday_early),
+            expect("2026-11-16T05:00:00Z")
+        );
+        // A zone the store should not hold falls back to UTC.
+        assert_eq!(week_start(&org_in("Nowhere/Atlantis"), wednesday), expect("2026-11-23T00:00:00Z"));
+    }
     use crate::tasks::autonomy::AutonomyPolicy;
     use crate::tasks::executor::tests::{ORG, org, used};
     use crate::tasks::executor::tick;

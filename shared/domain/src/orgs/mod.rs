@@ -104,13 +104,15 @@ pub struct OrgView {
     pub role: Role,
 }
 
+/// An IANA time zone name, as the time zone database spells it (`europe/paris` is
+/// `Europe/Paris`); UTC when none is given.
 pub fn time_zone(value: Option<&str>) -> AppResult<String> {
     match value {
         None => Ok("UTC".into()),
-        Some(tz) => tz
-            .parse::<chrono_tz::Tz>()
-            .map(|tz| tz.name().to_string())
-            .map_err(|_| AppError::validation("timeZone must be an IANA time zone name, like Europe/Paris")),
+        Some(tz) => jiff::tz::TimeZone::get(tz)
+            .ok()
+            .and_then(|tz| tz.iana_name().map(str::to_string))
+            .ok_or_else(|| AppError::validation("timeZone must be an IANA time zone name, like Europe/Paris")),
     }
 }
 
@@ -272,4 +274,17 @@ pub async fn delete(app: &App, tenant: &TenantCtx) -> AppResult<()> {
     delete_all(&*app.table, last.iter().map(|sk| Key::new(pk.clone(), sk.clone())).collect()).await?;
     tracing::info!(org_id = %tenant.org_id(), "organisation deleted");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_zones_are_iana_names_spelled_as_the_database_does() {
+        assert_eq!(super::time_zone(None).unwrap(), "UTC");
+        assert_eq!(super::time_zone(Some("Europe/Paris")).unwrap(), "Europe/Paris");
+        assert_eq!(super::time_zone(Some("america/new_york")).unwrap(), "America/New_York");
+        for wrong in ["Mars/Olympus", "", "+02:00", "../etc/passwd"] {
+            assert!(super::time_zone(Some(wrong)).is_err(), "{wrong}");
+        }
+    }
 }
