@@ -4,6 +4,8 @@
 //! and the domain's requests and jobs. Each optional port is behind the feature of its
 //! adapter, so a function links only what its `main.rs` wires.
 
+pub mod logs;
+
 use chief::api::{Req, Response, RouteGroup, serve};
 use chief::app::{App, BillingSettings, Settings};
 use chief::clock::SystemClock;
@@ -286,7 +288,7 @@ pub async fn run_api(
     spec: &'static RouteGroup,
     wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>,
 ) -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    logs::init();
     let app = cloud_app(spec.function, spec.ports, wire).await?;
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
@@ -322,7 +324,7 @@ pub async fn sqs_batch(
 /// schedule that fails returns the error, so EventBridge's invocation is retried; a queue
 /// batch reports the ids of the messages that failed.
 pub async fn run_job(job: &'static JobSpec, wire: impl FnOnce(Wiring) -> Result<Wiring, ConfigError>) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    logs::init();
     let app = cloud_app(job.function, job.ports, wire).await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
