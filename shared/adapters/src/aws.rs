@@ -22,7 +22,7 @@ const AWS_ROOTS: &str = include_str!("aws-roots.pem");
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and, for moto or another stand-in,
 /// `AWS_ENDPOINT_URL`; with the HTTPS client described above. Not aws-config's default chain:
 /// its profile files, SSO, web identity (STS), ECS and IMDS providers are never used by a
-/// function and were 0.3 MiB of each one (run one on a laptop with `aws configure
+/// function and were 0.6 MiB of each one (run one on a laptop with `aws configure
 /// export-credentials --format env` for real AWS). Retries, timeouts, the sleep and the clock
 /// are the SDK's defaults for this behaviour version. Tests that make their own AWS
 /// resources load it here too, since the SDK crates are built without a default client.

@@ -1,12 +1,13 @@
 //! The HTTP client that async-stripe's request builders run on, through the library's own
 //! extension point (`StripeClient`). async-stripe's bundled client parses every error answer
 //! into its full `ApiErrors` type, which embeds a PaymentIntent, SetupIntent, PaymentMethod
-//! and Source: their deserializers and drop glue were most of the 7 MiB that billing added to
-//! a function. This client sends what that one sends (key, API version, user agent,
-//! idempotency key, form body), keeps async-stripe's retry rules (`RequestStrategy::test`,
-//! honouring `Stripe-Should-Retry`) and reads an error's message as plain JSON. It runs on the
-//! hyper and rustls (ring) stack the AWS clients already link, with the Mozilla roots of
-//! webpki-roots compiled in.
+//! and Source: their deserializers were 2.5 MiB of api-billing's code, with their drop glue
+//! besides (api-billing went from 16.0 to 6.4 MiB with this client and the size-built release
+//! profile, api-health from 8.5 to 5.9 MiB with the profile alone). This client sends what
+//! that one sends (key, API version, user agent, idempotency key, form body), keeps
+//! async-stripe's retry rules (`RequestStrategy::test`, honouring `Stripe-Should-Retry`) and
+//! reads an error's message as plain JSON. It runs on the hyper and rustls (ring) stack the
+//! AWS clients already link, with the Mozilla roots of webpki-roots compiled in.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

@@ -2,8 +2,8 @@
 //! `AWS_LAMBDA_LOG_FORMAT` is `JSON`, at the level of `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`
 //! when that is not set), INFO by default. As `lambda_runtime`'s default subscriber does, but
 //! filtered by tracing-subscriber's `Targets` (`info`, `chief=debug,warn`, …) rather than its
-//! `EnvFilter`, whose span and field matching brings a regex engine (about 0.2 MiB) into every
-//! function and is not used here.
+//! `EnvFilter`, whose span and field matching brings a regex engine into every function
+//! (0.3 MiB of each) and is not used here.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
