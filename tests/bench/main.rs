@@ -1,6 +1,6 @@
 //! `cargo run --release -p chief-tests --bin bench [section …]`: prints the figures the README
 //! quotes (every section, or those named: startup, first-answer, store-calls, tick, fan-out,
-//! hash).
+//! hash, load).
 //!
 //! - for each function binary (release): file size, start-up time to its first poll of a
 //!   stub Lambda Runtime API, and peak memory then; beside a hello-world `lambda_runtime`
@@ -921,7 +921,7 @@ async fn first_answer_table() {
 const WARM: usize = 10_000;
 
 /// The sections, by the name an argument picks them with.
-const SECTIONS: [&str; 6] = ["startup", "first-answer", "store-calls", "tick", "fan-out", "hash"];
+const SECTIONS: [&str; 7] = ["startup", "first-answer", "store-calls", "tick", "fan-out", "hash", "load"];
 
 /// `bench [section …]`: the named sections, or all of them.
 #[tokio::main]
@@ -950,6 +950,9 @@ async fn main() {
     if runs("hash") {
         hash_bench();
     }
+    if runs("load") {
+        load_table().await;
+    }
 }
 
 /// A password hash and its check, as sign-up and login do them: CPU work a user waits for,
@@ -971,4 +974,187 @@ fn hash_bench() {
     println!("| hash | verify |");
     println!("|---|---|");
     println!("| {:.1} ms | {:.1} ms |", median(hashing), median(checking));
+}
+
+/// What one load run measured.
+struct LoadFigures {
+    done: usize,
+    failed: usize,
+    elapsed: Duration,
+    latencies_ms: Vec<f64>,
+}
+
+/// Up to `total` requests from `clients` concurrent clients, stopped after `LOAD_TIME`:
+/// client `c`'s `n`th request is `make(c, n)`. A request that answers other than 2xx counts
+/// as failed (and is timed too).
+async fn load_run(clients: usize, total: usize, make: Arc<dyn Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync>) -> LoadFigures {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let runs = (0..clients).map(|client| {
+        let (next, make) = (next.clone(), make.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while started.elapsed() < LOAD_TIME {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let sent = Instant::now();
+                let ok = match make(client, n).send().await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        let _ = response.bytes().await;
+                        ok
+                    }
+                    Err(_) => false,
+                };
+                seen.push((sent.elapsed().as_secs_f64() * 1000.0, ok));
+            }
+            seen
+        })
+    });
+    let seen: Vec<(f64, bool)> = futures::future::join_all(runs).await.into_iter().flat_map(Result::unwrap).collect();
+    let elapsed = started.elapsed();
+    let mut latencies_ms: Vec<f64> = seen.iter().map(|(ms, _)| *ms).collect();
+    latencies_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    LoadFigures {
+        done: seen.len(),
+        failed: seen.iter().filter(|(_, ok)| !ok).count(),
+        elapsed,
+        latencies_ms,
+    }
+}
+
+/// The most one load run may take.
+const LOAD_TIME: Duration = Duration::from_secs(10);
+const CLIENTS: [usize; 3] = [1, 8, 64];
+
+/// Four routes of the release `local` on loopback (the SQLite file on disk, the offline AI),
+/// at 1, 8 and 64 concurrent clients: requests per second and latency. The org is on the
+/// enterprise plan (through a signed Stripe delivery, as in production), so the chat's AI
+/// quota does not end the run; each client chats in a conversation of its own.
+async fn load_table() {
+    use chief_tests::stripe::{SECRET_KEY, StripeFixture, stripe_object};
+    const WEBHOOK_SECRET: &str = "whsec_bench";
+    const ENTERPRISE: &str = "price_bench_enterprise";
+    let stripe = StripeFixture::start().await;
+    let local = chief_tests::Local::start_binary(
+        &release_dir().join("local"),
+        &[
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_API_BASE", &stripe.base),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("STRIPE_PRICE_PRO", "price_bench_pro"),
+            ("STRIPE_PRICE_ENTERPRISE", ENTERPRISE),
+            ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ],
+    );
+    let (token, _) = local.signup("load@bench.example").await;
+    let org = local.create_org(&token, "Load").await;
+    let (status, body) = local
+        .post(
+            &format!("/v1/orgs/{org}/billing/checkout"),
+            Some(&token),
+            json!({"plan": "enterprise"}),
+        )
+        .await;
+    assert!(status.is_success(), "checkout: {body}");
+    let mut subscription = stripe_object("subscription");
+    subscription["customer"] = stripe.checkout_customer(&org).into();
+    subscription["status"] = "active".into();
+    subscription["cancel_at_period_end"] = false.into();
+    subscription["items"]["data"][0]["price"]["id"] = ENTERPRISE.into();
+    subscription["items"]["data"][0]["current_period_end"] = (chrono::Utc::now().timestamp() + 30 * 86_400).into();
+    let mut event = stripe_object("event");
+    event["id"] = "evt_bench_enterprise".into();
+    event["type"] = "customer.subscription.created".into();
+    event["created"] = chrono::Utc::now().timestamp().into();
+    event["data"] = json!({"object": subscription});
+    let event = event.to_string();
+    let signature = chief::billing::signature::sign(event.as_bytes(), WEBHOOK_SECRET, chrono::Utc::now().timestamp());
+    let (status, body) = local.webhook(&event, Some(&signature)).await;
+    assert!(status.is_success(), "webhook: {body}");
+    let (_, usage) = local.get(&format!("/v1/orgs/{org}/usage"), &token).await;
+    assert_eq!(chief_tests::data(&usage)["plan"], "enterprise", "{usage}");
+
+    for i in 0..60 {
+        let (status, body) = local
+            .post(
+                &format!("/v1/orgs/{org}/leads"),
+                Some(&token),
+                json!({"name": format!("Lead {i}"), "email": format!("lead{i}@bench.example")}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    let (status, body) = local
+        .post(
+            &format!("/v1/orgs/{org}/tasks"),
+            Some(&token),
+            json!({"type": "social_media_post", "input": {"topic": "the bench"}}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let task = chief_tests::data(&body)["id"].as_str().unwrap().to_string();
+    let mut conversations = Vec::new();
+    for _ in 0..CLIENTS[2] {
+        let (status, body) = local
+            .post(&format!("/v1/orgs/{org}/conversations"), Some(&token), json!({"title": "Load"}))
+            .await;
+        assert!(status.is_success(), "{body}");
+        conversations.push(chief_tests::data(&body)["id"].as_str().unwrap().to_string());
+    }
+
+    let http = reqwest::Client::new();
+    let base = format!("{}/v1/orgs/{org}", local.base);
+    let auth = format!("Bearer {token}");
+    type Make = Arc<dyn Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync>;
+    let scenarios: Vec<(&str, usize, Make)> = vec![
+        ("GET …/leads?limit=50", 2_000, {
+            let (http, base, auth) = (http.clone(), base.clone(), auth.clone());
+            Arc::new(move |_, _| http.get(format!("{base}/leads?limit=50")).header("authorization", &auth))
+        }),
+        ("POST …/leads", 2_000, {
+            let (http, base, auth) = (http.clone(), base.clone(), auth.clone());
+            Arc::new(move |_, n| {
+                http.post(format!("{base}/leads"))
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(json!({"name": format!("Load {n}"), "email": format!("load{n}@bench.example")}).to_string())
+            })
+        }),
+        ("GET …/tasks/{id}", 2_000, {
+            let (http, base, auth) = (http.clone(), base.clone(), auth.clone());
+            Arc::new(move |_, _| http.get(format!("{base}/tasks/{task}")).header("authorization", &auth))
+        }),
+        ("POST …/conversations/{id}/messages (offline AI)", 400, {
+            let (http, base, auth) = (http.clone(), base.clone(), auth.clone());
+            Arc::new(move |client, _| {
+                http.post(format!("{base}/conversations/{}/messages", conversations[client]))
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(json!({"content": "What should we do this week?"}).to_string())
+            })
+        }),
+    ];
+    println!(
+        "\n## Load on `local` (release, loopback, SQLite on disk; at most the given requests or {} s a run)\n",
+        LOAD_TIME.as_secs()
+    );
+    println!("| route | clients | requests | failed | requests/s | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (route, total, make) in scenarios {
+        for clients in CLIENTS {
+            let figures = load_run(clients, total, make.clone()).await;
+            let at = |q: f64| figures.latencies_ms[((figures.latencies_ms.len() as f64 - 1.0) * q) as usize];
+            println!(
+                "| {route} | {clients} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
+                figures.done,
+                figures.failed,
+                figures.done as f64 / figures.elapsed.as_secs_f64(),
+                at(0.5),
+                at(0.99)
+            );
+        }
+    }
 }

@@ -57,8 +57,13 @@ impl Local {
 
     /// `local` with extra environment (Stripe settings, say).
     pub fn start_with(env: &[(&str, &str)]) -> Local {
+        Self::start_binary(&binary("local"), env)
+    }
+
+    /// A given build of `local` (the bench's release one) with extra environment.
+    pub fn start_binary(path: &Path, env: &[(&str, &str)]) -> Local {
         let data = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(binary("local"))
+        let mut child = Command::new(path)
             .envs(env.iter().copied())
             .env("PORT", "0")
             .env("CHIEF_DATA_DIR", data.path())
