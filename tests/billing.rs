@@ -2,7 +2,7 @@
 //! what it is sent, and receiving webhook deliveries signed here as Stripe signs them.
 
 use chief::billing::signature::sign;
-use chief_tests::stripe::{REJECTED_PRICE, SECRET_KEY, StripeFixture, stripe_object};
+use chief_tests::stripe::{REJECTED_PRICE, SECRET_KEY, StripeFixture, event, subscription_event};
 use chief_tests::{Local, data, error_code};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -43,28 +43,6 @@ async fn subscribed_org(s: &Local, stripe: &StripeFixture, email: &str) -> (Stri
 }
 
 /// A Stripe event around Stripe's example object of `kind`, edited by `edit`.
-fn event(id: &str, event_type: &str, created: i64, kind: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let mut object = stripe_object(kind);
-    edit(&mut object);
-    let mut event = stripe_object("event");
-    event["id"] = id.into();
-    event["type"] = event_type.into();
-    event["created"] = created.into();
-    event["data"] = json!({"object": object});
-    event.to_string()
-}
-
-fn subscription_event(id: &str, event_type: &str, created: i64, customer: &str, status: &str, price: &str) -> String {
-    event(id, event_type, created, "subscription", |s| {
-        s["id"] = "sub_chief1".into();
-        s["customer"] = customer.into();
-        s["status"] = status.into();
-        s["cancel_at_period_end"] = false.into();
-        s["items"]["data"][0]["price"]["id"] = price.into();
-        s["items"]["data"][0]["current_period_end"] = 1_800_000_000.into();
-    })
-}
-
 async fn deliver(s: &Local, body: &str) -> Value {
     let (status, answer) = s.webhook(body, Some(&sign(body.as_bytes(), WEBHOOK_SECRET, now()))).await;
     assert_eq!(status, StatusCode::OK, "{answer}");

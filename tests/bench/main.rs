@@ -1034,7 +1034,7 @@ const CLIENTS: [usize; 3] = [1, 8, 64];
 /// enterprise plan (through a signed Stripe delivery, as in production), so the chat's AI
 /// quota does not end the run; each client chats in a conversation of its own.
 async fn load_table() {
-    use chief_tests::stripe::{SECRET_KEY, StripeFixture, stripe_object};
+    use chief_tests::stripe::{SECRET_KEY, StripeFixture, subscription_event};
     const WEBHOOK_SECRET: &str = "whsec_bench";
     const ENTERPRISE: &str = "price_bench_enterprise";
     let stripe = StripeFixture::start().await;
@@ -1059,19 +1059,17 @@ async fn load_table() {
         )
         .await;
     assert!(status.is_success(), "checkout: {body}");
-    let mut subscription = stripe_object("subscription");
-    subscription["customer"] = stripe.checkout_customer(&org).into();
-    subscription["status"] = "active".into();
-    subscription["cancel_at_period_end"] = false.into();
-    subscription["items"]["data"][0]["price"]["id"] = ENTERPRISE.into();
-    subscription["items"]["data"][0]["current_period_end"] = (chrono::Utc::now().timestamp() + 30 * 86_400).into();
-    let mut event = stripe_object("event");
-    event["id"] = "evt_bench_enterprise".into();
-    event["type"] = "customer.subscription.created".into();
-    event["created"] = chrono::Utc::now().timestamp().into();
-    event["data"] = json!({"object": subscription});
-    let event = event.to_string();
-    let signature = chief::billing::signature::sign(event.as_bytes(), WEBHOOK_SECRET, chrono::Utc::now().timestamp());
+    let now = chrono::Utc::now().timestamp();
+    let customer = stripe.checkout_customer(&org);
+    let event = subscription_event(
+        "evt_bench_enterprise",
+        "customer.subscription.created",
+        now,
+        &customer,
+        "active",
+        ENTERPRISE,
+    );
+    let signature = chief::billing::signature::sign(event.as_bytes(), WEBHOOK_SECRET, now);
     let (status, body) = local.webhook(&event, Some(&signature)).await;
     assert!(status.is_success(), "webhook: {body}");
     let (_, usage) = local.get(&format!("/v1/orgs/{org}/usage"), &token).await;

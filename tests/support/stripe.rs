@@ -35,6 +35,30 @@ pub fn stripe_object(kind: &str) -> Value {
     all[kind].clone()
 }
 
+/// A Stripe event of `event_type` around Stripe's example object of `kind`, edited.
+pub fn event(id: &str, event_type: &str, created: i64, kind: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut object = stripe_object(kind);
+    edit(&mut object);
+    let mut event = stripe_object("event");
+    event["id"] = id.into();
+    event["type"] = event_type.into();
+    event["created"] = created.into();
+    event["data"] = json!({"object": object});
+    event.to_string()
+}
+
+/// A subscription event: the example subscription with its customer, status and price.
+pub fn subscription_event(id: &str, event_type: &str, created: i64, customer: &str, status: &str, price: &str) -> String {
+    event(id, event_type, created, "subscription", |s| {
+        s["id"] = "sub_chief1".into();
+        s["customer"] = customer.into();
+        s["status"] = status.into();
+        s["cancel_at_period_end"] = false.into();
+        s["items"]["data"][0]["price"]["id"] = price.into();
+        s["items"]["data"][0]["current_period_end"] = 1_800_000_000.into();
+    })
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.replace('+', " ").into_bytes();
     let mut out = Vec::with_capacity(bytes.len());
