@@ -32,7 +32,7 @@ pub mod stripe_http;
 pub mod stripe_payments;
 pub mod unwired;
 
-#[cfg(any(feature = "aws", feature = "stripe", feature = "mail", feature = "openai"))]
+#[cfg(any(feature = "mail", feature = "openai"))]
 pub mod tls;
 
 #[cfg(feature = "test-support")]
