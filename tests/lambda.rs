@@ -5,7 +5,6 @@
 use chief::billing::signature::sign;
 use chief::ports::table::Table;
 use chief_adapters::dynamo_table::DynamoTable;
-use chief_adapters::test_support::create_table_from_template;
 use chief_tests::workspace_root;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -93,19 +92,8 @@ fn the_webhook_fixture_carries_a_signature_of_its_body() {
 async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at moto: run scripts/test");
     let aws = chief_adapters::aws::load().await;
-    let table = format!("chief-lambda-{}", std::process::id());
+    let (table, secret_id) = chief_tests::table_and_signing_key(&aws, "chief-lambda").await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    create_table_from_template(&dynamo, &table, include_str!("../template.yaml"))
-        .await
-        .unwrap();
-    let secret_id = format!("chief-jwt-{}", std::process::id());
-    aws_sdk_secretsmanager::Client::new(&aws)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string("a signing key for the lambda test")
-        .send()
-        .await
-        .unwrap();
 
     let bus = format!("chief-lambda-{}", std::process::id());
     aws_sdk_eventbridge::Client::new(&aws)

@@ -41,27 +41,9 @@ fn start_once(binary: &PathBuf) -> (Duration, u64) {
     let started = Instant::now();
     let mut child = Command::new(binary)
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .envs(chief_tests::cloud_function_env(&api, "bench"))
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ACCESS_KEY_ID", "bench")
-        .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_SESSION_TOKEN", "bench")
-        .env("CHIEF_TABLE_NAME", "chief-bench")
-        .env("CHIEF_JWT_SECRET_ID", "chief-bench-jwt")
-        .env("CHIEF_APP_URL", "https://app.chief.example")
-        .env("CHIEF_EVENT_BUS_NAME", "chief-bench")
-        .env(
-            "CHIEF_TASK_QUEUE_URL",
-            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-bench-tasks",
-        )
-        .env(
-            "CHIEF_ANALYSIS_QUEUE_URL",
-            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-bench-analysis",
-        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -855,22 +837,7 @@ async fn first_answer_table() {
         return;
     };
     let aws = chief_adapters::aws::load().await;
-    let table = format!("chief-bench-{}", std::process::id());
-    chief_adapters::test_support::create_table_from_template(
-        &aws_sdk_dynamodb::Client::new(&aws),
-        &table,
-        &std::fs::read_to_string(chief_tests::workspace_root().join("template.yaml")).unwrap(),
-    )
-    .await
-    .unwrap();
-    let secret = format!("chief-bench-jwt-{}", std::process::id());
-    aws_sdk_secretsmanager::Client::new(&aws)
-        .create_secret()
-        .name(&secret)
-        .secret_string("a signing key for the bench")
-        .send()
-        .await
-        .unwrap();
+    let (table, secret) = chief_tests::table_and_signing_key(&aws, "chief-bench").await;
     let env = [
         ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_REGION", "us-east-1".to_string()),

@@ -42,6 +42,58 @@ fn build(name: &str) {
     assert!(status.success(), "cargo build --workspace --bins failed (for {name})");
 }
 
+/// What a cloud function needs in its environment to start against a stub Runtime API at
+/// `runtime_api`: Lambda's variables and the settings of every port a function may wire.
+/// Nothing is called before a request, so the names need not exist anywhere.
+pub fn cloud_function_env(runtime_api: &str, function: &str) -> Vec<(&'static str, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+        ("AWS_LAMBDA_FUNCTION_NAME", function),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("CHIEF_TABLE_NAME", "chief-test"),
+        ("CHIEF_JWT_SECRET_ID", "chief-test-jwt"),
+        ("CHIEF_APP_URL", "https://app.chief.example"),
+        ("CHIEF_EVENT_BUS_NAME", "chief-test"),
+        (
+            "CHIEF_TASK_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-test-tasks",
+        ),
+        (
+            "CHIEF_ANALYSIS_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-test-analysis",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name, value.to_string()))
+    .collect()
+}
+
+/// A table made from `template.yaml` and a signing-key secret, on the AWS (moto) that `aws`
+/// points at, named after `prefix` and this process: (table name, secret id).
+pub async fn table_and_signing_key(aws: &aws_config::SdkConfig, prefix: &str) -> (String, String) {
+    let table = format!("{prefix}-{}", std::process::id());
+    chief_adapters::test_support::create_table_from_template(
+        &aws_sdk_dynamodb::Client::new(aws),
+        &table,
+        include_str!("../../template.yaml"),
+    )
+    .await
+    .expect("the table");
+    let secret = format!("{prefix}-jwt-{}", std::process::id());
+    aws_sdk_secretsmanager::Client::new(aws)
+        .create_secret()
+        .name(&secret)
+        .secret_string(format!("a signing key for {prefix}"))
+        .send()
+        .await
+        .expect("the signing key");
+    (table, secret)
+}
+
 /// `local` on a free port with its own data folder; stopped when dropped.
 pub struct Local {
     pub base: String,
