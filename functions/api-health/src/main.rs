@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(&chief::health::ROUTES, Ok).await
+    chief_lambda::run_api(&chief::routes::api_health::ROUTES, Ok).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(&chief::billing::http::WEBHOOK_ROUTES, |w| w.events()).await
+    chief_lambda::run_api(&chief::billing::http::stripe_webhook::ROUTES, |w| w.events()).await
 }

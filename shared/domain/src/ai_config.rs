@@ -9,7 +9,7 @@ use crate::ports::table::Item;
 use crate::tenancy::TenantCtx;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AiConfig {
     pub persona_name: String,
@@ -21,6 +21,7 @@ pub struct AiConfig {
     pub posts_per_week: u32,
     pub updated_by: Option<String>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// 0 until first saved.
     pub version: u64,
@@ -63,7 +64,7 @@ impl AiConfig {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConfigChange {
     pub persona_name: Option<String>,

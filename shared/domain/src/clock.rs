@@ -46,6 +46,24 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A time as the API writes it, for the contract: a field written by [`rfc3339`] says
+/// `#[schemars(with = "crate::clock::Timestamp")]`.
+pub struct Timestamp;
+
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time", "examples": ["2026-11-27T14:05:00.000Z"]})
+    }
+}
+
 /// Times in models are `DateTime<Utc>`, stored and answered as [`timestamp`] writes them
 /// (`#[serde(with = "crate::clock::rfc3339")]`); any RFC 3339 time reads.
 pub mod rfc3339 {

@@ -69,6 +69,12 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// A store, queue or secret briefly down has usually recovered within a second or two,
+/// after the SDK's own bounded retries have been spent.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
+/// AI providers' rate windows are counted in tens of seconds.
+const AI_RETRY_AFTER_SECONDS: u64 = 20;
+
 impl AppError {
     pub fn validation(message: impl Into<String>) -> Self {
         AppError::BadRequest {
@@ -113,6 +119,17 @@ impl AppError {
             self,
             AppError::Unavailable { .. } | AppError::AiRateLimited(_) | AppError::AiUnavailable(_)
         )
+    }
+
+    /// How many seconds a client should wait before trying again (`Retry-After`), for the
+    /// errors worth trying again: a limit's own figure, a brief outage's short pause.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+            AppError::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            AppError::AiRateLimited(_) | AppError::AiUnavailable(_) => Some(AI_RETRY_AFTER_SECONDS),
+            _ => None,
+        }
     }
 
     /// A failure on our side or a provider's, whose details belong in the log.
@@ -162,7 +179,7 @@ impl AppError {
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
-            AppError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
+            AppError::Unavailable { .. } => "UNAVAILABLE",
             AppError::AiRateLimited(_) => "AI_RATE_LIMITED",
             AppError::AiUnavailable(_) => "AI_UNAVAILABLE",
             AppError::Internal { .. } => "INTERNAL",

@@ -49,6 +49,20 @@ macro_rules! id_type {
             }
         }
 
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string", "pattern": ULID_PATTERN})
+            }
+        }
+
         /// Read as text where text is wanted (keys, logs, JSON).
         impl std::ops::Deref for $name {
             type Target = str;
@@ -138,6 +152,10 @@ id_type!(
 );
 
 /// Ids are ULIDs: 26 characters of Crockford's base 32.
+/// What `check` accepts, as a pattern for the contract: 26 characters of Crockford's
+/// base 32 (any case), the first at most 7 so that it fits 128 bits.
+pub const ULID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$";
+
 pub fn check(id: &str, what: &str) -> Result<(), InvalidId> {
     if id.len() == 26 && ulid::Ulid::from_string(id).is_ok() {
         Ok(())

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod keys;
 pub mod leads;
 pub mod model;
+pub mod openapi;
 pub mod orgs;
 pub mod ports;
 pub mod ratelimit;

@@ -191,11 +191,24 @@ pub fn stale_version(what: &str, current: u64) -> AppError {
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct PageOf<T: Serialize> {
     pub items: Vec<T>,
+    /// Where the next page starts (`?cursor=`); `null` on the last page.
     #[serde(rename = "nextCursor")]
     pub next_cursor: Option<String>,
+}
+
+/// The answer of a deletion.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Deleted {
+    pub deleted: bool,
+}
+
+impl Deleted {
+    pub fn yes() -> Deleted {
+        Deleted { deleted: true }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,38 @@
 //! is the only place that knows them all.
 
 use crate::api::RouteGroup;
+use crate::api::contract::SchemasOf;
+
+/// `api-health`: the health report, and the contract of every group. Declared here, with
+/// the registry, because the contract is written from all of it.
+pub mod api_health {
+    use crate::api::router::Params;
+    use crate::api::{Reply, Req, route_group};
+    use crate::app::App;
+    use crate::error::AppResult;
+    use crate::health::health;
+    use crate::openapi::Document;
+
+    route_group! {
+        function: "api-health", tag: "Health", prefixes: &["/v1/health", "/v1/openapi.json"], body_limit: None, ports: &[];
+        /// Whether the API can work, and how each dependency is set up; 503 when it cannot.
+        GET "/v1/health" public => health, also 503;
+        /// This document: the API's contract, OpenAPI 3.1.
+        GET "/v1/openapi.json" public => contract;
+    }
+
+    /// The whole contract, written once a process (it is the same for every request).
+    async fn contract(_: &App, _: Req, _: Params) -> AppResult<Reply<Document>> {
+        static DOCUMENT: std::sync::OnceLock<Document> = std::sync::OnceLock::new();
+        Reply::ok(DOCUMENT.get_or_init(super::contract).clone())
+    }
+}
+
+/// The contract of every group.
+pub fn contract() -> crate::openapi::Document {
+    let groups: Vec<_> = Group::ALL.iter().map(|g| (g.spec(), g.schemas())).collect();
+    crate::openapi::document(&groups)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
@@ -39,8 +71,22 @@ impl Group {
             Group::Billing => &crate::billing::http::ROUTES,
             Group::Chat => &crate::ceo::http::ROUTES,
             Group::Tasks => &crate::tasks::http::ROUTES,
-            Group::Health => &crate::health::ROUTES,
-            Group::StripeWebhook => &crate::billing::http::WEBHOOK_ROUTES,
+            Group::Health => &api_health::ROUTES,
+            Group::StripeWebhook => &crate::billing::http::stripe_webhook::ROUTES,
+        }
+    }
+
+    /// The schemas of the group's routes, for the contract (linked only where it is served).
+    pub fn schemas(self) -> SchemasOf {
+        match self {
+            Group::Auth => crate::auth::http::schemas,
+            Group::Orgs => crate::orgs::http::schemas,
+            Group::Leads => crate::leads::http::schemas,
+            Group::Billing => crate::billing::http::schemas,
+            Group::Chat => crate::ceo::http::schemas,
+            Group::Tasks => crate::tasks::http::schemas,
+            Group::Health => api_health::schemas,
+            Group::StripeWebhook => crate::billing::http::stripe_webhook::schemas,
         }
     }
 

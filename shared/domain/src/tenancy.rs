@@ -11,7 +11,7 @@ use crate::ports::table::{Item, Key};
 use serde::{Deserialize, Serialize};
 
 /// owner (3) > admin (2) > member (1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member = 1,

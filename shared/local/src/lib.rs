@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use chief::api::router::{self, RouteTable};
-use chief::api::{Reply, Req, error_response, serve};
+use chief::api::{Answer, Req, error_response, serve};
 use chief::app::{App, Settings};
 use chief::clock::SystemClock;
 use chief::config::{ConfigError, billing_from_env, on_off, optional};
@@ -191,7 +191,7 @@ const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
     (Method::GET, "/local/queues/{queue}/dead-letters", LocalRoute::DeadLetters),
 ];
 
-async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incoming>) -> Result<Reply, AppError> {
+async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incoming>) -> Result<Answer, AppError> {
     let (route, params) = router::find(LOCAL_ROUTES, req.method(), req.uri().path())?;
     let principal = chief::auth::token::verify(app, chief::api::bearer_token(req.headers())).await?;
     let dev_only = || {
@@ -207,7 +207,7 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
         LocalRoute::Events => {
             let tenant = chief::tenancy::authorize(app, &principal, params.get("orgId"), Role::Member).await?;
             let events = recorded(&*app.table, tenant.org_id()).await?;
-            Reply::ok(events)
+            Answer::ok(events)
         }
         LocalRoute::RunJob | LocalRoute::Executor | LocalRoute::Agent => {
             dev_only()?;
@@ -217,7 +217,7 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
                 _ => params.get("function"),
             };
             let scheduled = Job::scheduled(function).ok_or(AppError::NotFound("scheduled job"))?;
-            Reply::ok((scheduled.run)(app).await?)
+            Answer::ok((scheduled.run)(app).await?)
         }
         LocalRoute::DeadLetters => {
             let queue = QueueName::ALL
@@ -230,7 +230,7 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
                 .into_iter()
                 .map(|v| v.org.id.to_string())
                 .collect();
-            Reply::ok(
+            Answer::ok(
                 visible_letters(letters, &mine, config.dev_routes)
                     .map(|m| serde_json::json!({"id": m.id, "body": m.body, "receiveCount": m.receive_count}))
                     .collect::<Vec<_>>(),

@@ -20,7 +20,7 @@ pub const HOT_UNTOUCHED_DAYS: i64 = 3;
 /// Follow-ups the agent creates per insight and run at most.
 pub const MAX_FOLLOWUPS: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InsightKind {
     StaleLeads,

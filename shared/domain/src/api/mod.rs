@@ -2,6 +2,7 @@
 //! Requests and responses are plain `http` types; each front door (the Lambda glue, `local`)
 //! converts at its own edge.
 
+pub mod contract;
 pub mod router;
 
 use crate::app::App;
@@ -13,25 +14,43 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use tracing::Instrument;
 
-/// What answers a route: a named async function of its capability.
-pub type Handler = for<'a> fn(&'a App, Req, Params) -> BoxFuture<'a, AppResult<Reply>>;
+/// What answers a route once its handler is typed away: a named async function of its
+/// capability, wrapped by `route_group!`.
+pub type Handler = for<'a> fn(&'a App, Req, Params) -> BoxFuture<'a, AppResult<Answer>>;
 
-/// One route's handler, and whether its caller must be signed in (the token is verified
-/// before the handler runs, after the route is found: 404/405 come before 401).
+/// One route: its handler, whether its caller must be signed in (the token is verified
+/// before the handler runs, after the route is found: 404/405 come before 401), and what
+/// the contract says of it beyond its types (see `openapi`).
 #[derive(Clone, Copy)]
 pub struct Endpoint {
     pub handler: Handler,
     pub signed_in: bool,
+    /// Whether the handler reads a body (its `Req<B>`).
+    pub takes_body: bool,
+    /// The handler's name: the operation's id in the contract.
+    pub name: &'static str,
+    /// The row's doc comment: the operation's summary.
+    pub summary: &'static str,
+    /// The query parameters the handler reads; in debug builds reading another one panics.
+    pub query: &'static [contract::QueryParam],
+    /// The route's own error codes, beyond those every route of its shape can answer
+    /// (`contract::ErrorCode::common`); in debug builds answering another one panics.
+    pub errors: &'static [contract::ErrorCode],
+    /// A status the route also answers with its data, unsuccessful (health's 503).
+    pub also: Option<u16>,
 }
 
 /// A route group, declared once: the Lambda function that serves it, the path prefixes it
 /// owns (a path goes to the group with the longest matching prefix), its body limit, the
-/// ports it needs, and its routes as rows of `(method, pattern, handler)`. Dispatch, `local`'s
-/// mounting and the checks against `template.yaml` and the README derive from it.
+/// ports it needs, and its routes as rows of `(method, pattern, endpoint)`. Dispatch, `local`'s
+/// mounting, the contract and the checks against `template.yaml` and the README derive from it.
 pub struct RouteGroup {
     pub function: &'static str,
+    /// Its name in the contract (an OpenAPI tag).
+    pub tag: &'static str,
     pub prefixes: &'static [&'static str],
     /// Request bodies above this many bytes get 413 (`None`: the app's setting).
     pub body_limit: Option<usize>,
@@ -62,32 +81,67 @@ impl RouteGroup {
     }
 }
 
-/// A route row: `route!(GET "/v1/…" => handler)`, or `route!(public POST "/v1/…" => handler)`
-/// for one that takes no token.
-macro_rules! route {
-    ($method:ident $pattern:literal => $handler:path) => {
-        $crate::api::route!(@row $method $pattern, $handler, true)
+/// Declares a group: `pub const ROUTES: RouteGroup` for dispatch and `pub fn schemas` for
+/// the contract, from one list of rows. A row is
+/// `/// Summary` then `METHOD "/v1/…" [public] => handler [, query [A, B]] [, errors [C]] [, also 503]`.
+/// The request body and the answer's status and data come from the handler's own types
+/// (`Req<Json<T>>`, `Reply<T, STATUS>`), so a route whose types have no schema does not build.
+/// `schemas` is only linked where the contract is served: the other functions never name it.
+macro_rules! route_group {
+    (
+        function: $function:literal, tag: $tag:literal, prefixes: $prefixes:expr, body_limit: $limit:expr, ports: $ports:expr;
+        $(
+            $(#[doc = $doc:literal])*
+            $method:ident $pattern:literal $($public:ident)? => $handler:ident
+            $(, query [$($query:ident),* $(,)?])?
+            $(, errors [$($error:ident),* $(,)?])?
+            $(, also $also:literal)?
+        );* $(;)?
+    ) => {
+        pub const ROUTES: $crate::api::RouteGroup = $crate::api::RouteGroup {
+            function: $function,
+            tag: $tag,
+            prefixes: $prefixes,
+            body_limit: $limit,
+            ports: $ports,
+            routes: &[$(
+                (
+                    ::http::Method::$method,
+                    $pattern,
+                    $crate::api::Endpoint {
+                        handler: |app, req, params| {
+                            Box::pin(async move { $handler(app, req.typed(), params).await.and_then($crate::api::Reply::into_answer) })
+                        },
+                        signed_in: $crate::api::route_group!(@signed $($public)?),
+                        takes_body: $crate::api::contract::takes_body(&$handler),
+                        name: stringify!($handler),
+                        summary: concat!($($doc),*),
+                        query: &[$($($crate::api::contract::query::$query),*)?],
+                        errors: &[$($($crate::api::contract::codes::$error),*)?],
+                        also: $crate::api::route_group!(@also $($also)?),
+                    },
+                )
+            ),*],
+        };
+
+        /// The schemas of each route's body and answer, in the order of `ROUTES`.
+        pub fn schemas(generator: &mut ::schemars::SchemaGenerator) -> Vec<$crate::api::contract::RouteSchemas> {
+            vec![$($crate::api::contract::RouteSchemas::of(generator, $handler)),*]
+        }
     };
-    (public $method:ident $pattern:literal => $handler:path) => {
-        $crate::api::route!(@row $method $pattern, $handler, false)
-    };
-    (@row $method:ident $pattern:literal, $handler:path, $signed_in:expr) => {
-        (
-            ::http::Method::$method,
-            $pattern,
-            $crate::api::Endpoint {
-                handler: |app, req, params| Box::pin($handler(app, req, params)),
-                signed_in: $signed_in,
-            },
-        )
-    };
+    (@signed) => { true };
+    (@signed public) => { false };
+    (@also) => { None };
+    (@also $also:literal) => { Some($also) };
 }
-pub(crate) use route;
+pub(crate) use route_group;
 
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
-/// A parsed request: what handlers read, already bounded in size.
-pub struct Req {
+/// A parsed request: what handlers read, already bounded in size. `B` is what its body is
+/// (`NoBody`, `Json<T>`, `Optional<T>`, or a raw body the handler reads itself): the handler
+/// names it in its signature, and the contract reads it from there.
+pub struct Req<B = NoBody> {
     pub method: Method,
     pub path: String,
     pub headers: HeaderMap,
@@ -97,7 +151,17 @@ pub struct Req {
     pub request_id: Option<String>,
     /// The verified caller, on the routes that need one.
     principal: Option<crate::auth::Principal>,
+    /// The query parameters the route declares (`None` outside a route, in tests).
+    declared_query: Option<&'static [contract::QueryParam]>,
+    body_type: PhantomData<fn() -> B>,
 }
+
+/// A route that takes no body.
+pub struct NoBody;
+/// A route whose body is required JSON of `T`.
+pub struct Json<T>(PhantomData<T>);
+/// A route whose body is JSON of `T` or nothing at all.
+pub struct Optional<T>(PhantomData<T>);
 
 impl Req {
     /// A request as a front door received it; `serve` bounds its body.
@@ -111,6 +175,8 @@ impl Req {
             source_ip: None,
             request_id: None,
             principal: None,
+            declared_query: None,
+            body_type: PhantomData,
         }
     }
 
@@ -121,6 +187,24 @@ impl Req {
         self
     }
 
+    /// The same request, its body typed as the handler that takes it says.
+    pub fn typed<B>(self) -> Req<B> {
+        Req {
+            method: self.method,
+            path: self.path,
+            headers: self.headers,
+            query: self.query,
+            body: self.body,
+            source_ip: self.source_ip,
+            request_id: self.request_id,
+            principal: self.principal,
+            declared_query: self.declared_query,
+            body_type: PhantomData,
+        }
+    }
+}
+
+impl<B> Req<B> {
     /// The verified caller (set by the dispatcher on routes that need one).
     pub fn principal(&self) -> AppResult<&crate::auth::Principal> {
         self.principal
@@ -128,14 +212,30 @@ impl Req {
             .ok_or_else(|| AppError::Unauthorized("sign in first".into()))
     }
 
-    /// The JSON body as `T`, with serde's complaint turned into a 400 that names the problem.
-    pub fn json<T: DeserializeOwned>(&self) -> AppResult<T> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(AppError::BadRequest {
-                code: "INVALID_JSON",
-                message: "a JSON body is required".into(),
-            });
+    /// A query parameter, empty counting as absent. Only those the route declares are read:
+    /// a debug build panics on another, so the contract cannot miss one a test reaches.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        if let Some(declared) = self.declared_query {
+            debug_assert!(
+                declared.iter().any(|q| q.name == name),
+                "{} {} reads the query parameter {name:?}, which its route does not declare",
+                self.method,
+                self.path
+            );
         }
+        self.query.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn bearer_token(&self) -> Option<&str> {
+        bearer_token(&self.headers)
+    }
+
+    fn body_is_empty(&self) -> bool {
+        self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The body as `T`, with serde's complaint turned into a 400 that names the problem.
+    fn parse<T: DeserializeOwned>(&self) -> AppResult<T> {
         // Syntax first, then shape: `[1, 2` is malformed JSON, `[1, 2]` the wrong type.
         let value: Value = serde_json::from_slice(&self.body).map_err(|e| AppError::BadRequest {
             code: "INVALID_JSON",
@@ -143,13 +243,25 @@ impl Req {
         })?;
         serde_json::from_value(value).map_err(|e| AppError::validation(e.to_string()))
     }
+}
 
-    pub fn query(&self, name: &str) -> Option<&str> {
-        self.query.get(name).map(String::as_str).filter(|v| !v.is_empty())
+impl<T: DeserializeOwned> Req<Json<T>> {
+    /// The JSON body, which must be there.
+    pub fn json(&self) -> AppResult<T> {
+        if self.body_is_empty() {
+            return Err(AppError::BadRequest {
+                code: "INVALID_JSON",
+                message: "a JSON body is required".into(),
+            });
+        }
+        self.parse()
     }
+}
 
-    pub fn bearer_token(&self) -> Option<&str> {
-        bearer_token(&self.headers)
+impl<T: DeserializeOwned> Req<Optional<T>> {
+    /// The JSON body, or `None` when there is none.
+    pub fn json(&self) -> AppResult<Option<T>> {
+        if self.body_is_empty() { Ok(None) } else { self.parse().map(Some) }
     }
 }
 
@@ -163,22 +275,57 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A successful answer: a status and the `data` of the envelope.
-pub struct Reply {
+/// A handler's successful answer: `T` as the `data` of the envelope, with `STATUS` (200 or
+/// 201) as the contract states it. Health alone answers another status at run time.
+pub struct Reply<T, const STATUS: u16 = 200> {
+    status: StatusCode,
+    data: T,
+}
+
+/// A handler's answer that made something: 201.
+pub type Created<T> = Reply<T, 201>;
+
+impl<T: Serialize> Reply<T, 200> {
+    pub fn ok(data: T) -> AppResult<Self> {
+        Ok(Reply {
+            status: StatusCode::OK,
+            data,
+        })
+    }
+
+    /// The same data under another status, unsuccessful (a route's `also`).
+    pub fn with_status(data: T, status: StatusCode) -> AppResult<Self> {
+        Ok(Reply { status, data })
+    }
+}
+
+impl<T: Serialize> Reply<T, 201> {
+    pub fn created(data: T) -> AppResult<Self> {
+        Ok(Reply {
+            status: StatusCode::CREATED,
+            data,
+        })
+    }
+}
+
+impl<T: Serialize, const STATUS: u16> Reply<T, STATUS> {
+    pub fn into_answer(self) -> AppResult<Answer> {
+        Ok(Answer {
+            status: self.status,
+            data: serde_json::to_value(self.data)?,
+        })
+    }
+}
+
+/// A successful answer with its data as JSON: what a front door writes.
+pub struct Answer {
     pub status: StatusCode,
     pub data: Value,
 }
 
-impl Reply {
-    pub fn ok(data: impl Serialize) -> AppResult<Reply> {
-        Self::with(StatusCode::OK, data)
-    }
-    pub fn created(data: impl Serialize) -> AppResult<Reply> {
-        Self::with(StatusCode::CREATED, data)
-    }
-    fn with(status: StatusCode, data: impl Serialize) -> AppResult<Reply> {
-        let data = serde_json::to_value(data)?;
-        Ok(Reply { status, data })
+impl Answer {
+    pub fn ok(data: impl Serialize) -> AppResult<Answer> {
+        Reply::ok(data)?.into_answer()
     }
 }
 
@@ -194,7 +341,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     response
 }
 
-pub fn reply_response(reply: Reply) -> Response {
+pub fn reply_response(reply: Answer) -> Response {
     json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data}))
 }
 
@@ -229,7 +376,7 @@ pub fn error_response(err: &AppError, request_id: Option<&str>) -> Response {
         status(err),
         &json!({"success": false, "error": {"code": err.code(), "message": message}}),
     );
-    if let AppError::RateLimited { retry_after, .. } = err
+    if let Some(retry_after) = err.retry_after()
         && let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string())
     {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -272,10 +419,26 @@ pub async fn serve(app: &App, group: &RouteGroup, req: Req) -> Response {
 
 /// Finds the route (404, 405), verifies the caller where the route needs one (401), then
 /// hands the request to the route's handler.
-async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Reply> {
+async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Answer> {
     let (endpoint, params) = router::find(group.routes, &req.method, &req.path)?;
     if endpoint.signed_in {
         req.principal = Some(crate::auth::token::verify(app, req.bearer_token()).await?);
     }
-    (endpoint.handler)(app, req, params).await
+    req.declared_query = Some(endpoint.query);
+    let method = req.method.clone();
+    let outcome = (endpoint.handler)(app, req, params).await;
+    if cfg!(debug_assertions)
+        && let Err(err) = &outcome
+        && let Some((_, pattern, _)) = group.routes.iter().find(|(m, _, e)| *m == method && e.name == endpoint.name)
+    {
+        let documented = contract::errors_of(pattern, &endpoint);
+        assert!(
+            documented.iter().any(|e| e.code == err.code() && e.status == status(err).as_u16()),
+            "{} {pattern} answered {} {}, which its route does not document",
+            method,
+            status(err).as_u16(),
+            err.code()
+        );
+    }
+    outcome
 }

@@ -1,27 +1,23 @@
 use super::{PublicUser, password, token};
 use crate::api::router::Params;
-use crate::api::{Reply, Req, RouteGroup, route};
+use crate::api::{Created, Json, Reply, Req, route_group};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::model;
 use crate::ratelimit::{self, Window};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-/// `api-auth`: sign-up, sign-in and the signed-in user.
-pub const ROUTES: RouteGroup = RouteGroup {
-    function: "api-auth",
-    prefixes: &["/v1/auth"],
-    body_limit: None,
-    ports: &[],
-    routes: &[
-        route!(public POST "/v1/auth/signup" => signup),
-        route!(public POST "/v1/auth/login" => login),
-        route!(GET "/v1/auth/me" => me),
-    ],
-};
+route_group! {
+    function: "api-auth", tag: "Auth", prefixes: &["/v1/auth"], body_limit: None, ports: &[];
+    /// Create an account; answers a token as sign-in does.
+    POST "/v1/auth/signup" public => signup, errors [EMAIL_TAKEN, RATE_LIMITED];
+    /// Sign in with email and password.
+    POST "/v1/auth/login" public => login, errors [RATE_LIMITED];
+    /// The signed-in user.
+    GET "/v1/auth/me" => me;
+}
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SignupInput {
     email: String,
@@ -29,25 +25,35 @@ struct SignupInput {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginInput {
     email: String,
     password: String,
 }
 
-async fn signed_in(app: &App, user: super::User, status_created: bool) -> AppResult<Reply> {
-    let issued = token::issue(app, &user.id, &user.email).await?;
-    let data = json!({
-        "user": PublicUser::from(user),
-        "token": issued.token,
-        "expiresAt": crate::clock::timestamp(issued.expires_at),
-    });
-    if status_created { Reply::created(data) } else { Reply::ok(data) }
+/// A signed-in user and the bearer token for their next requests.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct SignedIn {
+    user: PublicUser,
+    token: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
+    expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-async fn signup(app: &App, req: Req, _: Params) -> AppResult<Reply> {
-    let input: SignupInput = req.json()?;
+async fn signed_in(app: &App, user: super::User) -> AppResult<SignedIn> {
+    let issued = token::issue(app, &user.id, &user.email).await?;
+    Ok(SignedIn {
+        user: PublicUser::from(user),
+        token: issued.token,
+        expires_at: issued.expires_at,
+    })
+}
+
+async fn signup(app: &App, req: Req<Json<SignupInput>>, _: Params) -> AppResult<Created<SignedIn>> {
+    let input = req.json()?;
     let email = model::email("email", &input.email)?;
     let name = model::name("name", &input.name, 100)?;
     password::check_strength(&input.password)?;
@@ -64,20 +70,20 @@ async fn signup(app: &App, req: Req, _: Params) -> AppResult<Reply> {
     .await?;
     let user = super::create_user(app, &email, &name, &input.password).await?;
     tracing::info!(user_id = %user.id, "signed up");
-    signed_in(app, user, true).await
+    Reply::created(signed_in(app, user).await?)
 }
 
-async fn login(app: &App, req: Req, _: Params) -> AppResult<Reply> {
-    let input: LoginInput = req.json()?;
+async fn login(app: &App, req: Req<Json<LoginInput>>, _: Params) -> AppResult<Reply<SignedIn>> {
+    let input = req.json()?;
     let email = model::email("email", &input.email)?;
     if input.password.len() > password::MAX_LENGTH * 4 {
         return Err(AppError::validation("password is too long"));
     }
     let user = super::login(app, &email, &input.password, req.source_ip.as_deref()).await?;
-    signed_in(app, user, false).await
+    Reply::ok(signed_in(app, user).await?)
 }
 
-async fn me(app: &App, req: Req, _: Params) -> AppResult<Reply> {
+async fn me(app: &App, req: Req, _: Params) -> AppResult<Reply<PublicUser>> {
     let principal = req.principal()?;
     let user = super::user_by_id(app, principal.user_id())
         .await?

@@ -25,13 +25,14 @@ pub struct User {
 }
 
 /// What a client sees of a user: never the hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicUser {
     pub id: UserId,
     pub email: String,
     pub name: String,
     #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -82,7 +82,7 @@ pub struct OpenCheckout {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Invoice {
     pub id: String,
@@ -191,15 +191,17 @@ pub async fn ensure_configured(app: &App) -> AppResult<()> {
     app.payments.ready().await.map_err(AppError::from)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BillingView {
     pub plan: Plan,
     /// When a past-due subscription's plan lapses to free, if it is in its grace period.
     #[serde(serialize_with = "crate::clock::rfc3339::option::serialize")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub plan_lapses_at: Option<chrono::DateTime<chrono::Utc>>,
     pub status: Option<String>,
     #[serde(serialize_with = "crate::clock::rfc3339::option::serialize")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     pub customer: bool,
@@ -282,7 +284,7 @@ async fn customer(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subsc
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     pub url: String,

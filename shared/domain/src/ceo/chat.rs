@@ -14,20 +14,22 @@ use crate::tenancy::TenantCtx;
 use crate::usage;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub id: String,
     pub title: String,
     pub created_by: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub last_message_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_message: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     pub id: String,
@@ -38,19 +40,20 @@ pub struct ChatMessage {
     pub model: Option<String>,
     pub tokens: Option<u32>,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// On a question the AI could not answer: why (the question is kept all the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
     pub title: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     pub content: String,
@@ -115,7 +118,7 @@ pub fn bounded_history(newest_first: &[ChatMessage], budget: usize) -> Vec<(Spea
     kept
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Exchange {
     pub message: ChatMessage,

@@ -3,7 +3,7 @@
 use super::chat::{self, NewConversation, NewMessage};
 use crate::ai_config::{self, AiConfig, ConfigChange};
 use crate::api::router::Params;
-use crate::api::{Reply, Req, RouteGroup, route};
+use crate::api::{Created, Json, Optional, Reply, Req, route_group};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
@@ -13,60 +13,59 @@ use crate::tasks::context::OrgContext;
 use crate::tenancy::Role;
 use crate::tenancy::{authorize, authorize_with};
 
-pub const ROUTES: RouteGroup = RouteGroup {
-    function: "api-chat",
-    prefixes: &["/v1/orgs/{orgId}/ai-config", "/v1/orgs/{orgId}/conversations"],
-    body_limit: None,
-    ports: &[Port::Ai],
-    routes: &[
-        route!(GET "/v1/orgs/{orgId}/ai-config" => config),
-        route!(PUT "/v1/orgs/{orgId}/ai-config" => change_config),
-        route!(GET "/v1/orgs/{orgId}/conversations" => conversations),
-        route!(POST "/v1/orgs/{orgId}/conversations" => start_conversation),
-        route!(GET "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => messages),
-        route!(POST "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => send),
-    ],
-};
+route_group! {
+    function: "api-chat", tag: "Chat", prefixes: &["/v1/orgs/{orgId}/ai-config", "/v1/orgs/{orgId}/conversations"],
+    body_limit: None, ports: &[Port::Ai];
+    /// The AI CEO's config: its persona and what it knows of the business.
+    GET "/v1/orgs/{orgId}/ai-config" => config;
+    /// Change the AI CEO's config (admin).
+    PUT "/v1/orgs/{orgId}/ai-config" => change_config, errors [VERSION_CONFLICT, CONFLICT];
+    /// The signed-in member's conversations with the AI CEO, newest first.
+    GET "/v1/orgs/{orgId}/conversations" => conversations, query [LIMIT, CURSOR];
+    /// Start a conversation; the body (a title) may be left out.
+    POST "/v1/orgs/{orgId}/conversations" => start_conversation;
+    /// A conversation's messages, oldest first.
+    GET "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => messages, query [LIMIT, CURSOR];
+    /// Send a message; answers the AI CEO's reply (one AI call).
+    POST "/v1/orgs/{orgId}/conversations/{conversationId}/messages" => send,
+        errors [QUOTA_EXCEEDED, CONFLICT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
+}
 
 /// The caller's conversation of the path: a conversation belongs to the member who started it.
-fn conversation_sk(req: &Req, params: &Params) -> AppResult<String> {
+fn conversation_sk<B>(req: &Req<B>, params: &Params) -> AppResult<String> {
     let id = params.get("conversationId");
     crate::ids::check(id, "the conversation id")?;
     Ok(keys::conversation_sk(req.principal()?.user_id(), id))
 }
 
-async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply<AiConfig>> {
     let also = [keys::AI_CONFIG_SK.into()];
     let (_, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     Reply::ok(AiConfig::from_stored(config)?)
 }
 
-async fn change_config(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let change: ConfigChange = req.json()?;
+async fn change_config(app: &App, req: Req<Json<ConfigChange>>, params: Params) -> AppResult<Reply<AiConfig>> {
+    let change = req.json()?;
     let also = [keys::AI_CONFIG_SK.into()];
     let (tenant, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
     let config = AiConfig::from_stored(config)?;
     Reply::ok(ai_config::update(app, &tenant, config, change).await?)
 }
 
-async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<chat::Conversation>>> {
     let limit = model::page_limit(req.query("limit"))?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     let (items, next_cursor) = chat::list(app, &tenant, limit, req.query("cursor").map(str::to_string)).await?;
     Reply::ok(PageOf { items, next_cursor })
 }
 
-async fn start_conversation(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let input: NewConversation = if req.body.iter().all(u8::is_ascii_whitespace) {
-        NewConversation { title: None }
-    } else {
-        req.json()?
-    };
+async fn start_conversation(app: &App, req: Req<Optional<NewConversation>>, params: Params) -> AppResult<Created<chat::Conversation>> {
+    let input = req.json()?.unwrap_or(NewConversation { title: None });
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     Reply::created(chat::start(app, &tenant, input).await?)
 }
 
-async fn messages(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn messages(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<chat::ChatMessage>>> {
     let conversation_sk = conversation_sk(&req, &params)?;
     let limit = model::page_limit(req.query("limit"))?;
     let (tenant, [conversation]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [conversation_sk]).await?;
@@ -76,9 +75,9 @@ async fn messages(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     Reply::ok(PageOf { items, next_cursor })
 }
 
-async fn send(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn send(app: &App, req: Req<Json<NewMessage>>, params: Params) -> AppResult<Created<chat::Exchange>> {
     let conversation_sk = conversation_sk(&req, &params)?;
-    let input: NewMessage = req.json()?;
+    let input = req.json()?;
     let now = app.clock.now();
     let [org, config, policy, usage] = OrgContext::sort_keys(now);
     let also = [conversation_sk, org, config, policy, usage];

@@ -3,7 +3,7 @@
 //! check costs nothing: a secret read, never a call to a paid API).
 
 use crate::api::router::Params;
-use crate::api::{Reply, Req, RouteGroup, route};
+use crate::api::{Reply, Req};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::keys;
@@ -11,40 +11,120 @@ use crate::ports::queue::QueueName;
 use crate::ports::secrets::{SecretName, SecretsError};
 use crate::ports::table::{Key, Query};
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::time::Instant;
 
-pub const ROUTES: RouteGroup = RouteGroup {
-    function: "api-health",
-    prefixes: &["/v1/health"],
-    body_limit: None,
-    ports: &[],
-    routes: &[route!(public GET "/v1/health" => health)],
-};
+/// One dependency's state: whether it is set up, whether it answered, how fast.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct Check {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configured: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+    /// What failed, in a few words (the log has the rest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// The AI provider in use (`offline` answers without a network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<String>,
+    /// How mail leaves (`smtp`, `outbox`), if at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<String>,
+    /// Stripe: both plan prices are set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prices_set: Option<bool>,
+    /// Stripe: prices of live subscriptions that map to no plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unmapped_prices: Option<Vec<String>>,
+}
 
-fn check<E: std::fmt::Display>(started: Instant, outcome: Result<(), E>) -> Value {
-    let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct EventBusCheck {
+    configured: bool,
+    target: Option<String>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct Checks {
+    table: Check,
+    secrets: Check,
+    ai: Check,
+    stripe: Check,
+    stripe_webhook: Check,
+    /// Each queue, and whether this function may send to it.
+    queues: std::collections::BTreeMap<String, bool>,
+    event_bus: EventBusCheck,
+    mail: Check,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Ok,
+    /// Working, with a dependency off or wrong.
+    Degraded,
+    /// The table or the signing key cannot be reached.
+    Unavailable,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Health {
+    status: Status,
+    version: &'static str,
+    checks: Checks,
+}
+
+fn check<E: std::fmt::Display>(started: Instant, outcome: Result<(), E>) -> Check {
+    let latency_ms = Some(ms(started));
     match outcome {
-        Ok(()) => json!({"ok": true, "latencyMs": latency_ms}),
+        Ok(()) => Check {
+            ok: true,
+            latency_ms,
+            ..Check::default()
+        },
         Err(e) => {
             // The full error goes to the log; the public answer keeps its first words.
             tracing::warn!(error = %e, "health check failed");
-            let summary: String = e.to_string().chars().take(120).collect();
-            json!({"ok": false, "latencyMs": latency_ms, "error": summary})
+            Check {
+                latency_ms,
+                error: Some(e.to_string().chars().take(120).collect()),
+                ..Check::default()
+            }
         }
+    }
+}
+
+/// Set up or not, with nothing to reach.
+fn configured(configured: bool) -> Check {
+    Check {
+        ok: true,
+        configured: Some(configured),
+        ..Check::default()
     }
 }
 
 /// Whether a secret is set, without using it: a read of the secret store, never a call to
 /// the paid API it unlocks.
-async fn secret_set(app: &App, name: SecretName) -> Value {
+async fn secret_set(app: &App, name: SecretName) -> Check {
     let started = Instant::now();
     match app.secrets.get(name).await {
-        Ok(_) => json!({"configured": true, "ok": true, "latencyMs": ms(started)}),
-        Err(SecretsError::Missing(_)) => json!({"configured": false, "ok": true}),
+        Ok(_) => Check {
+            latency_ms: Some(ms(started)),
+            ..configured(true)
+        },
+        Err(SecretsError::Missing(_)) => configured(false),
         Err(e) => {
             tracing::warn!(error = %e, secret = name.as_str(), "health: secret store unreachable");
-            json!({"configured": false, "ok": false, "error": "the secret store could not be reached"})
+            Check {
+                configured: Some(false),
+                error: Some("the secret store could not be reached".into()),
+                ..Check::default()
+            }
         }
     }
 }
@@ -55,27 +135,29 @@ fn ms(started: Instant) -> f64 {
 
 /// Stripe: the key set, both prices given, and no subscription seen at a price that maps to
 /// no plan (those orgs are on free until it is mapped).
-async fn stripe(app: &App) -> AppResult<Value> {
+async fn stripe(app: &App) -> AppResult<Check> {
     let mut check = secret_set(app, SecretName::StripeSecretKey).await;
     let billing = &app.settings.billing;
     let prices = billing.price_pro.is_some() && billing.price_enterprise.is_some();
     let seen = app.table.query(Query::partition(keys::UNMAPPED_PRICES_PK).limit(20)).await?.items;
-    let unmapped: Vec<&str> = seen
+    let unmapped: Vec<String> = seen
         .iter()
         .filter_map(|item| item.get("price").and_then(Value::as_str))
         .filter(|price| billing.plan_for_price(price).is_none())
+        .map(str::to_string)
         .collect();
-    check["configured"] = (check["configured"] == true && prices).into();
-    check["pricesSet"] = prices.into();
-    check["unmappedPrices"] = json!(unmapped);
+    check.configured = Some(check.configured == Some(true) && prices);
+    check.prices_set = Some(prices);
     if !unmapped.is_empty() {
-        check["ok"] = false.into();
-        check["error"] = "subscriptions pay prices that map to no plan: set STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE".into();
+        check.ok = false;
+        check.error = Some("subscriptions pay prices that map to no plan: set STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE".into());
     }
+    check.unmapped_prices = Some(unmapped);
     Ok(check)
 }
 
-async fn health(app: &App, _: Req, _: Params) -> AppResult<Reply> {
+/// `GET /v1/health` (its row is in `routes::api_health`, beside the contract's).
+pub async fn health(app: &App, _: Req, _: Params) -> AppResult<Reply<Health>> {
     let started = Instant::now();
     let table = check(
         started,
@@ -86,50 +168,61 @@ async fn health(app: &App, _: Req, _: Params) -> AppResult<Reply> {
     );
     let started = Instant::now();
     let secrets = check(started, app.secrets.get(SecretName::JwtSigningKey).await.map(|_| ()));
-    let healthy = table["ok"] == true && secrets["ok"] == true;
+    let healthy = table.ok && secrets.ok;
     let deps = &app.settings.dependencies;
-    let mut ai = match deps.ai_provider.as_str() {
-        crate::ports::ai::OFFLINE_PROVIDER => json!({"configured": true, "ok": true}),
+    let ai = match deps.ai_provider.as_str() {
+        crate::ports::ai::OFFLINE_PROVIDER => configured(true),
         _ => secret_set(app, SecretName::AiApiKey).await,
     };
-    ai["provider"] = deps.ai_provider.clone().into();
     let stripe = if healthy {
         stripe(app).await?
     } else {
-        json!({"ok": false, "error": "the table is unreachable"})
+        Check {
+            error: Some("the table is unreachable".into()),
+            ..Check::default()
+        }
     };
-    let queues: serde_json::Map<String, Value> = QueueName::ALL
-        .iter()
-        .map(|q| (q.as_str().to_string(), deps.queues.contains(q).into()))
-        .collect();
-    let mut mail = match deps.mail.as_deref() {
+    let mail = match deps.mail.as_deref() {
         Some("smtp") => secret_set(app, SecretName::SmtpUrl).await,
-        Some(_) => json!({"configured": true, "ok": true}),
-        None => json!({"configured": false, "ok": true}),
+        Some(_) => configured(true),
+        None => configured(false),
     };
-    mail["transport"] = json!(deps.mail);
-    let checks = json!({
-        "table": table,
-        "secrets": secrets,
-        "ai": ai,
-        "stripe": stripe,
-        "stripeWebhook": secret_set(app, SecretName::StripeWebhookSecret).await,
-        "queues": queues,
-        "eventBus": {"configured": deps.event_bus.is_some(), "target": deps.event_bus},
-        "mail": mail,
-    });
-    let all_ok = checks
-        .as_object()
-        .into_iter()
-        .flatten()
-        .all(|(_, c)| c.get("ok").is_none_or(|ok| ok == true));
-    Ok(Reply {
-        // 503 when the API cannot work at all; a dependency that is off or wrong is reported.
-        status: if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
-        data: json!({
-            "status": if !healthy { "unavailable" } else if all_ok { "ok" } else { "degraded" },
-            "version": env!("CARGO_PKG_VERSION"),
-            "checks": checks,
-        }),
-    })
+    let checks = Checks {
+        table,
+        secrets,
+        ai: Check {
+            provider: Some(deps.ai_provider.clone()),
+            ..ai
+        },
+        stripe,
+        stripe_webhook: secret_set(app, SecretName::StripeWebhookSecret).await,
+        queues: QueueName::ALL
+            .iter()
+            .map(|q| (q.as_str().to_string(), deps.queues.contains(q)))
+            .collect(),
+        event_bus: EventBusCheck {
+            configured: deps.event_bus.is_some(),
+            target: deps.event_bus.clone(),
+        },
+        mail: Check {
+            transport: deps.mail.clone(),
+            ..mail
+        },
+    };
+    let all_ok = [&checks.ai, &checks.stripe, &checks.stripe_webhook, &checks.mail]
+        .iter()
+        .all(|c| c.ok);
+    let health = Health {
+        status: if !healthy {
+            Status::Unavailable
+        } else if all_ok {
+            Status::Ok
+        } else {
+            Status::Degraded
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        checks,
+    };
+    // 503 when the API cannot work at all; a dependency that is off or wrong is reported.
+    Reply::with_status(health, if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE })
 }

@@ -12,7 +12,7 @@ use crate::ports::table::{Condition, Query, TableError, TxOp};
 use crate::tenancy::TenantCtx;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ActivityKind {
     Call,
@@ -21,7 +21,7 @@ pub enum ActivityKind {
     Note,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     pub id: String,
@@ -30,13 +30,15 @@ pub struct Activity {
     pub kind: ActivityKind,
     pub summary: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     pub created_by: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewActivity {
     #[serde(rename = "type")]
@@ -45,25 +47,28 @@ pub struct NewActivity {
     pub occurred_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Meeting {
     pub id: String,
     pub lead_id: LeadId,
     pub title: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub starts_at: chrono::DateTime<chrono::Utc>,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub ends_at: chrono::DateTime<chrono::Utc>,
     pub attendees: Vec<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
     pub created_by: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewMeeting {
     pub title: String,

@@ -13,7 +13,7 @@ use crate::ports::table::{Condition, Item, Query, TableError, delete_all, item_k
 use crate::tenancy::TenantCtx;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LeadStatus {
     #[default]
@@ -24,7 +24,7 @@ pub enum LeadStatus {
     Lost,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -33,7 +33,7 @@ pub enum Priority {
     High,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lead {
     pub id: LeadId,
@@ -49,23 +49,27 @@ pub struct Lead {
     pub owner_id: Option<UserId>,
     pub value: Option<f64>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When someone (or the agent) means to follow up next.
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub next_follow_up_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The last computed score, stored when it changes.
     #[serde(default)]
     pub score: Option<score::StoredScore>,
     pub created_by: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
 
 /// The fields a client sets; every one optional in a patch, where `null` clears it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LeadFields {
     pub name: Option<String>,

@@ -18,15 +18,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// What is kept on the lead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredScore {
     pub value: u8,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub scored_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Factor {
     pub name: &'static str,
@@ -36,7 +37,7 @@ pub struct Factor {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadScore {
     pub lead_id: LeadId,
@@ -45,6 +46,7 @@ pub struct LeadScore {
     pub engagement: f64,
     pub factors: Vec<Factor>,
     #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub scored_at: chrono::DateTime<chrono::Utc>,
     /// The stored score before this one, if any.
     pub previous: Option<u8>,

@@ -1,47 +1,54 @@
 //! `api-orgs`: organisations, members, invitations and usage.
 
-use super::{Role, invitations, members};
+use super::invitations::Invitation;
+use super::{Membership, OrgView, Role, invitations, members};
 use crate::api::router::Params;
-use crate::api::{Reply, Req, RouteGroup, route};
+use crate::api::{Created, Json, Reply, Req, route_group};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::ids::UserId;
 use crate::keys;
-use crate::model::{self, nullable};
+use crate::model::{self, Deleted, nullable};
 use crate::ports::Port;
 use crate::tenancy::{authorize, authorize_with};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-pub const ROUTES: RouteGroup = RouteGroup {
-    function: "api-orgs",
-    prefixes: &["/v1/orgs", "/v1/invitations"],
-    body_limit: None,
-    ports: &[Port::Mailer, Port::Payments],
-    routes: &[
-        route!(POST "/v1/orgs" => create),
-        route!(GET "/v1/orgs" => list_mine),
-        route!(GET "/v1/orgs/{orgId}" => read),
-        route!(PATCH "/v1/orgs/{orgId}" => update),
-        route!(DELETE "/v1/orgs/{orgId}" => delete),
-        route!(GET "/v1/orgs/{orgId}/members" => members),
-        route!(POST "/v1/orgs/{orgId}/members" => invite),
-        route!(PATCH "/v1/orgs/{orgId}/members/{userId}" => change_role),
-        route!(DELETE "/v1/orgs/{orgId}/members/{userId}" => remove_member),
-        route!(DELETE "/v1/orgs/{orgId}/invitations/{email}" => revoke_invitation),
-        route!(POST "/v1/invitations/{token}/accept" => accept),
-        route!(GET "/v1/orgs/{orgId}/usage" => usage),
-    ],
-};
+route_group! {
+    function: "api-orgs", tag: "Orgs", prefixes: &["/v1/orgs", "/v1/invitations"], body_limit: None, ports: &[Port::Mailer, Port::Payments];
+    /// Create an org; its creator is its owner.
+    POST "/v1/orgs" => create, errors [FREE_ORG_LIMIT];
+    /// The orgs the signed-in user belongs to, with their role in each.
+    GET "/v1/orgs" => list_mine;
+    /// Read an org.
+    GET "/v1/orgs/{orgId}" => read;
+    /// Rename an org or change its time zone (admin).
+    PATCH "/v1/orgs/{orgId}" => update, errors [VERSION_CONFLICT, CONFLICT];
+    /// Delete an org and everything in it, after ending its subscription (owner).
+    DELETE "/v1/orgs/{orgId}" => delete, errors [PAYMENT_PROVIDER_ERROR, CONFLICT];
+    /// The members, and the pending invitations for admins.
+    GET "/v1/orgs/{orgId}/members" => members;
+    /// Invite someone by email (admin); the invitation is mailed.
+    POST "/v1/orgs/{orgId}/members" => invite, errors [ALREADY_MEMBER, CONFLICT];
+    /// Change a member's role (admin; only an owner makes or unmakes owners).
+    PATCH "/v1/orgs/{orgId}/members/{userId}" => change_role, errors [LAST_OWNER, CONFLICT];
+    /// Remove a member (admin), or leave the org (any member, themselves).
+    DELETE "/v1/orgs/{orgId}/members/{userId}" => remove_member, errors [LAST_OWNER, CONFLICT];
+    /// Revoke a pending invitation (admin).
+    DELETE "/v1/orgs/{orgId}/invitations/{email}" => revoke_invitation, errors [VALIDATION_ERROR, CONFLICT];
+    /// Accept an invitation sent to the signed-in user's address.
+    POST "/v1/invitations/{token}/accept" => accept, errors [ALREADY_MEMBER, CONFLICT];
+    /// This month's usage against the plan's quotas.
+    GET "/v1/orgs/{orgId}/usage" => usage;
+}
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateOrg {
     name: String,
     time_zone: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct UpdateOrg {
     name: Option<String>,
@@ -50,31 +57,31 @@ struct UpdateOrg {
     version: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteMember {
     email: String,
     role: Role,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangeRole {
     role: Role,
 }
 
-async fn create(app: &App, req: Req, _: Params) -> AppResult<Reply> {
-    let input: CreateOrg = req.json()?;
+async fn create(app: &App, req: Req<Json<CreateOrg>>, _: Params) -> AppResult<Created<OrgView>> {
+    let input = req.json()?;
     let name = model::name("name", &input.name, 100)?;
     let tz = super::time_zone(input.time_zone.as_deref())?;
     Reply::created(super::create(app, req.principal()?, name, tz).await?)
 }
 
-async fn list_mine(app: &App, req: Req, _: Params) -> AppResult<Reply> {
+async fn list_mine(app: &App, req: Req, _: Params) -> AppResult<Reply<Vec<OrgView>>> {
     Reply::ok(super::list_mine(app, req.principal()?).await?)
 }
 
-async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply<OrgView>> {
     let also = [keys::ORG_SK.into()];
     let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     Reply::ok(super::OrgView {
@@ -83,8 +90,8 @@ async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     })
 }
 
-async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let input: UpdateOrg = req.json()?;
+async fn update(app: &App, req: Req<Json<UpdateOrg>>, params: Params) -> AppResult<Reply<OrgView>> {
+    let input = req.json()?;
     let name = input.name.as_deref().map(|n| model::name("name", n, 100)).transpose()?;
     let tz = input.time_zone.map(|tz| super::time_zone(tz.as_deref())).transpose()?;
     let also = [keys::ORG_SK.into()];
@@ -96,21 +103,39 @@ async fn update(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     })
 }
 
+/// An org's people: its members, and for admins its pending invitations.
+#[derive(Serialize, schemars::JsonSchema)]
+struct Members {
+    members: Vec<Membership>,
+    invitations: Vec<Invitation>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Removed {
+    removed: bool,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Revoked {
+    revoked: bool,
+    email: String,
+}
+
 /// The member's id from the path, checked.
 fn user_id(params: &Params) -> AppResult<UserId> {
     Ok(UserId::parse(params.get("userId"), "the user id")?)
 }
 
-async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn delete(app: &App, req: Req, params: Params) -> AppResult<Reply<Deleted>> {
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Owner).await?;
     // Nothing is deleted until the org has stopped being charged: when Stripe cannot be
     // reached this answers 503 and the org stays whole.
     crate::billing::close(app, &tenant).await?;
     super::delete(app, &tenant).await?;
-    Reply::ok(json!({"deleted": true}))
+    Reply::ok(Deleted::yes())
 }
 
-async fn members(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn members(app: &App, req: Req, params: Params) -> AppResult<Reply<Members>> {
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     let members = members::list(app, &tenant).await?;
     // Pending invitations are for those who can act on them.
@@ -119,11 +144,11 @@ async fn members(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     } else {
         Vec::new()
     };
-    Reply::ok(json!({"members": members, "invitations": invitations}))
+    Reply::ok(Members { members, invitations })
 }
 
-async fn invite(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let input: InviteMember = req.json()?;
+async fn invite(app: &App, req: Req<Json<InviteMember>>, params: Params) -> AppResult<Created<Invitation>> {
+    let input = req.json()?;
     let email = model::email("email", &input.email)?;
     let also = [keys::ORG_SK.into(), keys::org_invite_sk(&email)];
     let (tenant, [org, previous]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
@@ -131,31 +156,31 @@ async fn invite(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     Reply::created(invitations::invite(app, &tenant, &org.name, email, input.role, previous.as_ref()).await?)
 }
 
-async fn change_role(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let input: ChangeRole = req.json()?;
+async fn change_role(app: &App, req: Req<Json<ChangeRole>>, params: Params) -> AppResult<Reply<Membership>> {
+    let input = req.json()?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Admin).await?;
     Reply::ok(members::change_role(app, &tenant, &user_id(&params)?, input.role).await?)
 }
 
-async fn remove_member(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn remove_member(app: &App, req: Req, params: Params) -> AppResult<Reply<Removed>> {
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     members::remove(app, &tenant, &user_id(&params)?).await?;
-    Reply::ok(json!({"removed": true}))
+    Reply::ok(Removed { removed: true })
 }
 
-async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Reply<Revoked>> {
     let email = model::email("the email in the path", params.get("email"))?;
     let also = [keys::org_invite_sk(&email)];
     let (tenant, [pending]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
     invitations::revoke(app, &tenant, pending).await?;
-    Reply::ok(json!({"revoked": true, "email": email}))
+    Reply::ok(Revoked { revoked: true, email })
 }
 
-async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply<Membership>> {
     Reply::ok(invitations::accept(app, req.principal()?, params.get("token")).await?)
 }
 
-async fn usage(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn usage(app: &App, req: Req, params: Params) -> AppResult<Reply<crate::usage::UsageReport>> {
     let now = app.clock.now();
     let also = [keys::ORG_SK.into(), keys::usage_sk(&crate::usage::month(now))];
     let (_, [org, usage]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;

@@ -15,7 +15,7 @@ use crate::tenancy::{Role, TenantCtx};
 use crate::usage::Plan;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Org {
     pub id: OrgId,
@@ -24,11 +24,14 @@ pub struct Org {
     /// Set while a past-due subscription is in its grace period: the plan lapses to free
     /// at this time unless a payment comes first.
     #[serde(default, with = "crate::clock::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub plan_until: Option<chrono::DateTime<chrono::Utc>>,
     pub time_zone: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
@@ -60,7 +63,7 @@ impl Org {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Membership {
     pub org_id: OrgId,
@@ -69,6 +72,7 @@ pub struct Membership {
     pub name: String,
     pub role: Role,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub joined_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
@@ -96,7 +100,7 @@ pub fn owners_change(org_id: &OrgId, delta: i64) -> TxOp {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgView {
     #[serde(flatten)]

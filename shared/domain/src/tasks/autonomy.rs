@@ -11,7 +11,7 @@ use crate::ports::table::Item;
 use crate::tenancy::TenantCtx;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Autonomy {
     Auto,
@@ -19,7 +19,7 @@ pub enum Autonomy {
     Off,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutonomyPolicy {
     pub post: Autonomy,
@@ -27,6 +27,7 @@ pub struct AutonomyPolicy {
     pub follow_up: Autonomy,
     pub updated_by: Option<String>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// 0 until first saved.
     pub version: u64,
@@ -60,7 +61,7 @@ impl AutonomyPolicy {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicyChange {
     pub post: Option<Autonomy>,

@@ -1,9 +1,9 @@
 //! api-tasks: tasks, their approval, the autonomy policy, and the agent's insights.
 
 use super::autonomy::{Autonomy, AutonomyPolicy, PolicyChange};
-use super::{NewTask, Origin, TaskFilter, TaskStatus, TaskType};
+use super::{NewTask, Origin, Task, TaskFilter, TaskStatus, TaskType};
 use crate::api::router::Params;
-use crate::api::{Reply, Req, RouteGroup, route};
+use crate::api::{Created, Json, Reply, Req, route_group};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::ids::TaskId;
@@ -16,36 +16,39 @@ use crate::tenancy::Role;
 use crate::tenancy::{authorize, authorize_with};
 use crate::usage;
 
-pub const ROUTES: RouteGroup = RouteGroup {
-    function: "api-tasks",
-    prefixes: &[
-        "/v1/orgs/{orgId}/tasks",
-        "/v1/orgs/{orgId}/autonomy",
-        "/v1/orgs/{orgId}/insights",
-        "/v1/orgs/{orgId}/agent",
-    ],
-    body_limit: None,
-    ports: &[Port::Ai, Port::Events],
-    routes: &[
-        route!(GET "/v1/orgs/{orgId}/tasks" => list),
-        route!(POST "/v1/orgs/{orgId}/tasks" => create),
-        route!(GET "/v1/orgs/{orgId}/tasks/{taskId}" => read),
-        route!(POST "/v1/orgs/{orgId}/tasks/{taskId}/cancel" => cancel),
-        route!(POST "/v1/orgs/{orgId}/tasks/{taskId}/approve" => approve),
-        route!(POST "/v1/orgs/{orgId}/tasks/{taskId}/reject" => reject),
-        route!(GET "/v1/orgs/{orgId}/autonomy" => policy),
-        route!(PUT "/v1/orgs/{orgId}/autonomy" => change_policy),
-        route!(GET "/v1/orgs/{orgId}/insights" => insights),
-        route!(POST "/v1/orgs/{orgId}/agent/analyze" => analyze),
-    ],
-};
+route_group! {
+    function: "api-tasks", tag: "Tasks",
+    prefixes: &["/v1/orgs/{orgId}/tasks", "/v1/orgs/{orgId}/autonomy", "/v1/orgs/{orgId}/insights", "/v1/orgs/{orgId}/agent"],
+    body_limit: None, ports: &[Port::Ai, Port::Events];
+    /// List the org's tasks, soonest due first.
+    GET "/v1/orgs/{orgId}/tasks" => list, query [TASK_STATUS, TASK_TYPE, LIMIT, CURSOR];
+    /// Schedule a task for the executor; what it will send is checked against the quotas now.
+    POST "/v1/orgs/{orgId}/tasks" => create, errors [AUTONOMY_OFF, QUOTA_EXCEEDED, CONFLICT];
+    /// Read a task.
+    GET "/v1/orgs/{orgId}/tasks/{taskId}" => read;
+    /// Cancel a pending task (its creator, or an admin).
+    POST "/v1/orgs/{orgId}/tasks/{taskId}/cancel" => cancel, errors [TASK_NOT_PENDING, CONFLICT];
+    /// Approve a task that waits for approval (admin).
+    POST "/v1/orgs/{orgId}/tasks/{taskId}/approve" => approve, errors [TASK_NOT_AWAITING_APPROVAL, CONFLICT];
+    /// Reject a task that waits for approval (admin).
+    POST "/v1/orgs/{orgId}/tasks/{taskId}/reject" => reject, errors [TASK_NOT_AWAITING_APPROVAL, CONFLICT];
+    /// The autonomy policy: what the AI may do alone, with approval, or not at all.
+    GET "/v1/orgs/{orgId}/autonomy" => policy;
+    /// Change the autonomy policy (admin).
+    PUT "/v1/orgs/{orgId}/autonomy" => change_policy, errors [VERSION_CONFLICT, CONFLICT];
+    /// The agent's insights, newest first.
+    GET "/v1/orgs/{orgId}/insights" => insights, query [LIMIT, CURSOR];
+    /// Run the agent's analysis for the org now (one AI call).
+    POST "/v1/orgs/{orgId}/agent/analyze" => analyze,
+        errors [QUOTA_EXCEEDED, RATE_LIMITED, CONFLICT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
+}
 
 /// The task's id from the path, checked, and its key.
 fn task_sk(params: &Params) -> AppResult<String> {
     Ok(keys::task_sk(&TaskId::parse(params.get("taskId"), "the task id")?))
 }
 
-async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Task>>> {
     let filter = TaskFilter {
         status: model::enum_param::<TaskStatus>("status", req.query("status"), "PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED")?,
         kind: model::enum_param::<TaskType>("type", req.query("type"), "social_media_post, email_campaign, lead_followup")?,
@@ -56,8 +59,8 @@ async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     Reply::ok(PageOf { items, next_cursor })
 }
 
-async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let input: NewTask = req.json()?;
+async fn create(app: &App, req: Req<Json<NewTask>>, params: Params) -> AppResult<Created<Task>> {
+    let input = req.json()?;
     let now = app.clock.now();
     let also = [keys::ORG_SK.into(), keys::usage_sk(&usage::month(now)), keys::AUTONOMY_SK.into()];
     let (tenant, [org, used, policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
@@ -79,13 +82,13 @@ async fn create(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     Reply::created(task)
 }
 
-async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply<Task>> {
     let task_sk = task_sk(&params)?;
     let (_, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [task_sk]).await?;
     Reply::ok(super::task_from(task)?)
 }
 
-async fn cancel(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn cancel(app: &App, req: Req, params: Params) -> AppResult<Reply<Task>> {
     let task_sk = task_sk(&params)?;
     let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [task_sk]).await?;
     let task = super::task_from(task)?;
@@ -96,43 +99,43 @@ async fn cancel(app: &App, req: Req, params: Params) -> AppResult<Reply> {
     Reply::ok(super::cancel(app, &tenant, task).await?)
 }
 
-async fn approve(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn approve(app: &App, req: Req, params: Params) -> AppResult<Reply<Task>> {
     decide(app, req, params, true).await
 }
 
-async fn reject(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn reject(app: &App, req: Req, params: Params) -> AppResult<Reply<Task>> {
     decide(app, req, params, false).await
 }
 
-async fn decide(app: &App, req: Req, params: Params, approve: bool) -> AppResult<Reply> {
+async fn decide(app: &App, req: Req, params: Params, approve: bool) -> AppResult<Reply<Task>> {
     let task_sk = task_sk(&params)?;
     let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [task_sk]).await?;
     let task = super::task_from(task)?;
     Reply::ok(super::decide(app, &tenant, task, approve).await?)
 }
 
-async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
     let also = [keys::AUTONOMY_SK.into()];
     let (_, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     Reply::ok(AutonomyPolicy::from_stored(policy)?)
 }
 
-async fn change_policy(app: &App, req: Req, params: Params) -> AppResult<Reply> {
-    let change: PolicyChange = req.json()?;
+async fn change_policy(app: &App, req: Req<Json<PolicyChange>>, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
+    let change = req.json()?;
     let also = [keys::AUTONOMY_SK.into()];
     let (tenant, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
     let policy = AutonomyPolicy::from_stored(policy)?;
     Reply::ok(super::autonomy::update(app, &tenant, policy, change).await?)
 }
 
-async fn insights(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn insights(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<crate::agent::Insight>>> {
     let limit = model::page_limit(req.query("limit"))?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     let (items, next_cursor) = crate::agent::insights(app, &tenant, limit, req.query("cursor").map(str::to_string)).await?;
     Reply::ok(PageOf { items, next_cursor })
 }
 
-async fn analyze(app: &App, req: Req, params: Params) -> AppResult<Reply> {
+async fn analyze(app: &App, req: Req, params: Params) -> AppResult<Reply<crate::agent::AnalysisReport>> {
     let now = app.clock.now();
     let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, OrgContext::sort_keys(now)).await?;
     let org = OrgContext::from_items(items, now)?;

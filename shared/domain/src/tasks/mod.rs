@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskType {
     SocialMediaPost,
@@ -48,7 +48,7 @@ impl TaskType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
     Pending,
@@ -60,7 +60,7 @@ pub enum TaskStatus {
 
 /// Whether a task may run. Members' tasks need no approval; the agent's are checked against
 /// the org's autonomy policy by the executor when they fall due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
     NotRequired,
@@ -73,14 +73,14 @@ pub enum Approval {
     Rejected,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Member,
     Agent,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     pub id: TaskId,
@@ -91,22 +91,28 @@ pub struct Task {
     pub approval: Approval,
     pub origin: Origin,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub run_at: chrono::DateTime<chrono::Utc>,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub attempts: u32,
     /// While IN_PROGRESS: when the claim may be taken again if the run never finished.
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub lease_until: Option<chrono::DateTime<chrono::Utc>>,
     pub created_by: UserId,
     pub decided_by: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub updated_at: chrono::DateTime<chrono::Utc>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// What the task will spend of the month's quotas when it runs: checked against what is
     /// left when it is created, reserved when it is claimed.
@@ -127,13 +133,14 @@ pub struct Task {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Draft {
     pub text: String,
     pub provider: String,
     pub model: String,
     #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub written_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -175,7 +182,7 @@ impl Task {
 }
 
 /// What each type of task takes; checked on creation, read again by the runner.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PostInput {
     pub topic: String,
@@ -183,7 +190,7 @@ pub struct PostInput {
     pub platform: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CampaignInput {
     pub subject: String,
@@ -191,7 +198,7 @@ pub struct CampaignInput {
     pub lead_ids: Vec<LeadId>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FollowupInput {
     pub lead_id: LeadId,
@@ -254,7 +261,7 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
     Ok(cleaned?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewTask {
     #[serde(rename = "type")]

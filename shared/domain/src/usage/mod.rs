@@ -11,7 +11,7 @@ use crate::tenancy::TenantCtx;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {
     #[default]
@@ -49,7 +49,7 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 pub enum Metric {
     Tasks,
     Posts,
@@ -104,7 +104,7 @@ pub fn used(usage: Option<&crate::ports::table::Item>, metric: Metric) -> i64 {
 /// What a task spends of the sending quotas when it runs: checked against what is left when
 /// the task is created, reserved when it is claimed, trued up to what was sent when it ends.
 /// `tasks` is the agent's proposal, metered when it runs rather than when proposed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Need {
     pub tasks: i64,
@@ -282,7 +282,7 @@ pub const AI_LEDGER_DAYS: i64 = 90;
 /// The month's total of AI tokens (prompt and completion), beside the quota counters.
 pub const AI_TOKENS: &str = "aiTokens";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricUsage {
     pub used: i64,
@@ -290,12 +290,13 @@ pub struct MetricUsage {
     pub remaining: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageReport {
     pub plan: Plan,
     pub month: String,
     #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
+    #[schemars(with = "crate::clock::Timestamp")]
     pub resets_at: chrono::DateTime<chrono::Utc>,
     pub tasks: MetricUsage,
     pub posts: MetricUsage,

@@ -1,0 +1,266 @@
+//! What a route promises beyond its handler's types: its query parameters with their
+//! limits, its error codes with their statuses, and its body's kind. Rows name these in
+//! `route_group!`; the `openapi` module writes the document from them and the handlers' types.
+//! This is plain static data; the schema code lives behind `RouteSchemas`, which only the
+//! functions that serve the contract link.
+
+use super::{Json, NoBody, Optional, Params, Reply, Req};
+use crate::app::App;
+use crate::error::AppResult;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde_json::Value;
+use std::future::Future;
+
+/// A query parameter a route reads, with the limits it enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryParam {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub kind: QueryKind,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum QueryKind {
+    /// A whole number within bounds, with its default.
+    Integer { min: u64, max: u64, default: u64 },
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Text, at most this many characters.
+    Text { max_length: u64 },
+}
+
+/// The query parameters of the routes, each declared once.
+pub mod query {
+    use super::{QueryKind, QueryParam};
+
+    pub const LIMIT: QueryParam = QueryParam {
+        name: "limit",
+        description: "Items per page.",
+        kind: QueryKind::Integer {
+            min: 1,
+            max: 100,
+            default: 50,
+        },
+    };
+    pub const CURSOR: QueryParam = QueryParam {
+        name: "cursor",
+        description: "The `nextCursor` of the previous page; absent for the first page.",
+        kind: QueryKind::Text { max_length: 2048 },
+    };
+    pub const LEAD_STATUS: QueryParam = QueryParam {
+        name: "status",
+        description: "Only leads with this status.",
+        kind: QueryKind::OneOf(&["new", "contacted", "qualified", "won", "lost"]),
+    };
+    pub const OWNER: QueryParam = QueryParam {
+        name: "owner",
+        description: "Only leads this member owns (a user id).",
+        kind: QueryKind::Text { max_length: 64 },
+    };
+    pub const TAG: QueryParam = QueryParam {
+        name: "tag",
+        description: "Only leads with this tag (any case).",
+        kind: QueryKind::Text { max_length: 40 },
+    };
+    pub const TASK_STATUS: QueryParam = QueryParam {
+        name: "status",
+        description: "Only tasks with this status.",
+        kind: QueryKind::OneOf(&["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"]),
+    };
+    pub const TASK_TYPE: QueryParam = QueryParam {
+        name: "type",
+        description: "Only tasks of this type.",
+        kind: QueryKind::OneOf(&["social_media_post", "email_campaign", "lead_followup"]),
+    };
+}
+
+/// An error code a route can answer, and its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub status: u16,
+    pub meaning: &'static str,
+}
+
+/// Every error code of the API, each with the one status it goes out with.
+pub mod codes {
+    use super::ErrorCode;
+
+    macro_rules! codes {
+        ($($name:ident $status:literal $meaning:literal;)*) => {
+            $(pub const $name: ErrorCode = ErrorCode { code: stringify!($name), status: $status, meaning: $meaning };)*
+            /// The whole catalogue.
+            pub const ALL: &[ErrorCode] = &[$($name),*];
+        };
+    }
+
+    codes! {
+        INVALID_JSON 400 "The body is missing or is not JSON.";
+        VALIDATION_ERROR 400 "A field or parameter is missing, of the wrong type or out of bounds; the message names it.";
+        INVALID_ID 400 "An id in the path is not an id.";
+        INVALID_CURSOR 400 "The cursor is not one this API gave.";
+        INVALID_SIGNATURE 400 "The Stripe-Signature header does not verify.";
+        INVALID_EVENT 400 "The signed body is not a Stripe event.";
+        UNAUTHORIZED 401 "No valid bearer token, or the account is gone.";
+        TOKEN_EXPIRED 401 "The token has expired: sign in again.";
+        QUOTA_EXCEEDED 402 "The plan's monthly quota is spent.";
+        FORBIDDEN 403 "Not a member of the org, or the role is too low.";
+        NOT_FOUND 404 "The org or the item in the path does not exist.";
+        CONFLICT 409 "The item changed meanwhile: read it again.";
+        VERSION_CONFLICT 409 "The version sent is not the current one.";
+        EMAIL_TAKEN 409 "An account with this address exists.";
+        ALREADY_MEMBER 409 "The address belongs to a member already.";
+        LAST_OWNER 409 "An org keeps at least one owner.";
+        FREE_ORG_LIMIT 409 "The user owns as many free orgs as allowed.";
+        ALREADY_SUBSCRIBED 409 "The org has a live subscription: manage it in the portal.";
+        NO_BILLING_ACCOUNT 409 "The org has never subscribed.";
+        TASK_NOT_PENDING 409 "The task is no longer pending.";
+        TASK_NOT_AWAITING_APPROVAL 409 "The task is not waiting for approval.";
+        AUTONOMY_OFF 409 "The autonomy policy forbids this kind of task.";
+        PAYLOAD_TOO_LARGE 413 "The body is over the route's limit.";
+        RATE_LIMITED 429 "Too many attempts; the Retry-After header says when to try again.";
+        INTERNAL 500 "A failure on our side; the message names the request.";
+        AI_PROVIDER_ERROR 502 "The AI provider refused the request.";
+        PAYMENT_PROVIDER_ERROR 502 "Stripe refused the request.";
+        UNAVAILABLE 503 "A dependency is briefly unavailable; the Retry-After header says when to try again.";
+        AI_RATE_LIMITED 503 "The AI provider is rate limiting; Retry-After says when to try again.";
+        AI_UNAVAILABLE 503 "The AI provider is unavailable; Retry-After says when to try again.";
+        AI_NOT_CONFIGURED 503 "No AI provider is configured.";
+        BILLING_NOT_CONFIGURED 503 "Billing is off until Stripe is configured.";
+        WEBHOOK_NOT_CONFIGURED 503 "No webhook signing secret is configured.";
+    }
+}
+
+/// Every error a route can answer: those of every route of its shape, then its own.
+pub fn errors_of(pattern: &str, endpoint: &super::Endpoint) -> Vec<ErrorCode> {
+    use codes::*;
+    let mut errors = vec![PAYLOAD_TOO_LARGE, INTERNAL, UNAVAILABLE];
+    if endpoint.signed_in {
+        errors.extend([UNAUTHORIZED, TOKEN_EXPIRED]);
+    }
+    if pattern.contains('{') {
+        errors.extend([INVALID_ID, NOT_FOUND]);
+    }
+    if pattern.contains("{orgId}") {
+        errors.push(FORBIDDEN);
+    }
+    if endpoint.takes_body {
+        errors.extend([INVALID_JSON, VALIDATION_ERROR]);
+    }
+    if !endpoint.query.is_empty() {
+        errors.push(VALIDATION_ERROR);
+    }
+    if endpoint.query.iter().any(|q| q.name == "cursor") {
+        errors.push(INVALID_CURSOR);
+    }
+    errors.extend(endpoint.errors.iter().copied());
+    let mut seen = Vec::new();
+    errors.retain(|e| {
+        let new = !seen.contains(&e.code);
+        seen.push(e.code);
+        new
+    });
+    errors.sort_by_key(|e| (e.status, e.code));
+    errors
+}
+
+/// What a route's body is, for the contract.
+pub trait RequestBody {
+    const TAKES_BODY: bool;
+    /// The body's schema and whether it is required; `None` for no body.
+    fn schema(generator: &mut SchemaGenerator) -> Option<(Schema, bool)>;
+}
+
+impl RequestBody for NoBody {
+    const TAKES_BODY: bool = false;
+    fn schema(_: &mut SchemaGenerator) -> Option<(Schema, bool)> {
+        None
+    }
+}
+
+impl<T: JsonSchema> RequestBody for Json<T> {
+    const TAKES_BODY: bool = true;
+    fn schema(generator: &mut SchemaGenerator) -> Option<(Schema, bool)> {
+        Some((generator.subschema_for::<T>(), true))
+    }
+}
+
+impl<T: JsonSchema> RequestBody for Optional<T> {
+    const TAKES_BODY: bool = true;
+    fn schema(generator: &mut SchemaGenerator) -> Option<(Schema, bool)> {
+        Some((generator.subschema_for::<T>(), false))
+    }
+}
+
+/// A Stripe event as Stripe signs it: the handler reads the raw bytes to verify them.
+pub struct StripeEvent;
+
+impl RequestBody for StripeEvent {
+    const TAKES_BODY: bool = true;
+    fn schema(_: &mut SchemaGenerator) -> Option<(Schema, bool)> {
+        Some((
+            json_schema!({
+                "type": "object",
+                "description": "A Stripe event (https://docs.stripe.com/api/events/object), verified against the Stripe-Signature header before it is read.",
+                "required": ["id", "type", "data"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "type": {"type": "string"},
+                    "created": {"type": "integer"},
+                    "data": {"type": "object"}
+                }
+            }),
+            true,
+        ))
+    }
+}
+
+/// Whether a handler takes a body, read from its signature.
+pub const fn takes_body<B: RequestBody, F, Fut>(_: &F) -> bool
+where
+    F: Fn(&'static App, Req<B>, Params) -> Fut,
+{
+    B::TAKES_BODY
+}
+
+/// Writes the schemas of a group's routes (each group's `schemas`).
+pub type SchemasOf = fn(&mut SchemaGenerator) -> Vec<RouteSchemas>;
+
+/// A route's body and answer, as schemas read from its handler's types.
+pub struct RouteSchemas {
+    pub body: Option<(Schema, bool)>,
+    pub status: u16,
+    pub data: Schema,
+}
+
+impl RouteSchemas {
+    pub fn of<B, T, const STATUS: u16, F, Fut>(generator: &mut SchemaGenerator, _handler: F) -> RouteSchemas
+    where
+        B: RequestBody,
+        T: JsonSchema,
+        F: Fn(&'static App, Req<B>, Params) -> Fut,
+        Fut: Future<Output = AppResult<Reply<T, STATUS>>>,
+    {
+        RouteSchemas {
+            body: B::schema(generator),
+            status: STATUS,
+            data: generator.subschema_for::<T>(),
+        }
+    }
+}
+
+/// A schema for what the handler builds as loose JSON (a provider's object passed through).
+pub fn any_object(description: &str) -> Schema {
+    json_schema!({"type": "object", "description": description})
+}
+
+/// The schema of a query parameter.
+pub fn query_schema(kind: &QueryKind) -> Value {
+    match kind {
+        QueryKind::Integer { min, max, default } => {
+            serde_json::json!({"type": "integer", "minimum": min, "maximum": max, "default": default})
+        }
+        QueryKind::OneOf(values) => serde_json::json!({"type": "string", "enum": values}),
+        QueryKind::Text { max_length } => serde_json::json!({"type": "string", "maxLength": max_length}),
+    }
+}
