@@ -12,7 +12,7 @@ route_group! {
     /// Create an account; answers a token as sign-in does.
     POST "/v1/auth/signup" public => signup, errors [EMAIL_TAKEN, RATE_LIMITED];
     /// Sign in with email and password.
-    POST "/v1/auth/login" public => login, errors [RATE_LIMITED];
+    POST "/v1/auth/login" public => login, errors [UNAUTHORIZED, RATE_LIMITED];
     /// The signed-in user.
     GET "/v1/auth/me" => me;
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 route_group! {
     function: "api-orgs", tag: "Orgs", prefixes: &["/v1/orgs", "/v1/invitations"], body_limit: None, ports: &[Port::Mailer, Port::Payments];
     /// Create an org; its creator is its owner.
-    POST "/v1/orgs" => create, errors [FREE_ORG_LIMIT];
+    POST "/v1/orgs" => create, errors [FREE_ORG_LIMIT, RATE_LIMITED];
     /// The orgs the signed-in user belongs to, with their role in each.
     GET "/v1/orgs" => list_mine;
     /// Read an org.
@@ -28,7 +28,7 @@ route_group! {
     /// The members, and the pending invitations for admins.
     GET "/v1/orgs/{orgId}/members" => members;
     /// Invite someone by email (admin); the invitation is mailed.
-    POST "/v1/orgs/{orgId}/members" => invite, errors [ALREADY_MEMBER, CONFLICT];
+    POST "/v1/orgs/{orgId}/members" => invite, errors [ALREADY_MEMBER, RATE_LIMITED, CONFLICT];
     /// Change a member's role (admin; only an owner makes or unmakes owners).
     PATCH "/v1/orgs/{orgId}/members/{userId}" => change_role, errors [LAST_OWNER, CONFLICT];
     /// Remove a member (admin), or leave the org (any member, themselves).
@@ -36,7 +36,7 @@ route_group! {
     /// Revoke a pending invitation (admin).
     DELETE "/v1/orgs/{orgId}/invitations/{email}" => revoke_invitation, errors [VALIDATION_ERROR, CONFLICT];
     /// Accept an invitation sent to the signed-in user's address.
-    POST "/v1/invitations/{token}/accept" => accept, errors [ALREADY_MEMBER, CONFLICT];
+    POST "/v1/invitations/{token}/accept" => accept, errors [FORBIDDEN, ALREADY_MEMBER, CONFLICT];
     /// This month's usage against the plan's quotas.
     GET "/v1/orgs/{orgId}/usage" => usage;
 }
