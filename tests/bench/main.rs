@@ -219,14 +219,7 @@ async fn call(app: &chief::app::App, group: Group, method: &str, path: &str, tok
 
 async fn store_calls_table() {
     let dir = tempfile::tempdir().unwrap();
-    let config = chief_local::LocalConfig {
-        port: 0,
-        data_dir: dir.path().to_path_buf(),
-        cors_origins: vec![],
-        app_url: None,
-        schedules: false,
-        dev_routes: false,
-    };
+    let config = chief_local::LocalConfig::for_folder(dir.path().to_path_buf());
     let mut app = chief_local::local_app(&config, "http://localhost".into()).unwrap();
     let counting = Arc::new(CountingTable {
         inner: app.table.clone(),
@@ -513,14 +506,7 @@ impl JobQueue for CountingQueue {
 
 /// An app on the embedded adapters in a temp folder, its table and queue counted.
 fn counted_app(dir: &std::path::Path) -> (chief::app::App, Arc<CountingTable>, Arc<CountingQueue>) {
-    let config = chief_local::LocalConfig {
-        port: 0,
-        data_dir: dir.to_path_buf(),
-        cors_origins: vec![],
-        app_url: None,
-        schedules: false,
-        dev_routes: false,
-    };
+    let config = chief_local::LocalConfig::for_folder(dir.to_path_buf());
     let mut app = chief_local::local_app(&config, "http://localhost".into()).unwrap();
     let table = Arc::new(CountingTable {
         inner: app.table.clone(),

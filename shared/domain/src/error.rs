@@ -28,8 +28,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// The path is served, by the methods in `allow` (`GET, POST`), which go out as `Allow`.
+    #[error("method not allowed: this path takes {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
@@ -176,7 +177,7 @@ impl AppError {
             AppError::TokenExpired => "TOKEN_EXPIRED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
-            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Unavailable { .. } => "UNAVAILABLE",

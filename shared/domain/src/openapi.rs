@@ -110,12 +110,17 @@ fn operation(group: &RouteGroup, pattern: &str, endpoint: &Endpoint, schemas: Ro
         })
         .collect();
     parameters.extend(endpoint.query.iter().map(|q| {
-        json!({"name": q.name, "in": "query", "required": false, "description": q.description, "schema": contract::query_schema(&q.kind)})
+        // An empty value reads as an absent one (`?status=` lists them all), as a form sends it.
+        json!({"name": q.name, "in": "query", "required": false, "allowEmptyValue": true, "description": q.description, "schema": contract::query_schema(&q.kind)})
     }));
     let mut responses = Map::new();
     responses.insert(
         schemas.status.to_string(),
-        json!({"description": "Done.", "content": {"application/json": {"schema": envelope(&schemas.data, true)}}}),
+        json!({"description": "Done.", "content": {"application/json": {"schema": if schemas.enveloped {
+            envelope(&schemas.data, true)
+        } else {
+            schemas.data.clone().to_value()
+        }}}}),
     );
     if let Some(status) = endpoint.also {
         responses.insert(

@@ -9,7 +9,7 @@ use crate::api::contract::SchemasOf;
 /// the registry, because the contract is written from all of it.
 pub mod api_health {
     use crate::api::router::Params;
-    use crate::api::{Reply, Req, route_group};
+    use crate::api::{Bare, Reply, Req, route_group};
     use crate::app::App;
     use crate::error::AppResult;
     use crate::health::health;
@@ -24,9 +24,9 @@ pub mod api_health {
     }
 
     /// The whole contract, written once a process (it is the same for every request).
-    async fn contract(_: &App, _: Req, _: Params) -> AppResult<Reply<Document>> {
+    async fn contract(_: &App, _: Req, _: Params) -> AppResult<Bare<Document>> {
         static DOCUMENT: std::sync::OnceLock<Document> = std::sync::OnceLock::new();
-        Reply::ok(DOCUMENT.get_or_init(super::contract).clone())
+        Reply::bare(DOCUMENT.get_or_init(super::contract).clone())
     }
 }
 

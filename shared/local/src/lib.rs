@@ -2,6 +2,8 @@
 //! the embedded SQLite store, with mail written to an outbox folder. Hyper's request goes
 //! straight to the same group handler the cloud function runs; only this front door differs.
 
+mod docs;
+
 use base64::Engine;
 use chief::api::router::{self, RouteTable};
 use chief::api::{Answer, Req, error_response, serve};
@@ -47,9 +49,25 @@ pub struct LocalConfig {
     /// at once and lists every dead letter, for development and tests. `local` is the product
     /// on one machine: off, nobody can trigger the org-wide runs or read other orgs' jobs.
     pub dev_routes: bool,
+    /// `CHIEF_DOCS_DIR` (default the `swagger-ui-dist` that `npm ci --prefix infra/docs`
+    /// installs in this tree): the files of the `/docs` page's renderer.
+    pub docs_dir: PathBuf,
 }
 
 impl LocalConfig {
+    /// An app on a free port over this data folder, with no schedules, for tests and benches.
+    pub fn for_folder(data_dir: PathBuf) -> Self {
+        LocalConfig {
+            port: 0,
+            data_dir,
+            cors_origins: vec![],
+            app_url: None,
+            schedules: false,
+            dev_routes: false,
+            docs_dir: docs::default_dir(),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let port = match var("PORT") {
@@ -71,6 +89,7 @@ impl LocalConfig {
             app_url: var("CHIEF_APP_URL"),
             schedules: on_off("CHIEF_LOCAL_SCHEDULES", true)?,
             dev_routes: on_off("CHIEF_LOCAL_DEV_ROUTES", false)?,
+            docs_dir: var("CHIEF_DOCS_DIR").map(PathBuf::from).unwrap_or_else(docs::default_dir),
         })
     }
 }
@@ -159,10 +178,19 @@ fn cors(config: &LocalConfig, origin: Option<&str>, response: &mut Response) {
 /// Serves one connection's request: CORS preflights here, everything else by its route.
 async fn handle(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::Request<Incoming>) -> Response {
     let origin = req.headers().get("origin").and_then(|o| o.to_str().ok()).map(str::to_string);
+    let docs = (req.method() == hyper::Method::GET)
+        .then(|| docs::serve(&config.docs_dir, req.uri().path()))
+        .flatten();
     let mut response = if req.method() == hyper::Method::OPTIONS {
         hyper::Response::builder()
             .status(204)
             .body(Full::new(Bytes::new()))
+            .unwrap_or_default()
+    } else if let Some((status, content_type, body)) = docs {
+        hyper::Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
             .unwrap_or_default()
     } else {
         forward(app, config, peer, req).await.map(|body| Full::new(Bytes::from(body)))
@@ -299,12 +327,26 @@ async fn forward(app: &App, config: &LocalConfig, peer: SocketAddr, req: hyper::
         Ok(bytes) => bytes,
         Err(e) => return error_response(&e, None),
     };
-    let query = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let query = query_parameters(parts.uri.query().unwrap_or_default());
     let request = Req::new(parts.method, parts.uri.path().to_string(), parts.headers, query, body.to_vec())
         .from_source(Some(peer.ip().to_string()), Some(ulid::Ulid::new().to_string()));
     serve(app, group, request).await
+}
+
+/// The query string as API Gateway hands it to a function: a parameter given twice has its
+/// values joined with commas (`?limit=5&limit=` reads `5,`), so both front doors see one value.
+fn query_parameters(query: &str) -> std::collections::HashMap<String, String> {
+    let mut parameters = std::collections::HashMap::<String, String>::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()).into_owned() {
+        parameters
+            .entry(name)
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    parameters
 }
 
 /// How much of an oversized body is read (and dropped) before answering 413, so that a
@@ -380,6 +422,14 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_query_parameter_reads_as_api_gateway_joins_it() {
+        let query = query_parameters("limit=5&limit=&tag=a%2Cb&cursor=x");
+        assert_eq!(query["limit"], "5,");
+        assert_eq!(query["tag"], "a,b");
+        assert_eq!(query["cursor"], "x");
+    }
 
     #[test]
     fn a_member_reads_the_dead_letters_of_their_orgs_only() {

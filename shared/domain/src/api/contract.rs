@@ -74,6 +74,29 @@ pub mod query {
     };
 }
 
+/// The declared query parameters, held to their limits before the handler reads them: the
+/// contract states them, so the API keeps them (400 `VALIDATION_ERROR` naming the parameter).
+pub fn check_query(declared: &[QueryParam], query: &std::collections::HashMap<String, String>) -> AppResult<()> {
+    for param in declared {
+        let Some(value) = query.get(param.name).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let fits = match param.kind {
+            QueryKind::Integer { min, max, .. } => value.parse::<u64>().is_ok_and(|n| (min..=max).contains(&n)),
+            QueryKind::OneOf(words) => words.contains(&value.as_str()),
+            QueryKind::Text { max_length } => value.chars().count() as u64 <= max_length,
+        };
+        if !fits {
+            return Err(crate::error::AppError::validation(match param.kind {
+                QueryKind::Integer { min, max, .. } => format!("{} must be a whole number from {min} to {max}", param.name),
+                QueryKind::OneOf(words) => format!("{} must be one of {}", param.name, words.join(", ")),
+                QueryKind::Text { max_length } => format!("{} must be at most {max_length} characters", param.name),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// An error code a route can answer, and its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode {
@@ -231,20 +254,23 @@ pub struct RouteSchemas {
     pub body: Option<(Schema, bool)>,
     pub status: u16,
     pub data: Schema,
+    /// Whether the answer is in the envelope (the contract's own is not).
+    pub enveloped: bool,
 }
 
 impl RouteSchemas {
-    pub fn of<B, T, const STATUS: u16, F, Fut>(generator: &mut SchemaGenerator, _handler: F) -> RouteSchemas
+    pub fn of<B, T, const STATUS: u16, const ENVELOPED: bool, F, Fut>(generator: &mut SchemaGenerator, _handler: F) -> RouteSchemas
     where
         B: RequestBody,
         T: JsonSchema,
         F: Fn(&'static App, Req<B>, Params) -> Fut,
-        Fut: Future<Output = AppResult<Reply<T, STATUS>>>,
+        Fut: Future<Output = AppResult<Reply<T, STATUS, ENVELOPED>>>,
     {
         RouteSchemas {
             body: B::schema(generator),
             status: STATUS,
             data: generator.subschema_for::<T>(),
+            enveloped: ENVELOPED,
         }
     }
 }

@@ -276,14 +276,27 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A handler's successful answer: `T` as the `data` of the envelope, with `STATUS` (200 or
-/// 201) as the contract states it. Health alone answers another status at run time.
-pub struct Reply<T, const STATUS: u16 = 200> {
+/// 201) as the contract states it. Health alone answers another status at run time. A
+/// document for tools (the contract) goes out as it is, without the envelope.
+pub struct Reply<T, const STATUS: u16 = 200, const ENVELOPED: bool = true> {
     status: StatusCode,
     data: T,
 }
 
 /// A handler's answer that made something: 201.
 pub type Created<T> = Reply<T, 201>;
+
+/// A handler's answer that is a document read by tools as it is: no envelope.
+pub type Bare<T> = Reply<T, 200, false>;
+
+impl<T: Serialize> Reply<T, 200, false> {
+    pub fn bare(data: T) -> AppResult<Self> {
+        Ok(Reply {
+            status: StatusCode::OK,
+            data,
+        })
+    }
+}
 
 impl<T: Serialize> Reply<T, 200> {
     pub fn ok(data: T) -> AppResult<Self> {
@@ -308,11 +321,12 @@ impl<T: Serialize> Reply<T, 201> {
     }
 }
 
-impl<T: Serialize, const STATUS: u16> Reply<T, STATUS> {
+impl<T: Serialize, const STATUS: u16, const ENVELOPED: bool> Reply<T, STATUS, ENVELOPED> {
     pub fn into_answer(self) -> AppResult<Answer> {
         Ok(Answer {
             status: self.status,
             data: serde_json::to_value(self.data)?,
+            enveloped: ENVELOPED,
         })
     }
 }
@@ -321,6 +335,8 @@ impl<T: Serialize, const STATUS: u16> Reply<T, STATUS> {
 pub struct Answer {
     pub status: StatusCode,
     pub data: Value,
+    /// In `{success, data}` (every route but the contract's).
+    pub enveloped: bool,
 }
 
 impl Answer {
@@ -342,6 +358,9 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 pub fn reply_response(reply: Answer) -> Response {
+    if !reply.enveloped {
+        return json_response(reply.status, &reply.data);
+    }
     json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data}))
 }
 
@@ -353,7 +372,7 @@ pub fn status(err: &AppError) -> StatusCode {
         AppError::Unauthorized(_) | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
         AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -380,6 +399,11 @@ pub fn error_response(err: &AppError, request_id: Option<&str>) -> Response {
         && let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string())
     {
         response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    if let AppError::MethodNotAllowed { allow } = err
+        && let Ok(value) = header::HeaderValue::from_str(allow)
+    {
+        response.headers_mut().insert(header::ALLOW, value);
     }
     response
 }
@@ -424,6 +448,7 @@ async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Answ
     if endpoint.signed_in {
         req.principal = Some(crate::auth::token::verify(app, req.bearer_token()).await?);
     }
+    contract::check_query(endpoint.query, &req.query)?;
     req.declared_query = Some(endpoint.query);
     let method = req.method.clone();
     let outcome = (endpoint.handler)(app, req, params).await;

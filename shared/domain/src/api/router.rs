@@ -34,19 +34,19 @@ fn matches(pattern: &'static str, path: &str) -> Option<Params> {
 
 /// The route for a request: 404 when no pattern matches the path, 405 when only the method is wrong.
 pub fn find<R: Copy>(table: &RouteTable<R>, method: &Method, path: &str) -> Result<(R, Params), AppError> {
-    let mut path_known = false;
+    let mut allowed: Vec<&str> = Vec::new();
     for (m, pattern, route) in table {
         if let Some(params) = matches(pattern, path) {
             if m == method {
                 return Ok((*route, params));
             }
-            path_known = true;
+            allowed.push(m.as_str());
         }
     }
-    Err(if path_known {
-        AppError::MethodNotAllowed
-    } else {
+    Err(if allowed.is_empty() {
         AppError::NotFound("route")
+    } else {
+        AppError::MethodNotAllowed { allow: allowed.join(", ") }
     })
 }
 
@@ -83,9 +83,9 @@ mod tests {
 
     #[test]
     fn a_known_path_with_another_method_is_405() {
-        assert!(matches!(
-            find(TABLE, &Method::DELETE, "/v1/orgs/o1/leads"),
-            Err(AppError::MethodNotAllowed)
-        ));
+        match find(TABLE, &Method::DELETE, "/v1/orgs/o1/leads") {
+            Err(AppError::MethodNotAllowed { allow }) => assert_eq!(allow, "GET"),
+            _ => panic!("not a 405"),
+        }
     }
 }

@@ -100,6 +100,8 @@ pub struct Task {
     #[serde(default, with = "crate::clock::rfc3339::option")]
     #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub lease_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The member who asked for it, or `agent` for the hourly agent's.
+    #[schemars(with = "String")]
     pub created_by: UserId,
     pub decided_by: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
