@@ -1,5 +1,6 @@
 //! Helpers for the black-box tests: build and start the real binaries, talk HTTP to them.
 
+pub mod faults;
 pub mod stripe;
 
 use reqwest::{Method, StatusCode};
@@ -114,7 +115,11 @@ impl Local {
 
     /// A given build of `local` (the bench's release one) with extra environment.
     pub fn start_binary(path: &Path, env: &[(&str, &str)]) -> Local {
-        let data = tempfile::tempdir().expect("temp dir");
+        Self::start_in(path, tempfile::tempdir().expect("temp dir"), env)
+    }
+
+    /// `local` on the data folder of an earlier one (after `kill_9`).
+    pub fn start_in(path: &Path, data: tempfile::TempDir, env: &[(&str, &str)]) -> Local {
         let mut child = Command::new(path)
             .envs(env.iter().copied())
             .env("PORT", "0")
@@ -226,6 +231,16 @@ impl Local {
             }
         }
         panic!("no mail to {to} in {}", outbox.display());
+    }
+}
+
+impl Local {
+    /// Ends the process as `kill -9` does, with no chance to finish anything, and hands back
+    /// its data folder for a restart.
+    pub fn kill_9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data, tempfile::tempdir().expect("temp dir"))
     }
 }
 

@@ -39,15 +39,10 @@ impl Secrets for SecretsManagerSecrets {
         {
             return Ok(value.clone());
         }
-        let out = self
-            .client
-            .get()
-            .await
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| SecretsError::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
+        let out = self.client.get().await.get_secret_value().secret_id(id).send().await.map_err(|e| {
+            let cause = aws_sdk_secretsmanager::error::DisplayErrorContext(&e);
+            SecretsError::Unavailable(format!("reading the secret {} ({id}): {cause}", name.as_str()))
+        })?;
         // A blank value is a secret not set yet (the template creates some that way).
         let value = out
             .secret_string

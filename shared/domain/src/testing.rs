@@ -289,9 +289,15 @@ pub struct Recorder {
     pub emails: Mutex<Vec<Email>>,
     pub events: Mutex<Vec<DomainEvent>>,
     posts: Mutex<HashMap<String, Published>>,
+    completions: std::sync::atomic::AtomicUsize,
 }
 
 impl Recorder {
+    /// How many completions the AI answered.
+    pub fn ai_calls(&self) -> usize {
+        self.completions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The events published for an org, in the order published.
     pub fn events_of(&self, org_id: &str) -> Vec<DomainEvent> {
         self.events
@@ -367,6 +373,7 @@ impl Social for Recorder {
 #[async_trait]
 impl Ai for Recorder {
     async fn complete(&self, prompt: Prompt) -> Result<Completion, AiError> {
+        self.completions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let ask = prompt.messages.last().map(|(_, m)| m.as_str()).unwrap_or_default();
         let text = format!("[test AI] {}", ask.chars().take(200).collect::<String>());
         Ok(Completion {
