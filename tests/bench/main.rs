@@ -1,6 +1,6 @@
 //! `cargo run --release -p chief-tests --bin bench [section …]`: prints the figures the README
 //! quotes (every section, or those named: startup, first-answer, store-calls, tick, fan-out,
-//! hash, load).
+//! hash, load, cost).
 //!
 //! - for each function binary (release): file size, start-up time to its first poll of a
 //!   stub Lambda Runtime API, and peak memory then; beside a hello-world `lambda_runtime`
@@ -9,6 +9,8 @@
 //!   embedded store;
 //! - the minute executor's tick over 1,000,000 scheduled tasks of which 10 are due, and the
 //!   hourly agent's fan-out over 100,000 paying orgs: store calls, messages, time.
+
+mod cost;
 
 use async_trait::async_trait;
 use chief::api::serve;
@@ -874,7 +876,7 @@ async fn first_answer_table() {
 const WARM: usize = 10_000;
 
 /// The sections, by the name an argument picks them with.
-const SECTIONS: [&str; 7] = ["startup", "first-answer", "store-calls", "tick", "fan-out", "hash", "load"];
+const SECTIONS: [&str; 8] = ["startup", "first-answer", "store-calls", "tick", "fan-out", "hash", "load", "cost"];
 
 /// `bench [section …]`: the named sections, or all of them.
 #[tokio::main]
@@ -905,6 +907,9 @@ async fn main() {
     }
     if runs("load") {
         load_table().await;
+    }
+    if runs("cost") {
+        cost::cost_table().await;
     }
 }
 
