@@ -112,6 +112,9 @@ async fn dynamodb_throttling_and_server_errors_in_a_write_burst_end_right_or_in_
     )
     .await;
     let first = lead["data"]["id"].as_str().unwrap().to_string();
+    let chat = &chief::ceo::http::ROUTES;
+    let (_, conversation, _) = call(&app, chat, Method::POST, &format!("/v1/orgs/{org}/conversations"), &token, None).await;
+    let conversation = conversation["data"]["id"].as_str().unwrap().to_string();
 
     // A third of the writes are throttled, one in seven fails on the server side.
     let writes = vec!["PutItem", "UpdateItem", "TransactWriteItems", "DeleteItem"];
@@ -136,14 +139,11 @@ async fn dynamodb_throttling_and_server_errors_in_a_write_burst_end_right_or_in_
             fault: Fault::ServerError,
         },
     ]);
-    let chat = &chief::ceo::http::ROUTES;
-    let (_, conversation, _) = call(&app, chat, Method::POST, &format!("/v1/orgs/{org}/conversations"), &token, None).await;
-    let conversation = conversation["data"]["id"].as_str().map(str::to_string);
     let burst = (0..36).map(|i| {
         let (app, token, org, first, conversation) = (&app, &token, &org, &first, &conversation);
         async move {
-            let (kind, outcome) = match (i % 3, conversation) {
-                (0, _) => (
+            let (kind, outcome) = match i % 3 {
+                0 => (
                     "lead",
                     call(
                         app,
@@ -155,7 +155,7 @@ async fn dynamodb_throttling_and_server_errors_in_a_write_burst_end_right_or_in_
                     )
                     .await,
                 ),
-                (1, _) => (
+                1 => (
                     "activity",
                     call(
                         app,
@@ -167,27 +167,15 @@ async fn dynamodb_throttling_and_server_errors_in_a_write_burst_end_right_or_in_
                     )
                     .await,
                 ),
-                (_, Some(c)) => (
+                _ => (
                     "message",
                     call(
                         app,
                         chat,
                         Method::POST,
-                        &format!("/v1/orgs/{org}/conversations/{c}/messages"),
+                        &format!("/v1/orgs/{org}/conversations/{conversation}/messages"),
                         token,
                         Some(json!({"content": format!("question {i}")})),
-                    )
-                    .await,
-                ),
-                (_, None) => (
-                    "lead",
-                    call(
-                        app,
-                        leads,
-                        Method::POST,
-                        &format!("/v1/orgs/{org}/leads"),
-                        token,
-                        Some(json!({"name": format!("Lead {i}")})),
                     )
                     .await,
                 ),
