@@ -321,22 +321,33 @@ impl<T: Serialize> Reply<T, 201> {
     }
 }
 
+/// `{success, data}`, written straight from the handler's data.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    success: bool,
+    data: &'a T,
+}
+
 impl<T: Serialize, const STATUS: u16, const ENVELOPED: bool> Reply<T, STATUS, ENVELOPED> {
+    /// The answer as text, serialised once from the handler's own types (not through a
+    /// `Value` tree first: a page of 50 leads spent a fifth of its time building one).
     pub fn into_answer(self) -> AppResult<Answer> {
-        Ok(Answer {
-            status: self.status,
-            data: serde_json::to_value(self.data)?,
-            enveloped: ENVELOPED,
-        })
+        let body = if ENVELOPED {
+            serde_json::to_string(&Envelope {
+                success: self.status.is_success(),
+                data: &self.data,
+            })?
+        } else {
+            serde_json::to_string(&self.data)?
+        };
+        Ok(Answer { status: self.status, body })
     }
 }
 
-/// A successful answer with its data as JSON: what a front door writes.
+/// A successful answer, its JSON written: what a front door sends.
 pub struct Answer {
     pub status: StatusCode,
-    pub data: Value,
-    /// In `{success, data}` (every route but the contract's).
-    pub enveloped: bool,
+    pub body: String,
 }
 
 impl Answer {
@@ -348,8 +359,8 @@ impl Answer {
 /// What every route answers: a JSON envelope, as text.
 pub type Response = http::Response<String>;
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = Response::new(body.to_string());
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -358,10 +369,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 pub fn reply_response(reply: Answer) -> Response {
-    if !reply.enveloped {
-        return json_response(reply.status, &reply.data);
-    }
-    json_response(reply.status, &json!({"success": reply.status.is_success(), "data": reply.data}))
+    json_response(reply.status, reply.body)
 }
 
 /// The HTTP status of an error.
@@ -393,7 +401,7 @@ pub fn error_response(err: &AppError, request_id: Option<&str>) -> Response {
     }
     let mut response = json_response(
         status(err),
-        &json!({"success": false, "error": {"code": err.code(), "message": message}}),
+        json!({"success": false, "error": {"code": err.code(), "message": message}}).to_string(),
     );
     if let Some(retry_after) = err.retry_after()
         && let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string())
