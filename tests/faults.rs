@@ -536,3 +536,66 @@ async fn kill_9_of_local_in_a_write_burst_keeps_every_acknowledged_write_whole()
         activities_acked.len()
     );
 }
+
+#[tokio::test]
+async fn kill_9_of_local_while_the_executor_claims_and_sends_leaves_every_claim_with_its_way_back() {
+    let env = [("CHIEF_LOCAL_SCHEDULES", "off"), ("CHIEF_LOCAL_DEV_ROUTES", "on")];
+    let local = chief_tests::Local::start_with(&env);
+    let (token, _) = local.signup("claims@faults.test").await;
+    let org = local.create_org(&token, "Claims").await;
+    let mut made = Vec::new();
+    for i in 0..10 {
+        let task = json!({"type": "lead_followup", "input": {"leadId": chief::ids::LeadId::generate(), "note": format!("follow up {i}")}});
+        let (status, body) = local.post(&format!("/v1/orgs/{org}/tasks"), Some(&token), task).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        made.push(chief_tests::data(&body)["id"].as_str().unwrap().to_string());
+    }
+    // The executor claims and sends while the queue is drained, and the process dies in it.
+    let (base, ticker) = (local.base.clone(), token.clone());
+    let ticking = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        while http
+            .post(format!("{base}/local/executor/run"))
+            .bearer_auth(&ticker)
+            .send()
+            .await
+            .is_ok()
+        {}
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let data = local.kill_9();
+    ticking.await.unwrap();
+
+    let restarted = chief_tests::Local::start_in(&chief_tests::binary("local"), data, &env);
+    // What was never claimed is claimed now; what was sent runs from the queue.
+    let (status, _) = restarted.post("/local/executor/run", Some(&token), json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let mut settled = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut open = 0;
+        for id in &made {
+            let (_, task) = restarted.get(&format!("/v1/orgs/{org}/tasks/{id}"), &token).await;
+            let task = chief_tests::data(&task);
+            match task["status"].as_str().unwrap() {
+                "COMPLETED" | "FAILED" => {}
+                // A claim whose message died with the process keeps a lease: it is taken
+                // again when the lease ends, never lost.
+                "IN_PROGRESS" => {
+                    assert!(task["leaseUntil"].is_string(), "a claim without its way back: {task}");
+                    open += 1;
+                }
+                other => panic!("task {id} is {other} after the executor ran: {task}"),
+            }
+            assert!(task["attempts"].as_u64().unwrap() <= 1, "a task ran twice: {task}");
+        }
+        if open == 0 {
+            settled = true;
+            break;
+        }
+    }
+    eprintln!(
+        "kill -9 in the executor: every task ran once{}",
+        if settled { "" } else { " or waits out its lease" }
+    );
+}
