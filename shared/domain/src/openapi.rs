@@ -36,7 +36,9 @@ fn path_parameter(name: &str) -> Value {
         "taskId" => ulid("task"),
         "conversationId" => ulid("conversation"),
         "userId" => ulid("member"),
-        "email" => json!({"description": "The invited address.", "schema": {"type": "string", "format": "email", "maxLength": 254}}),
+        "email" => {
+            json!({"description": "The invited address (percent-encoded: `@` as `%40`).", "schema": {"type": "string", "minLength": 3, "maxLength": 254}})
+        }
         "token" => {
             json!({"description": "The invitation's token, from the link in its mail.", "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
         }
