@@ -112,8 +112,6 @@ pub mod codes {
     macro_rules! codes {
         ($($name:ident $status:literal $meaning:literal;)*) => {
             $(pub const $name: ErrorCode = ErrorCode { code: stringify!($name), status: $status, meaning: $meaning };)*
-            /// The whole catalogue.
-            pub const ALL: &[ErrorCode] = &[$($name),*];
         };
     }
 
@@ -275,11 +273,6 @@ impl RouteSchemas {
     }
 }
 
-/// A schema for what the handler builds as loose JSON (a provider's object passed through).
-pub fn any_object(description: &str) -> Schema {
-    json_schema!({"type": "object", "description": description})
-}
-
 /// The schema of a query parameter.
 pub fn query_schema(kind: &QueryKind) -> Value {
     match kind {
@@ -288,5 +281,59 @@ pub fn query_schema(kind: &QueryKind) -> Value {
         }
         QueryKind::OneOf(values) => serde_json::json!({"type": "string", "enum": values}),
         QueryKind::Text { max_length } => serde_json::json!({"type": "string", "maxLength": max_length}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn query_parameters_are_held_to_their_declared_limits_and_an_empty_one_is_absent() {
+        let declared = [query::LIMIT, query::LEAD_STATUS, query::TAG];
+        assert!(check_query(&declared, &query(&[("limit", "100"), ("status", "won"), ("tag", "vip")])).is_ok());
+        assert!(check_query(&declared, &query(&[("limit", ""), ("status", ""), ("other", "anything")])).is_ok());
+        for (name, value) in [
+            ("limit", "0"),
+            ("limit", "101"),
+            ("limit", "5,"),
+            ("status", "WON"),
+            ("tag", &"x".repeat(41)),
+        ] {
+            let err = check_query(&declared, &query(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_routes_errors_are_those_of_its_shape_then_its_own_each_once_by_status() {
+        let endpoint = crate::leads::http::ROUTES
+            .routes
+            .iter()
+            .find(|(m, p, _)| m == http::Method::POST && *p == "/v1/orgs/{orgId}/leads")
+            .unwrap()
+            .2;
+        let codes: Vec<&str> = errors_of("/v1/orgs/{orgId}/leads", &endpoint).iter().map(|e| e.code).collect();
+        assert_eq!(
+            codes,
+            [
+                "INVALID_ID",
+                "INVALID_JSON",
+                "VALIDATION_ERROR",
+                "TOKEN_EXPIRED",
+                "UNAUTHORIZED",
+                "QUOTA_EXCEEDED",
+                "FORBIDDEN",
+                "NOT_FOUND",
+                "PAYLOAD_TOO_LARGE",
+                "INTERNAL",
+                "UNAVAILABLE"
+            ]
+        );
     }
 }
