@@ -397,17 +397,25 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
     ));
     let (token, org) = owner_and_org(&app, "tick@faults.test").await;
     let tasks = &chief::tasks::http::ROUTES;
+    // Posts go out without review, so that what the runs send can be counted.
+    let (status, body, _) = call(
+        &app,
+        tasks,
+        Method::PUT,
+        &format!("/v1/orgs/{org}/autonomy"),
+        &token,
+        Some(json!({"post": "auto", "version": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let mut made = Vec::new();
     for i in 0..8 {
-        let (status, body, _) = call(
-            &app,
-            tasks,
-            Method::POST,
-            &format!("/v1/orgs/{org}/tasks"),
-            &token,
-            Some(json!({"type": "lead_followup", "input": {"leadId": chief::ids::LeadId::generate(), "note": format!("follow up {i}")}})),
-        )
-        .await;
+        let task = if i % 2 == 0 {
+            json!({"type": "social_media_post", "input": {"topic": format!("news {i}")}})
+        } else {
+            json!({"type": "lead_followup", "input": {"leadId": chief::ids::LeadId::generate(), "note": format!("follow up {i}")}})
+        };
+        let (status, body, _) = call(&app, tasks, Method::POST, &format!("/v1/orgs/{org}/tasks"), &token, Some(task)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         made.push(body["data"]["id"].as_str().unwrap().to_string());
     }
@@ -447,7 +455,9 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
         // The lost claim counted as an attempt, the run as the second; no third.
         assert_eq!(task["data"]["attempts"], 2, "{task}");
     }
-    assert_eq!(recorder.ai_calls(), 0, "follow-ups of unknown leads need no AI");
+    // Each post was written and sent once: no send is lost or made twice.
+    assert_eq!(recorder.posts_of(&org).len(), 4);
+    assert_eq!(recorder.ai_calls(), 4, "one AI call a post; follow-ups of unknown leads need none");
 }
 
 #[tokio::test]
