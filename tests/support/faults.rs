@@ -50,6 +50,11 @@ struct State {
     calls: Vec<Call>,
 }
 
+/// moto is not safe under concurrent writes to one partition: with no fault at all it lost
+/// acknowledged writes in a burst. Calls reach it one at a time, as DynamoDB's per-item
+/// atomicity would have them; the callers stay concurrent.
+static UPSTREAM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct FaultProxy {
     pub url: String,
     state: Arc<Mutex<State>>,
@@ -178,17 +183,28 @@ async fn handle(
             forward = forward.header(name, value);
         }
     }
-    match forward.send().await {
+    let one_at_a_time = UPSTREAM.lock().await;
+    let forwarded = forward.send().await;
+    let answer = match forwarded {
         Ok(answer) => {
-            let mut response = hyper::Response::builder().status(answer.status().as_u16());
-            for (name, value) in answer.headers() {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            answer.bytes().await.map(|bytes| (status, headers, bytes))
+        }
+        Err(e) => Err(e),
+    };
+    drop(one_at_a_time);
+    match answer {
+        Ok((status, headers, bytes)) => {
+            let mut response = hyper::Response::builder().status(status.as_u16());
+            for (name, value) in &headers {
                 if name != "content-length" && name != "transfer-encoding" {
                     response = response.header(name, value);
                 }
             }
-            let bytes = answer.bytes().await.unwrap_or_default();
             response.body(Full::new(bytes)).unwrap()
         }
+        // The call may have reached the upstream: a lost answer, which the SDK retries.
         Err(_) => fault_response(Fault::Down),
     }
 }
