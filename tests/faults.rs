@@ -86,6 +86,22 @@ async fn owner_and_org(app: &App, email: &str) -> (String, String) {
     (token, body["data"]["id"].as_str().unwrap().to_string())
 }
 
+/// The month's AI calls spent, as the org's usage answers them.
+async fn ai_calls_spent(app: &App, token: &str, org: &str) -> i64 {
+    let (_, usage, _) = call(
+        app,
+        &chief::orgs::http::ROUTES,
+        Method::GET,
+        &format!("/v1/orgs/{org}/usage"),
+        token,
+        None,
+    )
+    .await;
+    usage["data"]["aiCalls"]["used"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no aiCalls in {usage}"))
+}
+
 /// A failure is a clean 503 `UNAVAILABLE` that says when to come back.
 fn assert_clean_503(status: StatusCode, body: &Value, headers: &HeaderMap) {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -224,19 +240,7 @@ async fn dynamodb_throttling_and_server_errors_in_a_write_burst_end_right_or_in_
         done.get("activity").copied().unwrap_or(0)
     );
     // Each AI call is spent once: the month's counter is the calls the provider saw.
-    let (_, usage, _) = call(
-        &app,
-        &chief::orgs::http::ROUTES,
-        Method::GET,
-        &format!("/v1/orgs/{org}/usage"),
-        &token,
-        None,
-    )
-    .await;
-    let spent = usage["data"]["aiCalls"]["used"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no aiCalls in {usage}"));
-    assert_eq!(spent as usize, recorder.ai_calls(), "{usage}");
+    assert_eq!(ai_calls_spent(&app, &token, &org).await as usize, recorder.ai_calls());
 
     // Retries are bounded (the SDK's standard mode: 3 attempts) and spaced by jittered waits.
     let mut attempts: HashMap<&str, Vec<std::time::Instant>> = HashMap::new();
@@ -362,17 +366,7 @@ async fn an_ai_provider_that_times_out_answers_ai_unavailable_and_gives_the_call
         "{body}"
     );
     assert!(headers.get("retry-after").is_some());
-    let (_, usage, _) = call(
-        &app,
-        &chief::orgs::http::ROUTES,
-        Method::GET,
-        &format!("/v1/orgs/{org}/usage"),
-        &token,
-        None,
-    )
-    .await;
-    let spent = usage["data"]["aiCalls"]["used"].clone();
-    assert_eq!(spent, 0, "the failed call is given back: {usage}");
+    assert_eq!(ai_calls_spent(&app, &token, &org).await, 0, "the failed call is given back");
 }
 
 #[tokio::test]
