@@ -180,6 +180,24 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let body: Value = serde_json::from_str(health["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["data"]["checks"]["table"]["ok"], true, "{body}");
 
+    // The contract, as api-health's build wrote it: the same document the declarations make now.
+    let mut contract_event: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/api-health.json")).unwrap()).unwrap();
+    for (pointer, value) in [
+        ("/routeKey", "GET /v1/openapi.json"),
+        ("/rawPath", "/v1/openapi.json"),
+        ("/requestContext/http/path", "/v1/openapi.json"),
+        ("/requestContext/routeKey", "GET /v1/openapi.json"),
+    ] {
+        *contract_event.pointer_mut(pointer).unwrap() = value.into();
+    }
+    let contract_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(contract_file.path(), contract_event.to_string()).unwrap();
+    let contract = invoke_when_ready(port, "api-health", contract_file.path().to_str().unwrap());
+    assert_eq!(contract["statusCode"], 200, "{contract}");
+    let served: Value = serde_json::from_str(contract["body"].as_str().unwrap()).unwrap();
+    assert_eq!(served, chief::routes::contract().0, "api-health serves the contract of this build");
+
     let signup = invoke_when_ready(port, "api-auth", "events/api-auth.json");
     assert_eq!(signup["statusCode"], 201, "{signup}");
     let body: Value = serde_json::from_str(signup["body"].as_str().unwrap()).unwrap();

@@ -8,12 +8,16 @@ use crate::api::{Endpoint, RouteGroup};
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-/// The document, as the answer of `GET /v1/openapi.json`.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(transparent)]
+/// The document.
+#[derive(Debug, Clone)]
 pub struct Document(pub Value);
 
-impl schemars::JsonSchema for Document {
+/// The document as `GET /v1/openapi.json` answers it: its text, written once.
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct Served(pub &'static serde_json::value::RawValue);
+
+impl schemars::JsonSchema for Served {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "OpenApiDocument".into()
     }
