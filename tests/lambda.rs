@@ -196,7 +196,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let contract = invoke_when_ready(port, "api-health", contract_file.path().to_str().unwrap());
     assert_eq!(contract["statusCode"], 200, "{contract}");
     let served: Value = serde_json::from_str(contract["body"].as_str().unwrap()).unwrap();
-    assert_eq!(served, chief::routes::contract().0, "api-health serves the contract of this build");
+    assert_eq!(served, chief::routes::contract(), "api-health serves the contract of this build");
 
     let signup = invoke_when_ready(port, "api-auth", "events/api-auth.json");
     assert_eq!(signup["statusCode"], 201, "{signup}");

@@ -4,6 +4,6 @@
 
 fn main() {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("openapi.json");
-    std::fs::write(out, chief::routes::contract().0.to_string()).expect("the contract is written");
+    std::fs::write(out, chief::routes::contract().to_string()).expect("the contract is written");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -3,6 +3,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief::routes::api_health::serve_contract(include_str!(concat!(env!("OUT_DIR"), "/openapi.json")));
+    chief::routes::api_health::serve_contract(|| include_str!(concat!(env!("OUT_DIR"), "/openapi.json")).to_string());
     chief_lambda::run_api(&chief::routes::api_health::ROUTES, Ok).await
 }

@@ -8,10 +8,6 @@ use crate::api::{Endpoint, RouteGroup};
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-/// The document.
-#[derive(Debug, Clone)]
-pub struct Document(pub Value);
-
 /// The document as `GET /v1/openapi.json` answers it: its text, written once.
 #[derive(Debug, serde::Serialize)]
 #[serde(transparent)]
@@ -153,7 +149,7 @@ fn operation(group: &RouteGroup, pattern: &str, endpoint: &Endpoint, schemas: Ro
 }
 
 /// The document for these groups' routes, each with what writes its schemas.
-pub fn document(groups: &[(&RouteGroup, SchemasOf)]) -> Document {
+pub fn document(groups: &[(&RouteGroup, SchemasOf)]) -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| {
             s.definitions_path = "/components/schemas".into();
@@ -191,7 +187,7 @@ pub fn document(groups: &[(&RouteGroup, SchemasOf)]) -> Document {
             }
         }),
     );
-    Document(json!({
+    json!({
         "openapi": "3.1.1",
         "info": {
             "title": "Chief API",
@@ -210,7 +206,7 @@ pub fn document(groups: &[(&RouteGroup, SchemasOf)]) -> Document {
                 "description": "The token that sign-up and login answer."
             }}
         }
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -230,7 +226,7 @@ mod tests {
 
     #[test]
     fn every_route_in_the_registry_has_an_operation_and_every_operation_a_route() {
-        let Document(document) = document();
+        let document = document();
         let routes: BTreeSet<(String, String)> = Group::ALL
             .iter()
             .flat_map(|g| g.spec().routes.iter())
@@ -252,7 +248,7 @@ mod tests {
     /// Every `$ref` points at a schema the document holds.
     #[test]
     fn every_reference_resolves() {
-        let Document(document) = document();
+        let document = document();
         fn refs(value: &Value, out: &mut Vec<String>) {
             match value {
                 Value::Object(map) => {
@@ -276,7 +272,7 @@ mod tests {
 
     #[test]
     fn each_operation_states_its_envelope_security_parameters_and_errors() {
-        let Document(document) = document();
+        let document = document();
         let lead = &document["paths"]["/v1/orgs/{orgId}/leads"]["post"];
         assert_eq!(lead["security"], json!([{"bearerAuth": []}]));
         assert_eq!(lead["requestBody"]["required"], true);

@@ -383,8 +383,7 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
     let address = listener.local_addr()?;
     let app_url = config.app_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let app = Arc::new(local_app(&config, app_url)?);
-    let contract = chief::routes::contract().0.to_string();
-    chief::routes::api_health::serve_contract(Box::leak(contract.into_boxed_str()));
+    chief::routes::api_health::serve_contract(|| chief::routes::contract().to_string());
     tokio::spawn(drain_forever(app.clone()));
     if config.schedules {
         for job in Job::ALL {
