@@ -742,7 +742,7 @@ async fn health_says_which_dependencies_are_set_up_without_calling_them() {
     assert_eq!(checks["stripe"]["configured"], false, "no key locally: {checks}");
     assert_eq!(checks["stripe"]["unmappedPrices"], json!([]));
     assert_eq!(checks["stripeWebhook"]["configured"], false);
-    assert_eq!(checks["queues"], json!({"tasks": true, "analysis": true}));
+    assert_eq!(checks["queues"], json!({"tasks": true, "analysis": true, "publish": true}));
     assert_eq!(checks["eventBus"]["configured"], true);
     assert_eq!(
         (checks["mail"]["transport"].as_str(), checks["mail"]["configured"].as_bool()),

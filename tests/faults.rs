@@ -377,18 +377,19 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
     let (table, _) = chief_tests::table_and_signing_key(&direct, "faults-tick").await;
     let (mut app, clock, recorder) = app_on_dynamo(&through, table).await;
     let sqs = aws_sdk_sqs::Client::new(&direct);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("faults-tick-{}", std::process::id()))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    app.queue = Arc::new(chief_adapters::sqs_queue::SqsQueue::new(
-        AwsConfig::ready(through),
-        HashMap::from([(QueueName::Tasks, queue_url)]),
-    ));
+    let mut urls = HashMap::new();
+    for queue in [QueueName::Tasks, QueueName::Publish] {
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("faults-tick-{}-{}", queue.as_str(), std::process::id()))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        urls.insert(queue, url);
+    }
+    app.queue = Arc::new(chief_adapters::sqs_queue::SqsQueue::new(AwsConfig::ready(through), urls));
     let (token, org) = owner_and_org(&app, "tick@faults.test").await;
     let tasks = &chief::tasks::http::ROUTES;
     // Posts go out without review, so that what the runs send can be counted.
@@ -422,15 +423,15 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
         fault: Fault::ServerError,
     }]);
     clock.advance(chrono::Duration::minutes(1));
-    let failed = chief::tasks::executor::tick(&app).await;
+    let failed = chief::executor::tick(&app).await;
     assert!(failed.is_err(), "the tick reports the failed send: {failed:?}");
     proxy.heal();
 
     // The claims wait out their lease, are taken again and sent once; each task runs once.
-    clock.advance(chrono::Duration::minutes(chief::tasks::executor::LEASE_MINUTES + 1));
+    clock.advance(chrono::Duration::minutes(chief::executor::LEASE_MINUTES + 1));
     let mut sent = 0;
     for _ in 0..3 {
-        sent += chief::tasks::executor::tick(&app).await.unwrap().enqueued;
+        sent += chief::executor::tick(&app).await.unwrap().enqueued;
         clock.advance(chrono::Duration::minutes(1));
     }
     assert_eq!(sent, made.len(), "each claimed task is sent once after the failure");
@@ -442,6 +443,11 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
         runs += report.received;
     }
     assert_eq!(runs, made.len());
+    // The posts the post tasks wrote go out through the publishing pipeline.
+    clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(chief::executor::tick(&app).await.unwrap().publish_enqueued, 4);
+    let published = chief::jobs::drain_once(&app, QueueName::Publish).await.unwrap();
+    assert_eq!(published.received, 4);
     for id in &made {
         let (_, task, _) = call(&app, tasks, Method::GET, &format!("/v1/orgs/{org}/tasks/{id}"), &token, None).await;
         let status = task["data"]["status"].as_str().unwrap();
@@ -450,7 +456,7 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
         assert_eq!(task["data"]["attempts"], 2, "{task}");
     }
     // Each post was written and sent once: no send is lost or made twice.
-    assert_eq!(recorder.posts_of(&org).len(), 4);
+    assert_eq!(chief::testing::sandbox_posts(&app, &org).await.len(), 4);
     assert_eq!(recorder.ai_calls(), 4, "one AI call a post; follow-ups of unknown leads need none");
 }
 

@@ -401,14 +401,14 @@ async fn store_calls_table() {
     row("GET /tasks/{id}", counting.take());
     call(&app, Group::Tasks, "GET", &format!("{tasks}?limit=20"), Some(&token), None).await;
     row("GET /tasks?limit=20", counting.take());
-    let report = chief::tasks::executor::tick(&app).await.unwrap();
+    let report = chief::executor::tick(&app).await.unwrap();
     row(
         &format!("executor tick claiming {} task (first tick: 60 minutes × 4 shards)", report.claimed),
         counting.take(),
     );
     // Posts need approval by default: the first run writes the text and holds it.
     let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
-    chief::tasks::run::run(&app, &job.body).await.unwrap();
+    chief::runner::run(&app, &job.body).await.unwrap();
     row("job-run-task: a social post, written and held for approval", counting.take());
     call(
         &app,
@@ -420,13 +420,13 @@ async fn store_calls_table() {
     )
     .await;
     row("POST /tasks/{id}/approve", counting.take());
-    chief::tasks::executor::tick(&app).await.unwrap();
+    chief::executor::tick(&app).await.unwrap();
     counting.take();
     let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
-    let outcome = chief::tasks::run::run(&app, &job.body).await.unwrap();
-    assert!(matches!(outcome, chief::tasks::run::RunOutcome::Completed { .. }), "{outcome:?}");
+    let outcome = chief::runner::run(&app, &job.body).await.unwrap();
+    assert!(matches!(outcome, chief::runner::RunOutcome::Completed { .. }), "{outcome:?}");
     row("job-run-task: the approved post, published and completed", counting.take());
-    chief::tasks::run::run(&app, &job.body).await.unwrap();
+    chief::runner::run(&app, &job.body).await.unwrap();
     row("job-run-task: the same job again", counting.take());
     let conversation = call(
         &app,
@@ -593,7 +593,7 @@ async fn minute_tick_bench() {
     );
     println!("| tick | partitions read | due | claimed | store calls | queue sends | time |");
     println!("|---|---|---|---|---|---|---|");
-    let row = |what: &str, report: chief::tasks::executor::TickReport, took: Duration| {
+    let row = |what: &str, report: chief::executor::TickReport, took: Duration| {
         println!(
             "| {what} | {} | {} | {} | {} | {} | {:.1} ms |",
             report.partitions_read,
@@ -606,15 +606,15 @@ async fn minute_tick_bench() {
     };
     table.take();
     let started = Instant::now();
-    let first = chief::tasks::executor::tick(&app).await.unwrap();
+    let first = chief::executor::tick(&app).await.unwrap();
     row("first ever (no cursor: the last 60 minutes)", first, started.elapsed());
     load(&table, (0..DUE).map(|_| task_at(now)).collect()).await;
     let started = Instant::now();
-    let steady = chief::tasks::executor::tick(&app).await.unwrap();
+    let steady = chief::executor::tick(&app).await.unwrap();
     assert_eq!(steady.claimed, DUE);
     row(&format!("next tick, same minute ({DUE} due)"), steady, started.elapsed());
     let started = Instant::now();
-    let idle = chief::tasks::executor::tick(&app).await.unwrap();
+    let idle = chief::executor::tick(&app).await.unwrap();
     row("next tick (nothing due)", idle, started.elapsed());
 }
 

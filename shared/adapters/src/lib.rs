@@ -14,7 +14,6 @@ pub mod offline_ai;
 pub mod openai_ai;
 #[cfg(feature = "mail")]
 pub mod outbox_mailer;
-pub mod sandbox_social;
 #[cfg(feature = "secrets-manager")]
 pub mod secrets_manager;
 #[cfg(feature = "mail")]

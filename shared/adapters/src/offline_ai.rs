@@ -3,7 +3,7 @@
 //! it for a model's writing.
 
 use async_trait::async_trait;
-use chief::ports::ai::{Ai, AiError, AiUse, Completion, OFFLINE_PROVIDER, Prompt, estimate_tokens};
+use chief::ports::ai::{Ai, AiError, AiUse, Completion, OFFLINE_PROVIDER, Prompt, estimate_tokens, example_of};
 
 pub struct OfflineAi;
 
@@ -24,10 +24,14 @@ impl Ai for OfflineAi {
             AiUse::Strategy => "strategy",
             AiUse::Routine => "draft",
         };
-        let text = format!(
-            "[offline AI {kind}, no model was called] {}",
-            excerpt(ask, (prompt.max_tokens as usize * 4).clamp(40, 400))
-        );
+        // A structured prompt gets a value of its schema, each text labelled.
+        let text = match &prompt.output {
+            Some(output) => example_of(&output.schema, &format!("offline AI {kind}, no model was called")).to_string(),
+            None => format!(
+                "[offline AI {kind}, no model was called] {}",
+                excerpt(ask, (prompt.max_tokens as usize * 4).clamp(40, 400))
+            ),
+        };
         Ok(Completion {
             prompt_tokens: (estimate_tokens(&prompt.system) + prompt.messages.iter().map(|(_, m)| estimate_tokens(m)).sum::<usize>())
                 as u32,

@@ -8,7 +8,7 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs, ResponseFormat, ResponseFormatJsonSchema,
 };
 use async_trait::async_trait;
 use chief::config::{ConfigError, optional};
@@ -99,12 +99,22 @@ impl OpenAiCompatible {
                 Speaker::Assistant => ChatCompletionRequestAssistantMessage::from(text.clone()).into(),
             });
         }
-        let request = CreateChatCompletionRequestArgs::default()
+        let mut request = CreateChatCompletionRequestArgs::default();
+        request
             .model(model.clone())
             .messages(messages)
-            .max_completion_tokens(prompt.max_tokens)
-            .build()
-            .map_err(|e| AiError::Rejected(e.to_string()))?;
+            .max_completion_tokens(prompt.max_tokens);
+        if let Some(output) = &prompt.output {
+            request.response_format(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    name: output.name.into(),
+                    schema: output.schema.clone(),
+                    description: None,
+                    strict: None,
+                },
+            });
+        }
+        let request = request.build().map_err(|e| AiError::Rejected(e.to_string()))?;
         let response = tokio::time::timeout(self.settings.timeout, client.chat().create(request))
             .await
             .map_err(|_| AiError::Unavailable(format!("no answer within {} s", self.settings.timeout.as_secs())))?
@@ -324,6 +334,7 @@ mod tests {
                 (Speaker::User, "Plan my week".into()),
             ],
             max_tokens: 300,
+            output: None,
         }
     }
 

@@ -9,7 +9,7 @@ use chief::ports::events::{DomainEvent, EventBus, EventBusError};
 use chief::ports::mailer::{Email, MailError, Mailer};
 use chief::ports::payments::{CheckoutRequest, HostedSession, NewCustomer, Payments, PaymentsError};
 use chief::ports::queue::{JobQueue, Message, QueueError, QueueName};
-use chief::ports::social::{Published, Social, SocialError};
+use chief::ports::social::{Channel, Metrics, Outgoing, Published, Social, SocialError};
 
 pub struct Unwired;
 
@@ -63,8 +63,14 @@ impl Mailer for Unwired {
 
 #[async_trait]
 impl Social for Unwired {
-    async fn publish(&self, _: &chief::ids::OrgId, platform: &str, _: &str, _: &str) -> Result<Published, SocialError> {
-        Err(SocialError::NotConnected(format!("{platform}: {WHY}")))
+    async fn publish(&self, channel: &Channel<'_>, _: &Outgoing<'_>) -> Result<Published, SocialError> {
+        Err(SocialError::NotConnected(format!("{}: {WHY}", channel.platform)))
+    }
+    async fn find_recent(&self, channel: &Channel<'_>, _: &str, _: &str) -> Result<Option<Published>, SocialError> {
+        Err(SocialError::NotConnected(format!("{}: {WHY}", channel.platform)))
+    }
+    async fn metrics(&self, channel: &Channel<'_>, _: &Published) -> Result<Metrics, SocialError> {
+        Err(SocialError::NotConnected(format!("{}: {WHY}", channel.platform)))
     }
 }
 

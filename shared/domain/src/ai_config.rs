@@ -1,11 +1,14 @@
-//! The AI CEO's config: the persona, the business's goals and tone, and the posts a week it
-//! aims for. Every AI call for an org starts from the system prompt it makes.
+//! The AI CEO's config: its persona, stored here, and the business's industry, goals, tone
+//! and posts a week, which live in the business profile (`content::profile`) and are read
+//! and written through this config as the same data. Every AI call for an org starts from
+//! the system prompt it makes.
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
-use crate::model::{self, from_item};
-use crate::ports::table::Item;
+use crate::model::{self, from_item, to_item};
+use crate::ports::table::{Condition, Item, TableError, TxOp};
+use crate::profile::{self, BusinessProfile, Goal};
 use crate::tenancy::TenantCtx;
 use serde::{Deserialize, Serialize};
 
@@ -14,28 +17,40 @@ use serde::{Deserialize, Serialize};
 pub struct AiConfig {
     pub persona_name: String,
     pub personality: String,
+    /// The business profile's industry.
     pub industry: Option<String>,
+    /// The business profile's goals, as text (`metric: target by YYYY-MM-DD`).
     pub goals: Vec<String>,
+    /// The business profile's tone.
     pub tone: String,
-    /// Posts a week the org aims for; the agent warns when output falls short.
+    /// The business profile's posts a week; the agent warns when output falls short.
     pub posts_per_week: u32,
     pub updated_by: Option<String>,
     #[serde(default, with = "crate::clock::rfc3339::option")]
     #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// 0 until first saved.
+    /// Changes whenever the persona or the profile changes (0 until either is first saved):
+    /// the higher of the two items' versions, each write moving both past it.
     pub version: u64,
 }
 
-impl Default for AiConfig {
+/// What the config item itself stores: the persona.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Persona {
+    persona_name: String,
+    personality: String,
+    updated_by: Option<String>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    version: u64,
+}
+
+impl Default for Persona {
     fn default() -> Self {
-        AiConfig {
+        Persona {
             persona_name: "Chief".into(),
             personality: "pragmatic, numbers-driven, encouraging".into(),
-            industry: None,
-            goals: Vec::new(),
-            tone: "friendly and concise".into(),
-            posts_per_week: 3,
             updated_by: None,
             updated_at: None,
             version: 0,
@@ -44,8 +59,27 @@ impl Default for AiConfig {
 }
 
 impl AiConfig {
-    pub fn from_stored(item: Option<Item>) -> AppResult<Self> {
-        item.map(from_item).transpose().map(Option::unwrap_or_default)
+    /// The config as an org's stored items make it: its config item (the persona) and its
+    /// business profile.
+    pub fn from_stored(config: Option<&Item>, profile: &BusinessProfile) -> AppResult<Self> {
+        let persona: Persona = config.map(|c| from_item(c.clone())).transpose()?.unwrap_or_default();
+        let updated_at = persona.updated_at.max(profile.updated_at);
+        let updated_by = if persona.updated_at >= profile.updated_at {
+            persona.updated_by.clone()
+        } else {
+            profile.updated_by.clone()
+        };
+        Ok(AiConfig {
+            persona_name: persona.persona_name,
+            personality: persona.personality,
+            industry: profile.industry.clone(),
+            goals: profile.goals.iter().map(Goal::as_text).collect(),
+            tone: profile.tone.clone(),
+            posts_per_week: profile.posts_per_week,
+            updated_by,
+            updated_at,
+            version: persona.version.max(profile.version),
+        })
     }
 
     /// The system prompt every AI call for this org starts from.
@@ -78,39 +112,68 @@ pub struct ConfigChange {
     pub version: u64,
 }
 
-pub const MAX_GOALS: usize = 10;
+pub const MAX_GOALS: usize = profile::MAX_GOALS;
 
-pub async fn update(app: &App, tenant: &TenantCtx, mut config: AiConfig, change: ConfigChange) -> AppResult<AiConfig> {
-    if change.version != config.version {
-        return Err(model::stale_version("config", config.version));
+/// Saves the persona and the profile's fields together, each over the version read.
+pub async fn update(
+    app: &App,
+    tenant: &TenantCtx,
+    config: Option<Item>,
+    business: BusinessProfile,
+    change: ConfigChange,
+) -> AppResult<AiConfig> {
+    let mut persona: Persona = config.map(from_item).transpose()?.unwrap_or_default();
+    let current = persona.version.max(business.version);
+    if change.version != current {
+        return Err(model::stale_version("config", current));
     }
+    let now = app.clock.now();
+    let by = Some(tenant.user_id().to_string());
+    let (persona_read, profile_read) = (persona.version, business.version);
     if let Some(name) = change.persona_name {
-        config.persona_name = model::text("personaName", &name, 60)?;
+        persona.persona_name = model::text("personaName", &name, 60)?;
     }
     if let Some(personality) = change.personality {
-        config.personality = model::text("personality", &personality, 500)?;
+        persona.personality = model::text("personality", &personality, 500)?;
     }
+    let mut business = business;
     if let Some(industry) = change.industry {
-        config.industry = model::optional_text("industry", industry.as_deref(), 100)?;
+        business.industry = model::optional_text("industry", industry.as_deref(), 100)?;
     }
     if let Some(goals) = change.goals {
         if goals.len() > MAX_GOALS {
             return Err(AppError::validation(format!("at most {MAX_GOALS} goals")));
         }
-        config.goals = goals.iter().map(|g| model::text("goals", g, 300)).collect::<AppResult<_>>()?;
+        let texts = goals.iter().map(|g| model::text("goals", g, 300)).collect::<AppResult<Vec<_>>>()?;
+        business.goals = profile::check_goals(texts.iter().map(|g| Goal::from_text(g)).collect())?;
     }
     if let Some(tone) = change.tone {
-        config.tone = model::text("tone", &tone, 200)?;
+        business.tone = model::text("tone", &tone, 200)?;
     }
     if let Some(posts) = change.posts_per_week {
-        if posts > 100 {
-            return Err(AppError::validation("postsPerWeek must be from 0 to 100"));
-        }
-        config.posts_per_week = posts;
+        business.posts_per_week = profile::check_posts_per_week(posts)?;
     }
-    config.updated_by = Some(tenant.user_id().to_string());
-    config.updated_at = Some(app.clock.now());
-    config.version += 1;
-    model::put_versioned(&*app.table, &tenant.pk(), keys::AI_CONFIG_SK, &config, change.version, "config").await?;
-    Ok(config)
+    persona.updated_by = by.clone();
+    persona.updated_at = Some(now);
+    persona.version = current + 1;
+    business.updated_by = by;
+    business.updated_at = Some(now);
+    business.version = current + 1;
+    let ops = vec![
+        TxOp::Put {
+            item: to_item(&tenant.pk(), keys::AI_CONFIG_SK, &persona)?,
+            condition: Some(if persona_read == 0 {
+                Condition::NotExists
+            } else {
+                Condition::VersionEquals(persona_read)
+            }),
+        },
+        business.write(tenant, profile_read)?,
+    ];
+    app.table.transact(ops).await.map_err(|e| match e {
+        TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the config changed meanwhile: read it again"),
+        other => other.into(),
+    })?;
+    let item = to_item(&tenant.pk(), keys::AI_CONFIG_SK, &persona)?;
+    AiConfig::from_stored(Some(&item), &business)
 }

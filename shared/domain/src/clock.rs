@@ -64,6 +64,23 @@ impl schemars::JsonSchema for Timestamp {
     }
 }
 
+/// A calendar date (`YYYY-MM-DD`), for the contract.
+pub struct Date;
+
+impl schemars::JsonSchema for Date {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Date".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date", "examples": ["2027-03-01"]})
+    }
+}
+
 /// Times in models are `DateTime<Utc>`, stored and answered as [`timestamp`] writes them
 /// (`#[serde(with = "crate::clock::rfc3339")]`); any RFC 3339 time reads.
 pub mod rfc3339 {

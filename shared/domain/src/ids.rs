@@ -151,6 +151,21 @@ id_type!(
     TaskId
 );
 
+id_type!(
+    /// A social post of an org, from draft to published.
+    PostId
+);
+
+id_type!(
+    /// A version of an org's AI marketing strategy.
+    StrategyId
+);
+
+id_type!(
+    /// A social account an org publishes to.
+    AccountId
+);
+
 /// Ids are ULIDs: 26 characters of Crockford's base 32.
 /// What `check` accepts, as a pattern for the contract: 26 characters of Crockford's
 /// base 32 (any case), the first at most 7 so that it fits 128 bits.

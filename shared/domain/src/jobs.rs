@@ -1,5 +1,5 @@
-//! The background functions, each declared once as a [`JobSpec`]: the two schedules
-//! (executor, agent) and the two queue consumers (run-task, analyze). The same handlers serve
+//! The background functions, each declared once as a [`JobSpec`]: the schedules (executor,
+//! agent, analytics) and the queue consumers (run-task, analyze, publish). The same handlers serve
 //! Lambda and `local`'s timers and drain loop.
 
 use crate::app::App;
@@ -15,6 +15,8 @@ pub enum Job {
     RunTask,
     Agent,
     Analyze,
+    Publish,
+    Analytics,
 }
 
 /// A background job, declared once: its function, what triggers it and with what handler,
@@ -53,6 +55,7 @@ pub struct Consumer {
 pub enum Rate {
     Minute,
     Hour,
+    Day,
 }
 
 impl Rate {
@@ -60,6 +63,7 @@ impl Rate {
         std::time::Duration::from_secs(match self {
             Rate::Minute => 60,
             Rate::Hour => 3_600,
+            Rate::Day => 86_400,
         })
     }
 
@@ -68,6 +72,7 @@ impl Rate {
         match self {
             Rate::Minute => "rate(1 minute)",
             Rate::Hour => "rate(1 hour)",
+            Rate::Day => "rate(1 day)",
         }
     }
 }
@@ -86,9 +91,9 @@ pub const EXECUTOR: JobSpec = JobSpec {
     function: "job-executor",
     trigger: Trigger::Schedule(Scheduled {
         every: Rate::Minute,
-        run: |app| Box::pin(async move { report(crate::tasks::executor::tick(app).await?) }),
+        run: |app| Box::pin(async move { report(crate::executor::tick(app).await?) }),
     }),
-    ports: &[Port::Queue(QueueName::Tasks)],
+    ports: &[Port::Queue(QueueName::Tasks), Port::Queue(QueueName::Publish)],
 };
 
 pub const AGENT: JobSpec = JobSpec {
@@ -111,7 +116,7 @@ pub const RUN_TASK: JobSpec = JobSpec {
             batch_size: 5,
             item_budget: std::time::Duration::from_secs(150),
         },
-        handle: |app, body| Box::pin(async move { report(crate::tasks::run::run(app, body).await?) }),
+        handle: |app, body| Box::pin(async move { report(crate::runner::run(app, body).await?) }),
     }),
     ports: &[Port::Ai, Port::Mailer, Port::Social, Port::Events],
 };
@@ -131,11 +136,37 @@ pub const ANALYZE: JobSpec = JobSpec {
     ports: &[Port::Ai, Port::Events],
 };
 
+/// One message is one post: two store reads, a ledger write, one platform call (or a check
+/// and a call), and the post's settlement.
+pub const PUBLISH: JobSpec = JobSpec {
+    function: "job-publish",
+    trigger: Trigger::Queue(Consumer {
+        queue: QueueName::Publish,
+        max_receives: MAX_RECEIVES,
+        timing: Timing {
+            batch_size: 10,
+            item_budget: std::time::Duration::from_secs(60),
+        },
+        handle: |app, body| Box::pin(async move { report(crate::content::publish::run(app, body).await?) }),
+    }),
+    ports: &[Port::Social, Port::Events],
+};
+
+/// Once a day: the figures of the posts published in the last 30 days.
+pub const ANALYTICS: JobSpec = JobSpec {
+    function: "job-analytics",
+    trigger: Trigger::Schedule(Scheduled {
+        every: Rate::Day,
+        run: |app| Box::pin(async move { report(crate::content::analytics::measure(app).await?) }),
+    }),
+    ports: &[Port::Social],
+};
+
 /// Receives before a message becomes a dead letter: `maxReceiveCount` in `template.yaml`.
 pub const MAX_RECEIVES: u32 = 5;
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::Executor, Job::RunTask, Job::Agent, Job::Analyze];
+    pub const ALL: [Job; 6] = [Job::Executor, Job::RunTask, Job::Agent, Job::Analyze, Job::Publish, Job::Analytics];
 
     pub fn spec(self) -> &'static JobSpec {
         match self {
@@ -143,6 +174,8 @@ impl Job {
             Job::RunTask => &RUN_TASK,
             Job::Agent => &AGENT,
             Job::Analyze => &ANALYZE,
+            Job::Publish => &PUBLISH,
+            Job::Analytics => &ANALYTICS,
         }
     }
 

@@ -65,10 +65,37 @@ pub fn campaign_send_sk(task_id: &str, lead_id: &str) -> String {
     format!("TASKSEND#{task_id}#{lead_id}")
 }
 /// What the sandbox social platform posted, once per idempotency key.
-pub fn social_post_sk(idempotency_key: &str) -> String {
-    format!("SOCIALPOST#{idempotency_key}")
+pub fn sandbox_post_sk(idempotency_key: &str) -> String {
+    format!("{SANDBOX_POST_PREFIX}{idempotency_key}")
 }
-pub const SOCIAL_POST_PREFIX: &str = "SOCIALPOST#";
+pub const SANDBOX_POST_PREFIX: &str = "SANDBOXPOST#";
+/// The business profile: who the org is and what it wants (one per org).
+pub const BUSINESS_PROFILE_SK: &str = "BUSINESSPROFILE";
+/// The strategies' versions and which one is active (one per org).
+pub const STRATEGIES_SK: &str = "STRATEGIES";
+pub const STRATEGY_PREFIX: &str = "STRATEGY#";
+pub fn strategy_sk(strategy_id: &str) -> String {
+    format!("{STRATEGY_PREFIX}{strategy_id}")
+}
+/// Social posts; a scheduled one also carries a due-index entry.
+pub const POST_PREFIX: &str = "POST#";
+pub fn post_sk(post_id: &str) -> String {
+    format!("{POST_PREFIX}{post_id}")
+}
+pub const ACCOUNT_PREFIX: &str = "SOCIALACCOUNT#";
+pub fn account_sk(account_id: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{account_id}")
+}
+/// The publish ledger: one item per (post, account), written before the platform is called.
+pub fn ledger_sk(post_id: &str, account_id: &str) -> String {
+    format!("PUBLISH#{post_id}#{account_id}")
+}
+/// A published post's figures, by when it was published (analytics reads a period of them).
+pub const PUBLISHED_PREFIX: &str = "PUBLISHED#";
+pub fn published_sk(published_at: &DateTime<Utc>, post_id: &str) -> String {
+    let at = crate::clock::timestamp(*published_at);
+    format!("{PUBLISHED_PREFIX}{at}#{post_id}")
+}
 /// The AI CEO's persona and the org's goals (one per org).
 pub const AI_CONFIG_SK: &str = "AICONFIG";
 /// The org's autonomy policy (one per org).

@@ -24,6 +24,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> AppResult<T> {
     })
 }
 
+/// SHA-256 of some bytes, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
 }

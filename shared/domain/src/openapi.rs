@@ -34,6 +34,9 @@ fn path_parameter(name: &str) -> Value {
         "orgId" => ulid("org"),
         "leadId" => ulid("lead"),
         "taskId" => ulid("task"),
+        "postId" => ulid("post"),
+        "strategyId" => ulid("strategy"),
+        "accountId" => ulid("social account"),
         "conversationId" => ulid("conversation"),
         "userId" => ulid("member"),
         "email" => {
@@ -118,7 +121,7 @@ fn operation(group: &RouteGroup, pattern: &str, endpoint: &Endpoint, schemas: Ro
     let mut responses = Map::new();
     responses.insert(
         schemas.status.to_string(),
-        json!({"description": "Done.", "content": {"application/json": {"schema": if schemas.enveloped {
+        json!({"description": "Done.", "content": {schemas.media_type: {"schema": if schemas.enveloped {
             envelope(&schemas.data, true)
         } else {
             schemas.data.clone().to_value()

@@ -65,19 +65,22 @@ pub enum Group {
     Chat,
     /// Tasks, approvals, the autonomy policy and the agent's insights.
     Tasks,
+    /// The business profile, strategies, posts, calendar and social accounts.
+    Content,
     Health,
     /// Stripe's deliveries, on a function URL of their own.
     StripeWebhook,
 }
 
 impl Group {
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 9] = [
         Group::Auth,
         Group::Orgs,
         Group::Leads,
         Group::Billing,
         Group::Chat,
         Group::Tasks,
+        Group::Content,
         Group::Health,
         Group::StripeWebhook,
     ];
@@ -90,6 +93,7 @@ impl Group {
             Group::Billing => &crate::billing::http::ROUTES,
             Group::Chat => &crate::ceo::http::ROUTES,
             Group::Tasks => &crate::tasks::http::ROUTES,
+            Group::Content => &crate::content::http::ROUTES,
             Group::Health => &api_health::ROUTES,
             Group::StripeWebhook => &crate::billing::http::stripe_webhook::ROUTES,
         }
@@ -104,6 +108,7 @@ impl Group {
             Group::Billing => crate::billing::http::schemas,
             Group::Chat => crate::ceo::http::schemas,
             Group::Tasks => crate::tasks::http::schemas,
+            Group::Content => crate::content::http::schemas,
             Group::Health => api_health::schemas,
             Group::StripeWebhook => crate::billing::http::stripe_webhook::schemas,
         }

@@ -13,7 +13,6 @@ use crate::ports::mailer::{Email, MailError, Mailer};
 use crate::ports::payments::{CheckoutRequest, HostedSession, NewCustomer, Payments, PaymentsError};
 use crate::ports::queue::{JobQueue, MAX_BATCH, Message, QueueError, QueueName};
 use crate::ports::secrets::{SecretName, Secrets, SecretsError};
-use crate::ports::social::{Published, SANDBOX_PLATFORM, Social, SocialError};
 use crate::ports::table::*;
 use async_trait::async_trait;
 use chrono::TimeZone;
@@ -288,8 +287,9 @@ impl JobQueue for MemoryQueue {
 pub struct Recorder {
     pub emails: Mutex<Vec<Email>>,
     pub events: Mutex<Vec<DomainEvent>>,
-    posts: Mutex<HashMap<String, Published>>,
     completions: std::sync::atomic::AtomicUsize,
+    /// Answers the AI gives next, in order, before it goes back to writing its own.
+    scripted: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl Recorder {
@@ -306,20 +306,23 @@ impl Recorder {
             .unwrap_or_default()
     }
 
-    /// The posts made for an org, one per idempotency key.
-    pub fn posts_of(&self, org_id: &str) -> Vec<Published> {
-        let prefix = format!("{org_id}/");
-        self.posts
-            .lock()
-            .map(|posts| {
-                posts
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(&prefix))
-                    .map(|(_, p)| p.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Makes the AI answer these texts next, in order (a malformed answer, say).
+    pub fn script_ai(&self, answers: &[&str]) {
+        if let Ok(mut scripted) = self.scripted.lock() {
+            scripted.extend(answers.iter().map(|a| a.to_string()));
+        }
     }
+}
+
+/// The posts the sandbox platform holds for an org, oldest key first.
+pub async fn sandbox_posts(app: &App, org_id: &str) -> Vec<crate::content::sandbox::SandboxPost> {
+    let query = Query::partition(format!("ORG#{org_id}")).prefix(crate::keys::SANDBOX_POST_PREFIX);
+    query_all(&*app.table, query)
+        .await
+        .expect("the table answers")
+        .into_iter()
+        .map(|item| crate::model::from_item(item).expect("a sandbox post"))
+        .collect()
 }
 
 #[async_trait]
@@ -344,38 +347,18 @@ impl EventBus for Recorder {
     }
 }
 
-/// The sandbox platform's behaviour: one post per idempotency key.
-#[async_trait]
-impl Social for Recorder {
-    async fn publish(
-        &self,
-        org_id: &crate::ids::OrgId,
-        platform: &str,
-        text: &str,
-        idempotency_key: &str,
-    ) -> Result<Published, SocialError> {
-        if platform != SANDBOX_PLATFORM {
-            return Err(SocialError::NotConnected(platform.to_string()));
-        }
-        let mut posts = self.posts.lock().map_err(|_| SocialError::Unavailable("lock poisoned".into()))?;
-        let post = posts.entry(format!("{org_id}/{idempotency_key}")).or_insert_with(|| Published {
-            external_id: format!("test_{}", ulid::Ulid::new()),
-            platform: SANDBOX_PLATFORM.into(),
-            url: None,
-            text: text.to_string(),
-            published_at: chrono::DateTime::UNIX_EPOCH,
-        });
-        Ok(post.clone())
-    }
-}
-
 /// Answers every prompt with an excerpt of it, marked as the offline provider's.
 #[async_trait]
 impl Ai for Recorder {
     async fn complete(&self, prompt: Prompt) -> Result<Completion, AiError> {
         self.completions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let ask = prompt.messages.last().map(|(_, m)| m.as_str()).unwrap_or_default();
-        let text = format!("[test AI] {}", ask.chars().take(200).collect::<String>());
+        let scripted = self.scripted.lock().ok().and_then(|mut s| s.pop_front());
+        let text = match (scripted, &prompt.output) {
+            (Some(text), _) => text,
+            (None, Some(output)) => crate::ports::ai::example_of(&output.schema, "test AI").to_string(),
+            (None, None) => format!("[test AI] {}", ask.chars().take(200).collect::<String>()),
+        };
         Ok(Completion {
             prompt_tokens: estimate_tokens(&prompt.system) as u32 + estimate_tokens(ask) as u32,
             completion_tokens: estimate_tokens(&text) as u32,
@@ -434,11 +417,12 @@ pub struct TestApp {
 pub fn app() -> TestApp {
     let clock = Arc::new(ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).unwrap()));
     let recorder = Arc::new(Recorder::default());
+    let table: Arc<dyn Table> = Arc::new(MemoryTable::new(clock.clone()));
     let app = App {
-        table: Arc::new(MemoryTable::new(clock.clone())),
+        table: table.clone(),
         queue: Arc::new(MemoryQueue::new(clock.clone(), std::time::Duration::from_secs(300), 5)),
         events: recorder.clone(),
-        social: recorder.clone(),
+        social: Arc::new(crate::content::sandbox::SandboxSocial::new(table.clone(), clock.clone())),
         ai: recorder.clone(),
         payments: recorder.clone(),
         mailer: recorder.clone(),

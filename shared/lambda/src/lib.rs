@@ -49,7 +49,8 @@ pub struct CloudConfig {
     pub billing: BillingSettings,
     /// `STRIPE_API_BASE` (optional): another Stripe API address, for tests.
     pub stripe_api_base: Option<String>,
-    /// `CHIEF_TASK_QUEUE_URL` / `CHIEF_ANALYSIS_QUEUE_URL`: the SQS queues of the two jobs.
+    /// `CHIEF_TASK_QUEUE_URL` / `CHIEF_ANALYSIS_QUEUE_URL` / `CHIEF_PUBLISH_QUEUE_URL`: the SQS
+    /// queues of the three queue jobs.
     pub queue_urls: HashMap<QueueName, String>,
     /// `CHIEF_AI_SECRET_ID` (optional): the id of the AI provider's API key.
     pub ai_secret_id: Option<String>,
@@ -94,6 +95,7 @@ impl CloudConfig {
             queue_urls: [
                 (QueueName::Tasks, optional("CHIEF_TASK_QUEUE_URL")),
                 (QueueName::Analysis, optional("CHIEF_ANALYSIS_QUEUE_URL")),
+                (QueueName::Publish, optional("CHIEF_PUBLISH_QUEUE_URL")),
             ]
             .into_iter()
             .filter_map(|(queue, url)| url.map(|url| (queue, url)))
@@ -218,7 +220,7 @@ impl Wiring {
     }
 
     /// The SQS job queues whose URLs are set (`CHIEF_TASK_QUEUE_URL`,
-    /// `CHIEF_ANALYSIS_QUEUE_URL`); each one set is a port wired.
+    /// `CHIEF_ANALYSIS_QUEUE_URL`, `CHIEF_PUBLISH_QUEUE_URL`); each one set is a port wired.
     #[cfg(feature = "queue")]
     pub fn queue(mut self) -> Self {
         self.app.queue = Arc::new(chief_adapters::sqs_queue::SqsQueue::new(
@@ -238,9 +240,9 @@ impl Wiring {
         Ok(self)
     }
 
-    /// The sandbox social platform (the only one so far).
+    /// The sandbox social platform (real platforms come with their OAuth).
     pub fn social(mut self) -> Self {
-        self.app.social = Arc::new(chief_adapters::sandbox_social::SandboxSocial::new(
+        self.app.social = Arc::new(chief::content::sandbox::SandboxSocial::new(
             self.app.table.clone(),
             self.app.clock.clone(),
         ));
@@ -397,6 +399,10 @@ mod tests {
         assert!(message.contains("job-executor needs the tasks queue"), "{message}");
         let mut with_queue = config();
         with_queue.queue_urls.insert(QueueName::Tasks, "http://queue/tasks".into());
+        let half = Wiring::new(with_queue.clone()).queue().check(executor.function(), executor.ports());
+        let message = half.err().expect("refused").to_string();
+        assert!(message.contains("job-executor needs the publish queue"), "{message}");
+        with_queue.queue_urls.insert(QueueName::Publish, "http://queue/publish".into());
         let wired = Wiring::new(with_queue).queue();
         assert!(wired.check(executor.function(), executor.ports()).is_ok());
         // No bus: a function that emits events cannot wire them; one that does not starts.
@@ -470,14 +476,18 @@ mod fixtures {
     #[tokio::test]
     async fn job_events_are_events_the_jobs_take() {
         let t = chief::testing::app();
-        for job in [Job::Executor, Job::Agent] {
+        for job in [Job::Executor, Job::Agent, Job::Analytics] {
             let file = format!("{}.json", job.function());
             let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> = serde_json::from_str(&fixture(&file)).unwrap();
             assert_eq!(event.detail_type, "Scheduled Event", "{file}");
             let scheduled = Job::scheduled(job.function()).expect("a schedule");
             (scheduled.run)(&t.app).await.unwrap();
         }
-        for (file, queue) in [("job-run-task.json", QueueName::Tasks), ("job-analyze.json", QueueName::Analysis)] {
+        for (file, queue) in [
+            ("job-run-task.json", QueueName::Tasks),
+            ("job-analyze.json", QueueName::Analysis),
+            ("job-publish.json", QueueName::Publish),
+        ] {
             let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&fixture(file)).unwrap();
             assert_eq!(event.records.len(), 1, "{file}");
             // Nothing to do on an empty store (no such task, no such org), and no failure.

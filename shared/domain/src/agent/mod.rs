@@ -12,6 +12,7 @@ pub mod detect;
 
 use crate::app::App;
 use crate::ceo::{self, is_open};
+use crate::content::publish::PublishedRecord;
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrgId, TaskId, UserId};
 use crate::keys;
@@ -21,7 +22,6 @@ use crate::orgs::Org;
 use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::queue::QueueName;
-use crate::ports::social::Published;
 use crate::ports::table::{Index, Query};
 use crate::tasks::autonomy::Autonomy;
 use crate::tasks::context::OrgContext;
@@ -276,11 +276,11 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
     let recent = ceo::recent(app, tenant).await?;
     let numbers = ceo::Snapshot::of(&recent, org.usage.as_ref(), now);
     let ceo::Recent { mut leads, tasks, partial } = recent;
-    let posts: Vec<Published> = app
+    let posts: Vec<PublishedRecord> = app
         .table
         .query(
             Query::partition(tenant.pk())
-                .prefix(keys::SOCIAL_POST_PREFIX)
+                .prefix(keys::PUBLISHED_PREFIX)
                 .descending()
                 .limit(ceo::SNAPSHOT_READ),
         )
@@ -608,9 +608,9 @@ mod tests {
         // A zone the store should not hold falls back to UTC.
         assert_eq!(week_start(&org_in("Nowhere/Atlantis"), wednesday), expect("2026-11-23T00:00:00Z"));
     }
+    use crate::executor::tests::{ORG, org, used};
+    use crate::executor::tick;
     use crate::tasks::autonomy::AutonomyPolicy;
-    use crate::tasks::executor::tests::{ORG, org, used};
-    use crate::tasks::executor::tick;
     use crate::testing::{self, TestApp};
 
     async fn stale_lead(t: &TestApp, tenant: &TenantCtx) -> crate::ids::LeadId {
@@ -688,7 +688,7 @@ mod tests {
         assert_eq!((run.awaiting_approval, run.claimed), (1, 1), "{run:?}");
         let written = drain_tasks(&t).await;
         assert!(
-            matches!(written[..], [tasks::run::RunOutcome::AwaitingApproval { .. }]),
+            matches!(written[..], [crate::runner::RunOutcome::AwaitingApproval { .. }]),
             "{written:?}"
         );
         let admin = TenantCtx::background(&ORG.into());
@@ -735,7 +735,7 @@ mod tests {
         let held = outcomes
             .iter()
             .find_map(|o| match o {
-                tasks::run::RunOutcome::AwaitingApproval { task_id } => Some(task_id.clone()),
+                crate::runner::RunOutcome::AwaitingApproval { task_id } => Some(task_id.clone()),
                 _ => None,
             })
             .expect("the post's text waits for a person");
@@ -754,11 +754,11 @@ mod tests {
         assert_eq!(used(&t, usage::Metric::Posts).await, 0);
     }
 
-    async fn drain_tasks(t: &TestApp) -> Vec<tasks::run::RunOutcome> {
+    async fn drain_tasks(t: &TestApp) -> Vec<crate::runner::RunOutcome> {
         let messages = t.app.queue.receive(crate::ports::queue::QueueName::Tasks, 10).await.unwrap();
         let mut outcomes = Vec::new();
         for message in messages {
-            outcomes.push(tasks::run::run(&t.app, &message.body).await.unwrap());
+            outcomes.push(crate::runner::run(&t.app, &message.body).await.unwrap());
         }
         outcomes
     }

@@ -67,10 +67,35 @@ pub mod query {
         description: "Only tasks with this status.",
         kind: QueryKind::OneOf(&["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"]),
     };
+    pub const POST_STATUS: QueryParam = QueryParam {
+        name: "status",
+        description: "Only posts with this status.",
+        kind: QueryKind::OneOf(&["draft", "approved", "scheduled", "publishing", "published", "failed", "paused"]),
+    };
+    pub const PLATFORM: QueryParam = QueryParam {
+        name: "platform",
+        description: "Only posts for this platform.",
+        kind: QueryKind::OneOf(&["linkedin", "x", "facebook", "instagram", "sandbox"]),
+    };
+    pub const FROM: QueryParam = QueryParam {
+        name: "from",
+        description: "From this time (RFC 3339), inclusive: when a post went out, or is to.",
+        kind: QueryKind::Text { max_length: 40 },
+    };
+    pub const TO: QueryParam = QueryParam {
+        name: "to",
+        description: "Up to this time (RFC 3339), exclusive.",
+        kind: QueryKind::Text { max_length: 40 },
+    };
+    pub const PERIOD: QueryParam = QueryParam {
+        name: "period",
+        description: "The period: the last 7, 30 or 90 days (default 30).",
+        kind: QueryKind::OneOf(&["7d", "30d", "90d"]),
+    };
     pub const TASK_TYPE: QueryParam = QueryParam {
         name: "type",
         description: "Only tasks of this type.",
-        kind: QueryKind::OneOf(&["social_media_post", "email_campaign", "lead_followup"]),
+        kind: QueryKind::OneOf(&["social_media_post", "email_campaign", "lead_followup", "reconnect_account"]),
     };
 }
 
@@ -138,10 +163,17 @@ pub mod codes {
         TASK_NOT_PENDING 409 "The task is no longer pending.";
         TASK_NOT_AWAITING_APPROVAL 409 "The task is not waiting for approval.";
         AUTONOMY_OFF 409 "The autonomy policy forbids this kind of task.";
+        NO_ACTIVE_STRATEGY 409 "Generate (or activate) a strategy first.";
+        POST_NOT_EDITABLE 409 "The post is going out or out already, or past this step.";
+        POST_NOT_APPROVED 409 "Only an approved post can be scheduled (unless the policy for posts is auto).";
+        POST_NOT_SCHEDULED 409 "The post is not on the calendar.";
+        POST_NOT_FAILED 409 "Only a failed post can be retried.";
+        ACCOUNT_NEEDS_REAUTH 409 "The social account must be connected again before it can post.";
         PAYLOAD_TOO_LARGE 413 "The body is over the route's limit.";
         RATE_LIMITED 429 "Too many attempts; the Retry-After header says when to try again.";
         INTERNAL 500 "A failure on our side; the message names the request.";
         AI_PROVIDER_ERROR 502 "The AI provider refused the request.";
+        AI_BAD_OUTPUT 502 "The AI answered twice in a shape other than the one asked for; nothing was stored.";
         PAYMENT_PROVIDER_ERROR 502 "Stripe refused the request.";
         UNAVAILABLE 503 "A dependency is briefly unavailable; the Retry-After header says when to try again.";
         AI_RATE_LIMITED 503 "The AI provider is rate limiting; Retry-After says when to try again.";
@@ -254,13 +286,15 @@ pub struct RouteSchemas {
     pub data: Schema,
     /// Whether the answer is in the envelope (the contract's own is not).
     pub enveloped: bool,
+    /// `application/json`, or `text/csv` for an export.
+    pub media_type: &'static str,
 }
 
 impl RouteSchemas {
     pub fn of<B, T, const STATUS: u16, const ENVELOPED: bool, F, Fut>(generator: &mut SchemaGenerator, _handler: F) -> RouteSchemas
     where
         B: RequestBody,
-        T: JsonSchema,
+        T: JsonSchema + 'static,
         F: Fn(&'static App, Req<B>, Params) -> Fut,
         Fut: Future<Output = AppResult<Reply<T, STATUS, ENVELOPED>>>,
     {
@@ -269,6 +303,7 @@ impl RouteSchemas {
             status: STATUS,
             data: generator.subschema_for::<T>(),
             enveloped: ENVELOPED,
+            media_type: super::media_type::<T>(),
         }
     }
 }

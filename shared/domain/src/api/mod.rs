@@ -321,6 +321,36 @@ impl<T: Serialize> Reply<T, 201> {
     }
 }
 
+/// A CSV document (RFC 4180), answered as it is with `text/csv`: an export.
+pub struct Csv(pub String);
+
+impl Serialize for Csv {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl schemars::JsonSchema for Csv {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Csv".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "description": "CSV (RFC 4180): a header row, then one row per item; lines end in CRLF."})
+    }
+}
+
+const CSV_MEDIA_TYPE: &str = "text/csv; charset=utf-8";
+
+/// The media type a handler's data goes out as.
+pub fn media_type<T: 'static>() -> &'static str {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<Csv>() {
+        "text/csv"
+    } else {
+        "application/json"
+    }
+}
+
 /// `{success, data}`, written straight from the handler's data.
 #[derive(Serialize)]
 struct Envelope<'a, T> {
@@ -328,10 +358,17 @@ struct Envelope<'a, T> {
     data: &'a T,
 }
 
-impl<T: Serialize, const STATUS: u16, const ENVELOPED: bool> Reply<T, STATUS, ENVELOPED> {
+impl<T: Serialize + 'static, const STATUS: u16, const ENVELOPED: bool> Reply<T, STATUS, ENVELOPED> {
     /// The answer as text, serialised once from the handler's own types (not through a
     /// `Value` tree first: a page of 50 leads spent a fifth of its time building one).
     pub fn into_answer(self) -> AppResult<Answer> {
+        if let Some(Csv(text)) = (&self.data as &dyn std::any::Any).downcast_ref::<Csv>() {
+            return Ok(Answer {
+                status: self.status,
+                body: text.clone(),
+                content_type: CSV_MEDIA_TYPE,
+            });
+        }
         let body = if ENVELOPED {
             serde_json::to_string(&Envelope {
                 success: self.status.is_success(),
@@ -340,18 +377,23 @@ impl<T: Serialize, const STATUS: u16, const ENVELOPED: bool> Reply<T, STATUS, EN
         } else {
             serde_json::to_string(&self.data)?
         };
-        Ok(Answer { status: self.status, body })
+        Ok(Answer {
+            status: self.status,
+            body,
+            content_type: "application/json",
+        })
     }
 }
 
-/// A successful answer, its JSON written: what a front door sends.
+/// A successful answer, its body written: what a front door sends.
 pub struct Answer {
     pub status: StatusCode,
     pub body: String,
+    pub content_type: &'static str,
 }
 
 impl Answer {
-    pub fn ok(data: impl Serialize) -> AppResult<Answer> {
+    pub fn ok(data: impl Serialize + 'static) -> AppResult<Answer> {
         Reply::ok(data)?.into_answer()
     }
 }
@@ -369,7 +411,11 @@ fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 pub fn reply_response(reply: Answer) -> Response {
-    json_response(reply.status, reply.body)
+    let mut response = json_response(reply.status, reply.body);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(reply.content_type));
+    response
 }
 
 /// The HTTP status of an error.

@@ -152,6 +152,7 @@ pub async fn send(
         ),
         messages: history,
         max_tokens: 800,
+        output: None,
     };
     let asked_at = app.clock.now();
     let mut message = ChatMessage {
@@ -260,7 +261,7 @@ mod tests {
     async fn a_question_the_ai_cannot_answer_is_kept_with_the_reason() {
         let mut t = crate::testing::app();
         t.app.ai = std::sync::Arc::new(Down);
-        let tenant = crate::tasks::executor::tests::org(&t, crate::usage::Plan::Pro).await;
+        let tenant = crate::executor::tests::org(&t, crate::usage::Plan::Pro).await;
         let now = t.app.clock.now();
         let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
         let org = OrgContext::from_items(t.app.table.get_many(&keys).await.unwrap(), now).unwrap();

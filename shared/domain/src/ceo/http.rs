@@ -9,6 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, PageOf, from_item};
 use crate::ports::Port;
+use crate::profile::BusinessProfile;
 use crate::tasks::context::OrgContext;
 use crate::tenancy::Role;
 use crate::tenancy::{authorize, authorize_with};
@@ -38,18 +39,34 @@ fn conversation_sk<B>(req: &Req<B>, params: &Params) -> AppResult<String> {
     Ok(keys::conversation_sk(req.principal()?.user_id(), id))
 }
 
+/// The org, its config item and its business profile: what the config is made of.
+const CONFIG_KEYS: [&str; 3] = [keys::ORG_SK, keys::AI_CONFIG_SK, keys::BUSINESS_PROFILE_SK];
+
 async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply<AiConfig>> {
-    let also = [keys::AI_CONFIG_SK.into()];
-    let (_, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
-    Reply::ok(AiConfig::from_stored(config)?)
+    let (_, [org, config, profile]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Member,
+        CONFIG_KEYS.map(String::from),
+    )
+    .await?;
+    let profile = BusinessProfile::from_stored(profile, &crate::orgs::org_from(org)?, config.as_ref())?;
+    Reply::ok(AiConfig::from_stored(config.as_ref(), &profile)?)
 }
 
 async fn change_config(app: &App, req: Req<Json<ConfigChange>>, params: Params) -> AppResult<Reply<AiConfig>> {
     let change = req.json()?;
-    let also = [keys::AI_CONFIG_SK.into()];
-    let (tenant, [config]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
-    let config = AiConfig::from_stored(config)?;
-    Reply::ok(ai_config::update(app, &tenant, config, change).await?)
+    let (tenant, [org, config, profile]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Admin,
+        CONFIG_KEYS.map(String::from),
+    )
+    .await?;
+    let profile = BusinessProfile::from_stored(profile, &crate::orgs::org_from(org)?, config.as_ref())?;
+    Reply::ok(ai_config::update(app, &tenant, config, profile, change).await?)
 }
 
 async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<chat::Conversation>>> {
@@ -79,11 +96,11 @@ async fn send(app: &App, req: Req<Json<NewMessage>>, params: Params) -> AppResul
     let conversation_sk = conversation_sk(&req, &params)?;
     let input = req.json()?;
     let now = app.clock.now();
-    let [org, config, policy, usage] = OrgContext::sort_keys(now);
-    let also = [conversation_sk, org, config, policy, usage];
-    let (tenant, [conversation, org, config, policy, usage]) =
+    let [org, config, policy, usage, profile] = OrgContext::sort_keys(now);
+    let also = [conversation_sk, org, config, policy, usage, profile];
+    let (tenant, [conversation, org, config, policy, usage, profile]) =
         authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     let conversation = from_item(conversation.ok_or(AppError::NotFound("conversation"))?)?;
-    let org = OrgContext::from_items([org, config, policy, usage], now)?;
+    let org = OrgContext::from_items([org, config, policy, usage, profile], now)?;
     Reply::created(chat::send(app, &tenant, &org, conversation, input).await?)
 }

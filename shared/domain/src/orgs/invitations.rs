@@ -15,7 +15,6 @@ use crate::tenancy::TenantCtx;
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -36,11 +35,7 @@ pub struct Invitation {
 }
 
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::sha256_hex(token.as_bytes())
 }
 
 fn invitation_key(hash: &str) -> Key {
@@ -279,7 +274,7 @@ mod tests {
     async fn an_org_sends_a_bounded_number_of_invitations_a_day() {
         let mut t = crate::testing::app();
         t.app.settings.invitations_per_org_day = 2;
-        let tenant = crate::tasks::executor::tests::org(&t, crate::usage::Plan::Free).await;
+        let tenant = crate::executor::tests::org(&t, crate::usage::Plan::Free).await;
         for i in 0..2 {
             invite(&t.app, &tenant, "Acme", format!("p{i}@example.com"), Role::Member, None)
                 .await

@@ -31,6 +31,16 @@ pub struct Prompt {
     /// The conversation so far, oldest first; the last one is what to answer.
     pub messages: Vec<(Speaker, String)>,
     pub max_tokens: u32,
+    /// When set, the answer must be one JSON value of this schema (structured output); the
+    /// caller still validates it, as a model may answer otherwise.
+    pub output: Option<OutputSchema>,
+}
+
+/// The JSON schema an answer must follow, with a name for the provider (`a-z`, `_`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSchema {
+    pub name: &'static str,
+    pub schema: serde_json::Value,
 }
 
 impl Prompt {
@@ -40,7 +50,15 @@ impl Prompt {
             system: system.into(),
             messages: vec![(Speaker::User, ask.into())],
             max_tokens: 600,
+            output: None,
         }
+    }
+
+    /// A prompt whose answer is one JSON value of `schema`.
+    pub fn structured(mut self, name: &'static str, schema: serde_json::Value, max_tokens: u32) -> Self {
+        self.output = Some(OutputSchema { name, schema });
+        self.max_tokens = max_tokens;
+        self
     }
 }
 
@@ -75,4 +93,76 @@ pub trait Ai: Send + Sync {
 /// A rough token count (four characters a token), to bound what a prompt carries.
 pub fn estimate_tokens(text: &str) -> usize {
     text.chars().count().div_ceil(4)
+}
+
+/// A value of `schema` built from the schema alone, each text saying `label`: what a provider
+/// without a model answers to a structured prompt, so the flows that validate structured
+/// output run offline. Arrays get their `minItems` (at least one), numbers their `minimum`,
+/// enums their first value; a text's `maxLength` is kept.
+pub fn example_of(schema: &serde_json::Value, label: &str) -> serde_json::Value {
+    use serde_json::{Value, json};
+    fn build(schema: &Value, label: &str, name: &str, index: usize) -> Value {
+        if let Some(first) = schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.get(index % e.len().max(1)))
+        {
+            return first.clone();
+        }
+        let kind = match schema.get("type") {
+            Some(Value::Array(kinds)) => kinds.iter().find(|k| *k != "null").and_then(Value::as_str).unwrap_or("null"),
+            Some(Value::String(kind)) => kind.as_str(),
+            _ => "string",
+        };
+        match kind {
+            "object" => {
+                let mut object = serde_json::Map::new();
+                if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                    for (key, property) in properties {
+                        object.insert(key.clone(), build(property, label, key, index));
+                    }
+                }
+                Value::Object(object)
+            }
+            "array" => {
+                let count = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1) as usize;
+                let items = schema.get("items").cloned().unwrap_or(json!({"type": "string"}));
+                Value::Array((0..count).map(|i| build(&items, label, name, i)).collect())
+            }
+            "integer" | "number" => {
+                let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(0);
+                let max = schema.get("maximum").and_then(Value::as_i64).unwrap_or(min + 10);
+                json!((min + index as i64).min(max).max(min))
+            }
+            "boolean" => json!(false),
+            "null" => Value::Null,
+            _ => {
+                let text = format!("[{label}] {name} {}", index + 1);
+                let max = schema.get("maxLength").and_then(Value::as_u64).unwrap_or(u64::MAX) as usize;
+                json!(text.chars().take(max).collect::<String>())
+            }
+        }
+    }
+    build(schema, label, "value", 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_example_follows_its_schema() {
+        let schema = json!({"type": "object", "properties": {
+            "pillars": {"type": "array", "minItems": 3, "maxItems": 5, "items": {"type": "string", "maxLength": 30}},
+            "platform": {"enum": ["x", "linkedin"]},
+            "perWeek": {"type": "integer", "minimum": 1, "maximum": 14},
+            "why": {"type": ["string", "null"]}
+        }});
+        let example = example_of(&schema, "offline AI");
+        assert_eq!(example["pillars"].as_array().unwrap().len(), 3);
+        assert_eq!(example["pillars"][1], "[offline AI] pillars 2");
+        assert_eq!((example["platform"].clone(), example["perWeek"].clone()), (json!("x"), json!(1)));
+        assert!(example["why"].as_str().unwrap().starts_with("[offline AI]"));
+    }
 }

@@ -11,15 +11,18 @@ pub enum QueueName {
     Tasks,
     /// Org analyses for `job-analyze`.
     Analysis,
+    /// Claimed posts for `job-publish`.
+    Publish,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::Tasks, QueueName::Analysis];
+    pub const ALL: [QueueName; 3] = [QueueName::Tasks, QueueName::Analysis, QueueName::Publish];
 
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Tasks => "tasks",
             QueueName::Analysis => "analysis",
+            QueueName::Publish => "publish",
         }
     }
 }

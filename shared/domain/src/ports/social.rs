@@ -1,38 +1,95 @@
-//! The Social port: posts out to an org's social accounts. The only platform for now is
-//! `sandbox`, which records what it would post; real platforms come with their OAuth.
+//! The Social port: what the publishing pipeline asks of a platform through one of an org's
+//! accounts: publish, find a recent post by its text (after an answer that never came),
+//! fetch a post's figures. The `sandbox` platform (`content::sandbox`) answers in the store
+//! and can be told to fail in each way a real platform does; real platforms plug in here.
 
-use crate::ids::OrgId;
+use crate::ids::{AccountId, OrgId};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The platform that records what it would post instead of posting (the `sandbox` adapter).
+/// The platform of accounts that publish nowhere (the `sandbox` adapter).
 pub const SANDBOX_PLATFORM: &str = "sandbox";
+
+/// The account a call goes through.
+#[derive(Debug, Clone)]
+pub struct Channel<'a> {
+    pub org_id: &'a OrgId,
+    pub account_id: &'a AccountId,
+    /// The account's platform (`sandbox`, or a real one).
+    pub platform: &'a str,
+    /// The platform's own id of the account (a page, a member, a user).
+    pub external_id: &'a str,
+}
+
+/// A post as it goes out.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// The platform whose rules the post was written to (`x`, `linkedin`, …).
+    pub platform: &'a str,
+    /// The text with its hashtags, as it will read.
+    pub text: &'a str,
+    pub media_urls: &'a [String],
+    /// Ours, unique per (post, account): the platforms have none, the sandbox honours it.
+    pub idempotency_key: &'a str,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Published {
     /// The platform's id of the post.
     pub external_id: String,
-    pub platform: String,
     pub url: Option<String>,
-    pub text: String,
     #[serde(with = "crate::clock::rfc3339")]
-    pub published_at: chrono::DateTime<chrono::Utc>,
+    pub published_at: DateTime<Utc>,
+}
+
+/// A post's figures: ours, and the platform's own names for them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    pub impressions: u64,
+    pub reactions: u64,
+    pub comments: u64,
+    pub shares: u64,
+    pub clicks: u64,
+    /// What the platform called each figure, as it answered (`{"like_count": 3}`).
+    pub platform_metrics: std::collections::BTreeMap<String, u64>,
+    /// Who measured: the platform's name, with `sandbox` figures labelled as made up.
+    pub source: String,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SocialError {
-    #[error("platform {0} is not connected")]
-    NotConnected(String),
+    /// Not posted; try again at `retry_at`.
+    #[error("the platform is rate limiting until {retry_at}")]
+    RateLimited { retry_at: DateTime<Utc> },
+    /// The call may have reached the platform and no answer came: whether the post exists
+    /// is unknown until `find_recent` says.
+    #[error("no answer from the platform: {0}")]
+    Uncertain(String),
+    /// The account's authorisation is gone: it must be connected again.
+    #[error("the platform revoked the account's authorisation: {0}")]
+    AuthRevoked(String),
+    /// The platform says this post exists already.
+    #[error("the platform refused a duplicate: {0}")]
+    Duplicate(String),
+    /// The platform refused the post itself; trying again changes nothing.
     #[error("the platform refused the post: {0}")]
-    Rejected(String),
+    Invalid(String),
+    /// The call did not reach the platform (or it answered that it failed): try again.
     #[error("the platform is unavailable: {0}")]
     Unavailable(String),
+    /// No adapter serves this platform here.
+    #[error("platform {0} is not connected")]
+    NotConnected(String),
 }
 
 #[async_trait]
 pub trait Social: Send + Sync {
-    /// Publishes once per `idempotency_key`: asked again with the same key, it answers the
-    /// post made the first time and posts nothing.
-    async fn publish(&self, org_id: &OrgId, platform: &str, text: &str, idempotency_key: &str) -> Result<Published, SocialError>;
+    async fn publish(&self, channel: &Channel<'_>, post: &Outgoing<'_>) -> Result<Published, SocialError>;
+    /// The account's post with this key or text, published lately, if there is one.
+    async fn find_recent(&self, channel: &Channel<'_>, idempotency_key: &str, text: &str) -> Result<Option<Published>, SocialError>;
+    /// A published post's figures now.
+    async fn metrics(&self, channel: &Channel<'_>, post: &Published) -> Result<Metrics, SocialError>;
 }

@@ -53,6 +53,8 @@ impl AutonomyPolicy {
             TaskType::SocialMediaPost => self.post,
             TaskType::EmailCampaign => self.email,
             TaskType::LeadFollowup => self.follow_up,
+            // A person's to-do, never run: nothing for the AI to do alone.
+            TaskType::ReconnectAccount => Autonomy::Off,
         }
     }
 

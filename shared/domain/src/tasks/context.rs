@@ -18,29 +18,33 @@ pub struct OrgContext {
     pub org: crate::orgs::Org,
     pub plan: crate::usage::Plan,
     pub config: AiConfig,
+    pub profile: crate::profile::BusinessProfile,
     pub policy: AutonomyPolicy,
     pub usage: Option<Item>,
 }
 
 impl OrgContext {
     /// The org-partition sort keys to read, in the order `from_items` takes them.
-    pub fn sort_keys(now: DateTime<Utc>) -> [String; 4] {
+    pub fn sort_keys(now: DateTime<Utc>) -> [String; 5] {
         [
             keys::ORG_SK.into(),
             keys::AI_CONFIG_SK.into(),
             keys::AUTONOMY_SK.into(),
             keys::usage_sk(&crate::usage::month(now)),
+            keys::BUSINESS_PROFILE_SK.into(),
         ]
     }
 
     pub fn from_items(items: impl IntoIterator<Item = Option<Item>>, now: DateTime<Utc>) -> AppResult<Self> {
         let mut items = items.into_iter();
-        let [org, config, policy, usage] = std::array::from_fn(|_| items.next().flatten());
+        let [org, config, policy, usage, profile] = std::array::from_fn(|_| items.next().flatten());
         let org: crate::orgs::Org = from_item(org.ok_or(AppError::NotFound("organisation"))?)?;
+        let profile = crate::profile::BusinessProfile::from_stored(profile, &org, config.as_ref())?;
         Ok(OrgContext {
             plan: org.plan_at(now),
+            config: AiConfig::from_stored(config.as_ref(), &profile)?,
+            profile,
             org,
-            config: AiConfig::from_stored(config)?,
             policy: AutonomyPolicy::from_stored(policy)?,
             usage,
         })

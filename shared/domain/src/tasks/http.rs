@@ -51,7 +51,11 @@ fn task_sk(params: &Params) -> AppResult<String> {
 async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Task>>> {
     let filter = TaskFilter {
         status: model::enum_param::<TaskStatus>("status", req.query("status"), "PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED")?,
-        kind: model::enum_param::<TaskType>("type", req.query("type"), "social_media_post, email_campaign, lead_followup")?,
+        kind: model::enum_param::<TaskType>(
+            "type",
+            req.query("type"),
+            "social_media_post, email_campaign, lead_followup, reconnect_account",
+        )?,
     };
     let limit = model::page_limit(req.query("limit"))?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
@@ -111,7 +115,7 @@ async fn decide(app: &App, req: Req, params: Params, approve: bool) -> AppResult
     let task_sk = task_sk(&params)?;
     let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [task_sk]).await?;
     let task = super::task_from(task)?;
-    Reply::ok(super::decide(app, &tenant, task, approve).await?)
+    Reply::ok(crate::runner::decide(app, &tenant, task, approve).await?)
 }
 
 async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply<AutonomyPolicy>> {

@@ -8,9 +8,7 @@
 pub mod autonomy;
 pub mod context;
 pub mod due;
-pub mod executor;
 pub mod http;
-pub mod run;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -31,6 +29,9 @@ pub enum TaskType {
     SocialMediaPost,
     EmailCampaign,
     LeadFollowup,
+    /// For a person: connect a social account again (made by the pipeline when a platform
+    /// revokes one). Never run by the executor.
+    ReconnectAccount,
 }
 
 impl TaskType {
@@ -44,6 +45,7 @@ impl TaskType {
             TaskType::SocialMediaPost => "social_media_post",
             TaskType::EmailCampaign => "email_campaign",
             TaskType::LeadFollowup => "lead_followup",
+            TaskType::ReconnectAccount => "reconnect_account",
         }
     }
 }
@@ -149,6 +151,9 @@ pub struct Draft {
 impl Task {
     /// When the executor should look at this task, if ever.
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        if self.kind == TaskType::ReconnectAccount {
+            return None;
+        }
         match (self.status, self.approval) {
             (TaskStatus::Pending, Approval::Awaiting | Approval::Rejected) => None,
             (TaskStatus::Pending, _) => Some(self.run_at),
@@ -167,15 +172,11 @@ impl Task {
         Ok(item)
     }
 
-    /// What a claim reserves. Tasks stored before needs were recorded carry none: a post
-    /// still needs its post (a campaign's emails are reserved from its recipients when it
-    /// runs, see `run::hold_emails`).
+    /// What a claim reserves (a campaign's emails are reserved from its recipients when it
+    /// runs, see `run::hold_emails`). A post task's post holds its quota in the publishing
+    /// pipeline, when it is scheduled, not here.
     pub fn claim_need(&self) -> Need {
-        let mut need = self.need;
-        if self.kind == TaskType::SocialMediaPost {
-            need.posts = need.posts.max(1);
-        }
-        need
+        Need { posts: 0, ..self.need }
     }
 
     pub fn is_finished(&self) -> bool {
@@ -188,8 +189,13 @@ impl Task {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PostInput {
     pub topic: String,
+    /// The platform whose rules the post is written to (`sandbox` by default).
     #[serde(default = "sandbox")]
     pub platform: String,
+    /// The account to post through; by default the org's first that can post it (a sandbox
+    /// account named `Sandbox` is added when the org has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -227,10 +233,16 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
         TaskType::SocialMediaPost => {
             let mut post: PostInput = parse(kind, input)?;
             post.topic = model::text("input.topic", &post.topic, 1_000)?;
-            if post.platform != crate::ports::social::SANDBOX_PLATFORM {
-                return Err(AppError::validation(
-                    "input.platform: only the sandbox platform is connected for now",
-                ));
+            let platform = crate::platforms::Platform::parse(&post.platform)
+                .map_err(|e| AppError::validation(format!("input.{}", e.public_message())))?;
+            if platform.rules().image_required {
+                return Err(AppError::validation(format!(
+                    "input.platform: a {} post needs an image, which a task cannot supply: write the post by hand",
+                    platform.as_str()
+                )));
+            }
+            if let Some(account) = &post.account_id {
+                crate::ids::check(account, "input.accountId")?;
             }
             serde_json::to_value(post)
         }
@@ -258,6 +270,11 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
                 return Err(AppError::validation("input.nextFollowUpDays must be from 1 to 90"));
             }
             serde_json::to_value(followup)
+        }
+        TaskType::ReconnectAccount => {
+            return Err(AppError::validation(
+                "type: reconnect_account tasks are made by Chief when a platform revokes an account",
+            ));
         }
     };
     Ok(cleaned?)
@@ -291,6 +308,8 @@ pub fn new_task(now: DateTime<Utc>, created_by: &UserId, origin: Origin, input: 
     let need = Need {
         // The agent's proposals count when they run, not when proposed.
         tasks: i64::from(origin == Origin::Agent),
+        // Checked against what is left when the task is made; the post holds its quota when
+        // the pipeline schedules it (see `content::posts`), so a claim reserves none.
         posts: i64::from(input.kind == TaskType::SocialMediaPost),
         // A campaign's emails are counted from its leads by `campaign_need`.
         emails: 0,
@@ -380,10 +399,8 @@ pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResul
         ..Need::default()
     };
     match task.kind {
-        TaskType::SocialMediaPost => {
-            let post = app.table.get(&tenant.key(keys::social_post_sk(&task.id))).await?;
-            sent.posts = i64::from(post.is_some());
-        }
+        // Its post's quota is the pipeline's.
+        TaskType::SocialMediaPost | TaskType::ReconnectAccount => {}
         TaskType::EmailCampaign => {
             let markers = crate::ports::table::query_all(
                 &*app.table,
@@ -513,4 +530,91 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
         return end_releasing(app, tenant, task).await;
     }
     save(app, tenant.org_id(), task).await
+}
+
+/// The task that asks the member who connected an account to connect it again.
+/// `account` says which (its id, platform and name, and why), for the person to read.
+pub fn reconnect_task(now: DateTime<Utc>, connected_by: &UserId, account: Value) -> AppResult<Task> {
+    Ok(Task {
+        id: TaskId::generate(),
+        kind: TaskType::ReconnectAccount,
+        input: account,
+        status: TaskStatus::Pending,
+        approval: Approval::NotRequired,
+        origin: Origin::Agent,
+        run_at: now,
+        output: None,
+        error: None,
+        attempts: 0,
+        lease_until: None,
+        created_by: connected_by.clone(),
+        decided_by: None,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+        need: Need::default(),
+        reserved: None,
+        reserved_in: None,
+        draft: None,
+        version: 1,
+    })
+}
+
+pub(crate) fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> crate::ports::events::DomainEvent {
+    crate::ports::events::DomainEvent {
+        id: format!("{kind}:{}", task.id),
+        source: "chief.tasks".into(),
+        detail_type: kind.into(),
+        org_id: tenant.org_id().clone(),
+        at: task.updated_at,
+        detail: serde_json::json!({"taskId": task.id, "type": task.kind, "status": task.status, "origin": task.origin, "attempts": task.attempts}),
+    }
+}
+
+pub(crate) async fn publish_event(app: &App, event: crate::ports::events::DomainEvent) {
+    if let Err(e) = app.events.publish(&[event]).await {
+        tracing::warn!(error = %e, "task event not published");
+    }
+}
+
+/// The publishing pipeline settled a task's post: the task completes with `Ok(output)` (the
+/// post's platform, id and URL) or fails with `Err(error)`. Idempotent: a finished task is
+/// left as it is.
+pub async fn settle_from_post(app: &App, tenant: &TenantCtx, task_id: &TaskId, result: Result<Value, String>) -> AppResult<()> {
+    let Some(item) = app.table.get(&tenant.key(keys::task_sk(task_id))).await? else {
+        return Ok(());
+    };
+    let mut task: Task = from_item(item)?;
+    if task.is_finished() {
+        return Ok(());
+    }
+    task.lease_until = None;
+    task.finished_at = Some(app.clock.now());
+    let saved = match result {
+        Ok(output) => {
+            task.status = TaskStatus::Completed;
+            task.error = None;
+            task.output = Some(output);
+            save(app, tenant.org_id(), task).await
+        }
+        Err(error) => {
+            task.status = TaskStatus::Failed;
+            task.error = Some(error);
+            end_releasing(app, tenant, task).await
+        }
+    };
+    match saved {
+        Ok(task) => {
+            let kind = if task.status == TaskStatus::Completed {
+                "task.completed"
+            } else {
+                "task.failed"
+            };
+            publish_event(app, task_event(tenant, &task, kind)).await;
+            Ok(())
+        }
+        Err(AppError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }

@@ -229,22 +229,80 @@ pub fn quota_error(err: TableError, spend_op: Option<usize>, metric: Metric, pla
 /// Spends one AI call of the plan's quota (402 past it), calls the model, and records the
 /// call's tokens: a ledger item per call and a monthly total. A failed call is given back.
 pub async fn ai_call(app: &App, tenant: &TenantCtx, plan: Plan, prompt: Prompt, purpose: &str) -> AppResult<Completion> {
-    let now = app.clock.now();
-    let key = usage_key(tenant, now);
-    let calls = Metric::AiCalls.attr();
+    let key = spend_ai_call(app, tenant, plan).await?;
+    match complete_recorded(app, tenant, prompt, purpose).await {
+        Ok(completion) => Ok(completion),
+        Err(e) => {
+            refund_ai_call(app, &key).await;
+            Err(e)
+        }
+    }
+}
+
+/// One AI call of the quota, for an answer that must parse as `T` (a structured prompt): a
+/// malformed answer is asked again once, told what was wrong, within the same call of the
+/// quota; a second malformed answer is 502 `AI_BAD_OUTPUT`. Both answers' tokens are recorded.
+pub async fn structured_call<T>(
+    app: &App,
+    tenant: &TenantCtx,
+    plan: Plan,
+    mut prompt: Prompt,
+    purpose: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> AppResult<(T, Completion)> {
+    let key = spend_ai_call(app, tenant, plan).await?;
+    let mut why = String::new();
+    for attempt in 0..2 {
+        let completion = match complete_recorded(app, tenant, prompt.clone(), purpose).await {
+            Ok(completion) => completion,
+            Err(e) => {
+                if attempt == 0 {
+                    refund_ai_call(app, &key).await;
+                }
+                return Err(e);
+            }
+        };
+        match parse(&completion.text) {
+            Ok(value) => return Ok((value, completion)),
+            Err(problem) => {
+                tracing::info!(problem = %problem, attempt, "the AI answered outside the schema");
+                why = problem;
+                prompt.messages.push((crate::ports::ai::Speaker::Assistant, completion.text));
+                prompt.messages.push((
+                    crate::ports::ai::Speaker::User,
+                    format!(
+                        "That answer does not follow the schema ({why}). Answer again with one JSON value of the schema and nothing else."
+                    ),
+                ));
+            }
+        }
+    }
+    Err(AppError::Upstream {
+        code: "AI_BAD_OUTPUT",
+        what: "the AI answered twice in a shape other than the one asked for; nothing was stored: try again",
+        cause: why.into(),
+    })
+}
+
+async fn spend_ai_call(app: &App, tenant: &TenantCtx, plan: Plan) -> AppResult<Key> {
+    let key = usage_key(tenant, app.clock.now());
     app.table
-        .add(&key, Counter::new(calls, 1).at_most(plan.limit(Metric::AiCalls)))
+        .add(&key, Counter::new(Metric::AiCalls.attr(), 1).at_most(plan.limit(Metric::AiCalls)))
         .await
         .map_err(|e| quota_error(e, None, Metric::AiCalls, plan))?;
-    let completion = match app.ai.complete(prompt).await {
-        Ok(completion) => completion,
-        Err(e) => {
-            if let Err(refund) = app.table.add(&key, Counter::new(calls, -1).at_least(0)).await {
-                tracing::warn!(error = %refund, "could not give back a failed AI call");
-            }
-            return Err(e.into());
-        }
-    };
+    Ok(key)
+}
+
+async fn refund_ai_call(app: &App, key: &Key) {
+    if let Err(refund) = app.table.add(key, Counter::new(Metric::AiCalls.attr(), -1).at_least(0)).await {
+        tracing::warn!(error = %refund, "could not give back a failed AI call");
+    }
+}
+
+/// Calls the model and records the call's tokens.
+async fn complete_recorded(app: &App, tenant: &TenantCtx, prompt: Prompt, purpose: &str) -> AppResult<Completion> {
+    let now = app.clock.now();
+    let completion = app.ai.complete(prompt).await?;
     let id = crate::model::new_id();
     let ledger = serde_json::json!({
         "id": id,
@@ -265,7 +323,7 @@ pub async fn ai_call(app: &App, tenant: &TenantCtx, plan: Plan, prompt: Prompt, 
                 condition: None,
             },
             TxOp::Add {
-                key,
+                key: usage_key(tenant, now),
                 counter: Counter::new(AI_TOKENS, tokens),
             },
         ])

@@ -1,12 +1,11 @@
 //! The minute executor: reads the due index for the minutes since its last tick, claims each
-//! due task with a conditional write, and enqueues one job per claim. Nothing is scanned.
+//! due task or post with a conditional write, and enqueues one job per claim (tasks for
+//! `job-run-task`, posts for `job-publish`). Nothing is scanned.
 //!
 //! Idempotent under at-least-once schedules: two ticks at once (or one delivered twice) read
 //! the same entries, but a claim is a write conditional on the version read, so only one of
 //! them takes a task and only that one enqueues it.
 
-use super::autonomy::{Autonomy, AutonomyPolicy};
-use super::{Approval, Task, TaskStatus, due, save};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrgId, TaskId};
@@ -15,6 +14,8 @@ use crate::model::from_item;
 use crate::orgs::Org;
 use crate::ports::queue::QueueName;
 use crate::ports::table::{Condition, Index, Item, Key, Query, TableError, TxOp};
+use crate::tasks::autonomy::{Autonomy, AutonomyPolicy};
+use crate::tasks::{Approval, Task, TaskStatus, due, save};
 use crate::tenancy::TenantCtx;
 use crate::usage::Plan;
 use chrono::{DateTime, Duration, Utc};
@@ -55,6 +56,9 @@ pub struct TickReport {
     /// What the task needs of the month's quotas was more than is left: it failed unrun.
     pub over_quota: usize,
     pub enqueued: usize,
+    /// Due posts claimed for `job-publish`, and the jobs sent for them.
+    pub posts_claimed: usize,
+    pub publish_enqueued: usize,
     pub batches: usize,
     /// More was due than one tick takes: the next tick goes on from `toMinute`.
     pub more_due: bool,
@@ -130,8 +134,24 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     report.due = entries.len();
 
     let mut orgs: HashMap<OrgId, OrgRules> = HashMap::new();
-    let mut jobs = Vec::new();
+    let (mut jobs, mut publish_jobs) = (Vec::new(), Vec::new());
     for entry in entries {
+        // Posts share the due index with tasks; their claims feed the publishing pipeline.
+        if entry
+            .get("SK")
+            .and_then(|sk| sk.as_str())
+            .is_some_and(|sk| sk.starts_with(keys::POST_PREFIX))
+        {
+            let org_id = entry_org(&entry)?;
+            match crate::content::publish::claim(app, &org_id, entry, now).await? {
+                Some(job) => {
+                    report.posts_claimed += 1;
+                    publish_jobs.push(serde_json::to_string(&job)?);
+                }
+                None => report.lost_races += 1,
+            }
+            continue;
+        }
         if let Some(job) = take(app, entry, now, &mut orgs, &mut report).await? {
             jobs.push(serde_json::to_string(&job)?);
         }
@@ -139,6 +159,10 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     if !jobs.is_empty() {
         report.batches = app.queue.send(QueueName::Tasks, &jobs).await?;
         report.enqueued = jobs.len();
+    }
+    if !publish_jobs.is_empty() {
+        report.batches += app.queue.send(QueueName::Publish, &publish_jobs).await?;
+        report.publish_enqueued = publish_jobs.len();
     }
     // Moves forward only as far as it read; a later tick starts again just behind it.
     if last.is_none_or(|last| read_to > last) {
@@ -175,6 +199,16 @@ async fn org_rules<'a>(app: &App, org_id: &OrgId, now: DateTime<Utc>, orgs: &'a 
     Ok(&orgs[org_id])
 }
 
+/// The org a due entry belongs to, from its partition key.
+fn entry_org(entry: &Item) -> AppResult<OrgId> {
+    entry
+        .get("PK")
+        .and_then(|pk| pk.as_str())
+        .and_then(|pk| pk.strip_prefix("ORG#"))
+        .and_then(|id| OrgId::parse(id, "a due entry's org").ok())
+        .ok_or_else(|| AppError::internal("a due entry outside an org"))
+}
+
 /// Decides one due entry: claim it (answering the job to send), hold it for approval, or
 /// cancel it as the policy says. A task changed by someone else first is left to them.
 async fn take(
@@ -184,12 +218,7 @@ async fn take(
     orgs: &mut HashMap<OrgId, OrgRules>,
     report: &mut TickReport,
 ) -> AppResult<Option<RunTaskJob>> {
-    let org_id = entry
-        .get("PK")
-        .and_then(|pk| pk.as_str())
-        .and_then(|pk| pk.strip_prefix("ORG#"))
-        .and_then(|id| OrgId::parse(id, "a due entry's org").ok())
-        .ok_or_else(|| AppError::internal("a due entry outside an org"))?;
+    let org_id = entry_org(&entry)?;
     let mut task: Task = from_item(entry)?;
     let stamp = now;
     let tenant = TenantCtx::background(&org_id);
@@ -290,7 +319,7 @@ async fn settle(
     count: fn(&mut TickReport),
 ) -> AppResult<Option<RunTaskJob>> {
     let saved = if task.is_finished() {
-        super::end_releasing(app, &TenantCtx::background(org_id), task).await
+        crate::tasks::end_releasing(app, &TenantCtx::background(org_id), task).await
     } else {
         save(app, org_id, task).await
     };
@@ -474,19 +503,5 @@ pub(crate) mod tests {
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.claimed + b.claimed, 25, "{a:?} {b:?}");
         assert_eq!(a.enqueued + b.enqueued, 25);
-    }
-
-    #[tokio::test]
-    async fn a_post_stored_before_needs_were_recorded_still_reserves_its_post() {
-        let t = testing::app();
-        let tenant = org(&t, Plan::Pro).await;
-        let task = post_task(&t, &tenant, None).await;
-        let key = Key::new(keys::org_pk(&ORG.into()), keys::task_sk(&task.id));
-        let mut item = t.app.table.get(&key).await.unwrap().unwrap();
-        item.remove("need");
-        t.app.table.put(item, None).await.unwrap();
-        assert_eq!(tick(&t.app).await.unwrap().claimed, 1);
-        assert_eq!(used(&t, crate::usage::Metric::Posts).await, 1);
-        assert_eq!(stored(&t, &task.id).await.reserved.unwrap().posts, 1);
     }
 }

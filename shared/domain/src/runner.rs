@@ -7,21 +7,23 @@
 //! task id. Completion is a write conditional on the claim's version, with the usage it
 //! spends in the same transaction, so two concurrent deliveries complete it once.
 
-use super::autonomy::Autonomy;
-use super::executor::{MAX_ATTEMPTS, RunTaskJob};
-use super::{Approval, CampaignInput, Draft, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
 use crate::app::App;
+use crate::content::accounts::SocialAccount;
+use crate::content::posts::{NewPost, Post, PostStatus, new_post};
 use crate::error::{AppError, AppResult};
+use crate::executor::{MAX_ATTEMPTS, RunTaskJob};
 use crate::ids::TaskId;
 use crate::keys;
 use crate::leads::Lead;
 use crate::leads::activities::{self, Activity, ActivityKind};
 use crate::model::from_item;
+use crate::platforms::{self, Platform};
 use crate::ports::ai::AiUse;
-use crate::ports::events::DomainEvent;
 use crate::ports::mailer::Email;
 use crate::ports::table::{Condition, Counter, Item, TableError};
+use crate::tasks::autonomy::Autonomy;
 use crate::tasks::context::OrgContext;
+use crate::tasks::{Approval, CampaignInput, Draft, FollowupInput, Origin, PostInput, Task, TaskStatus, TaskType, save};
 use crate::tenancy::TenantCtx;
 use crate::usage::{self, Metric, Need};
 use chrono::{DateTime, Duration, Utc};
@@ -47,6 +49,10 @@ pub enum RunOutcome {
     },
     /// The text is written and waits for an admin to approve or reject it.
     AwaitingApproval {
+        task_id: TaskId,
+    },
+    /// Its post is in the publishing pipeline; the task completes when the post is out.
+    HandedOn {
         task_id: TaskId,
     },
     /// Nothing to do: a redelivered or superseded job, or a task or org that is gone.
@@ -100,19 +106,23 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
             TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
             TaskType::EmailCampaign => campaign(app, &tenant, &org, &mut task).await,
             TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await.map(Step::Done),
+            TaskType::ReconnectAccount => Err(AppError::validation("a reconnect task is a person's to do")),
         },
     };
     match work {
         Ok(Step::Done(done)) => complete(app, &tenant, task, done).await,
-        Ok(Step::Drafted(draft)) => hold_for_review(app, &tenant, task, draft).await,
+        Ok(Step::Drafted(draft, output)) => hold_for_review(app, &tenant, task, draft, output).await,
+        Ok(Step::HandedOn(post)) => hand_on(app, &tenant, task, *post).await,
         Err(e) => fail(app, &tenant, task, e).await,
     }
 }
 
-/// Where a run ended: the work is done, or the text is written and waits to be read.
+/// Where a run ended: the work is done; or the text is written and waits to be read (with
+/// what to show beside it); or a post is on its way through the publishing pipeline.
 enum Step {
     Done(Done),
-    Drafted(Draft),
+    Drafted(Draft, Option<Value>),
+    HandedOn(Box<Post>),
 }
 
 /// The text a post or campaign sends: the draft written by an earlier run, or a new one.
@@ -143,10 +153,11 @@ fn awaits_review(org: &OrgContext, task: &Task) -> bool {
 
 /// Keeps the written text on the task and hands it to an admin (approve or reject); the
 /// task keeps its reservation meanwhile. Conditional on the claim, like a completion.
-async fn hold_for_review(app: &App, tenant: &TenantCtx, mut task: Task, draft: Draft) -> AppResult<RunOutcome> {
+async fn hold_for_review(app: &App, tenant: &TenantCtx, mut task: Task, draft: Draft, output: Option<Value>) -> AppResult<RunOutcome> {
     task.status = TaskStatus::Pending;
     task.approval = Approval::Awaiting;
     task.draft = Some(draft);
+    task.output = output;
     task.lease_until = None;
     task.error = None;
     match save(app, tenant.org_id(), task).await {
@@ -173,27 +184,100 @@ fn input<T: serde::de::DeserializeOwned>(task: &Task) -> AppResult<T> {
     serde_json::from_value(task.input.clone()).map_err(|e| AppError::validation(format!("stored input unreadable: {e}")))
 }
 
+/// A post task writes its text once, as a draft post (the words exist before anyone approves
+/// them), then hands the post to the publishing pipeline once it may go: the task completes
+/// when its post is published (`post_settled`). Under the `approval` policy the task waits
+/// with the draft's id and text in its output, and approving either approves both.
 async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> AppResult<Step> {
     let input: PostInput = input(task)?;
+    let platform = Platform::parse(&input.platform)?;
     let ask = format!(
-        "Write one social media post (at most 280 characters, no hashtags spam) about: {}",
+        "Write one {} social media post (at most {} characters, at most two hashtags) about: {}",
+        platform.as_str(),
+        platform.rules().max_length.min(1_000),
         input.topic
     );
-    let completion = text_for(app, tenant, org, task, ask).await?;
+    let draft = text_for(app, tenant, org, task, ask).await?;
+    let post = draft_post(app, tenant, task, platform, &draft).await?;
     if awaits_review(org, task) {
-        return Ok(Step::Drafted(completion));
+        let output = json!({"postId": post.id, "text": post.outgoing_text(), "platform": post.platform});
+        return Ok(Step::Drafted(draft, Some(output)));
     }
-    let published = app
-        .social
-        .publish(tenant.org_id(), &input.platform, &completion.text, &task.id)
-        .await?;
-    Ok(Step::Done(Done {
-        output: json!({"post": published, "provider": completion.provider, "model": completion.model}),
-        sent: Need {
-            posts: 1,
-            ..Need::default()
+    if post.status != PostStatus::Draft && post.status != PostStatus::Approved {
+        // Handed on by an earlier run whose completion was lost.
+        return Ok(Step::HandedOn(Box::new(post)));
+    }
+    let account = account_for(app, tenant, &input, platform).await?;
+    let approver = task.decided_by.clone().unwrap_or_else(|| crate::ids::BACKGROUND_USER.to_string());
+    let mut post = post;
+    if !post.is_approved() {
+        crate::content::posts::approve_now(&mut post, &approver, app.clock.now())?;
+    }
+    let post = crate::content::posts::schedule(app, tenant, org.plan, post, &account, app.clock.now(), true).await?;
+    Ok(Step::HandedOn(Box::new(post)))
+}
+
+/// The task's draft post, written once: its id is the task's, so a second run finds it.
+async fn draft_post(app: &App, tenant: &TenantCtx, task: &Task, platform: Platform, draft: &Draft) -> AppResult<Post> {
+    let id = crate::content::publish::task_post_id(&task.id);
+    if let Some(item) = app.table.get(&tenant.key(keys::post_sk(&id))).await? {
+        return from_item(item);
+    }
+    let (text, hashtags) = platforms::fit(platform, draft.text.trim(), Vec::new());
+    let mut post = new_post(
+        app.clock.now(),
+        &task.created_by,
+        NewPost {
+            platform,
+            text,
+            hashtags,
+            media_urls: Vec::new(),
+            pillar: None,
+            content_id: None,
         },
-    }))
+    )?;
+    post.id = id;
+    post.task_id = Some(task.id.clone());
+    post.written_by = Some(format!("{}:{}", draft.provider, draft.model));
+    match crate::content::posts::insert(app, tenant, &post).await {
+        Ok(()) => Ok(post),
+        Err(AppError::Conflict { .. }) => crate::content::posts::post_from(app.table.get(&tenant.key(keys::post_sk(&post.id))).await?),
+        Err(e) => Err(e),
+    }
+}
+
+/// The account a task's post goes through: the one its input names, else the org's first
+/// that can post it; an org with none gets a sandbox account named `Sandbox`.
+async fn account_for(app: &App, tenant: &TenantCtx, input: &PostInput, platform: Platform) -> AppResult<SocialAccount> {
+    let accounts = crate::content::accounts::list(app, tenant).await?;
+    if let Some(id) = &input.account_id {
+        return accounts
+            .into_iter()
+            .find(|a| a.id == id.as_str())
+            .ok_or_else(|| AppError::validation("input.accountId: no such account in this organisation"));
+    }
+    if let Some(account) = accounts.iter().find(|a| a.can_post(platform).is_ok()) {
+        return Ok(account.clone());
+    }
+    if accounts.iter().any(|a| a.is_sandbox()) {
+        return Err(AppError::conflict("ACCOUNT_NEEDS_REAUTH", "no account of the org can post now"));
+    }
+    crate::content::accounts::default_sandbox(app, tenant).await
+}
+
+/// The post is on its way: the task waits (in progress, with no lease, so the executor
+/// leaves it) until the pipeline settles the post.
+async fn hand_on(app: &App, tenant: &TenantCtx, mut task: Task, post: Post) -> AppResult<RunOutcome> {
+    task.lease_until = None;
+    task.error = None;
+    task.output = Some(
+        json!({"postId": post.id, "platform": post.platform, "status": post.status, "scheduledAt": post.scheduled_at.map(crate::clock::timestamp)}),
+    );
+    match save(app, tenant.org_id(), task).await {
+        Ok(task) => Ok(RunOutcome::HandedOn { task_id: task.id }),
+        Err(AppError::Conflict { .. }) => Ok(HANDLED_ELSEWHERE),
+        Err(e) => Err(e),
+    }
 }
 
 async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task) -> AppResult<Step> {
@@ -221,7 +305,7 @@ async fn campaign(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Ta
     );
     let completion = text_for(app, tenant, org, task, ask).await?;
     if awaits_review(org, task) {
-        return Ok(Step::Drafted(completion));
+        return Ok(Step::Drafted(completion, None));
     }
     let (mut sent, mut sent_before) = (0i64, 0usize);
     for (lead, email) in &recipients {
@@ -331,23 +415,6 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
     })
 }
 
-fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> DomainEvent {
-    DomainEvent {
-        id: format!("{kind}:{}", task.id),
-        source: "chief.tasks".into(),
-        detail_type: kind.into(),
-        org_id: tenant.org_id().clone(),
-        at: task.updated_at,
-        detail: json!({"taskId": task.id, "type": task.kind, "status": task.status, "origin": task.origin, "attempts": task.attempts}),
-    }
-}
-
-async fn publish(app: &App, event: DomainEvent) {
-    if let Err(e) = app.events.publish(&[event]).await {
-        tracing::warn!(error = %e, "task event not published");
-    }
-}
-
 async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {
     let now = app.clock.now();
     let reserved = task.reserved;
@@ -371,12 +438,12 @@ async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> 
         Some(held) => usage::release(tenant, &held.beyond(&sent), &month),
         None => usage::count_unreserved(tenant, &sent, &month),
     };
-    let task = match super::save_with(app, tenant.org_id(), task, usage.into_iter().collect()).await {
+    let task = match crate::tasks::save_with(app, tenant.org_id(), task, usage.into_iter().collect()).await {
         Ok(task) => task,
         Err(AppError::Conflict { .. }) => return Ok(HANDLED_ELSEWHERE),
         Err(e) => return Err(e),
     };
-    publish(app, task_event(tenant, &task, "task.completed")).await;
+    crate::tasks::publish_event(app, crate::tasks::task_event(tenant, &task, "task.completed")).await;
     Ok(RunOutcome::Completed { task_id: task.id })
 }
 
@@ -401,7 +468,7 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
     let saved = if retry {
         save(app, tenant.org_id(), task).await
     } else {
-        super::end_releasing(app, tenant, task).await
+        crate::tasks::end_releasing(app, tenant, task).await
     };
     let task = match saved {
         Ok(task) => task,
@@ -417,19 +484,59 @@ async fn fail(app: &App, tenant: &TenantCtx, mut task: Task, error: AppError) ->
             error: message,
         });
     }
-    publish(app, task_event(tenant, &task, "task.failed")).await;
+    crate::tasks::publish_event(app, crate::tasks::task_event(tenant, &task, "task.failed")).await;
     Ok(RunOutcome::Failed {
         task_id: task.id,
         error: message,
     })
 }
 
+/// An admin approves or rejects a task awaiting approval (`tasks::decide`); a post task's
+/// draft post goes with it.
+pub async fn decide(app: &App, tenant: &TenantCtx, task: Task, approve: bool) -> AppResult<Task> {
+    if task.status == TaskStatus::Pending && task.approval == Approval::Awaiting {
+        decide_post(app, tenant, &task, approve).await?;
+    }
+    crate::tasks::decide(app, tenant, task, approve).await
+}
+
+/// A post task's draft post follows its task's decision: approved with it, or deleted when
+/// the task is rejected.
+async fn decide_post(app: &App, tenant: &TenantCtx, task: &Task, approve: bool) -> AppResult<()> {
+    if task.kind != TaskType::SocialMediaPost {
+        return Ok(());
+    }
+    let post_id = crate::content::publish::task_post_id(&task.id);
+    let Some(item) = app.table.get(&tenant.key(keys::post_sk(&post_id))).await? else {
+        return Ok(());
+    };
+    let mut post = crate::content::posts::post_from(Some(item))?;
+    if approve {
+        if !post.is_approved() {
+            crate::content::posts::approve_now(&mut post, tenant.user_id(), app.clock.now())?;
+            crate::content::posts::save(app, tenant, post, Vec::new()).await?;
+        }
+        Ok(())
+    } else {
+        crate::content::posts::delete(app, tenant, post).await
+    }
+}
+
+/// Approving a task's post approves the task, if it is still waiting.
+pub async fn approve_with_post(app: &App, tenant: &TenantCtx, task_id: &TaskId) -> AppResult<()> {
+    let task = crate::tasks::task_from(app.table.get(&tenant.key(keys::task_sk(task_id))).await?)?;
+    if task.status == TaskStatus::Pending && task.approval == Approval::Awaiting {
+        decide(app, tenant, task, true).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::executor::tests::{ORG, org, post_task, used};
+    use crate::executor::tick;
     use crate::ports::queue::QueueName;
-    use crate::tasks::executor::tests::{ORG, org, post_task, used};
-    use crate::tasks::executor::tick;
     use crate::testing;
     use crate::usage::Plan;
 
@@ -440,17 +547,27 @@ mod tests {
         messages[0].body.clone()
     }
 
+    /// One executor tick, then every publish job it enqueued, as job-publish runs them.
+    pub async fn publish_due(t: &testing::TestApp) -> Vec<crate::content::publish::PublishOutcome> {
+        tick(&t.app).await.unwrap();
+        let mut outcomes = Vec::new();
+        for message in t.app.queue.receive(QueueName::Publish, 10).await.unwrap() {
+            outcomes.push(crate::content::publish::run(&t.app, &message.body).await.unwrap());
+            t.app.queue.ack(QueueName::Publish, &message.receipt).await.unwrap();
+        }
+        outcomes
+    }
+
     #[tokio::test]
     async fn a_job_delivered_again_later_has_no_second_effect() {
         let t = testing::app();
         let tenant = org(&t, Plan::Pro).await;
         let task = post_task(&t, &tenant, None).await;
         let body = job_body(&t).await;
-        assert_eq!(
-            run(&t.app, &body).await.unwrap(),
-            RunOutcome::Completed { task_id: task.id.clone() }
-        );
+        assert_eq!(run(&t.app, &body).await.unwrap(), RunOutcome::HandedOn { task_id: task.id.clone() });
         assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Skipped { .. }));
+        assert_eq!(publish_due(&t).await.len(), 1);
+        assert_eq!(stored(&t, &task.id).await.status, TaskStatus::Completed);
         assert_eq!(used(&t, Metric::Posts).await, 1);
         let events = t.recorder.events_of(ORG);
         assert_eq!(events.iter().filter(|e| e.detail_type == "task.completed").count(), 1);
@@ -465,12 +582,13 @@ mod tests {
         let (a, b) = tokio::join!(run(&t.app, &body), run(&t.app, &body));
         let outcomes = [a.unwrap(), b.unwrap()];
         assert_eq!(
-            outcomes.iter().filter(|o| matches!(o, RunOutcome::Completed { .. })).count(),
+            outcomes.iter().filter(|o| matches!(o, RunOutcome::HandedOn { .. })).count(),
             1,
             "{outcomes:?}"
         );
+        publish_due(&t).await;
         assert_eq!(used(&t, Metric::Posts).await, 1);
-        assert_eq!(t.recorder.posts_of(tenant.org_id()).len(), 1);
+        assert_eq!(testing::sandbox_posts(&t.app, tenant.org_id()).await.len(), 1);
     }
 
     #[tokio::test]
@@ -590,7 +708,7 @@ mod tests {
             t.app.table.put(marker, None).await.unwrap();
         }
         for _ in 0..MAX_ATTEMPTS {
-            t.clock.advance(Duration::minutes(super::super::executor::LEASE_MINUTES + 1));
+            t.clock.advance(Duration::minutes(crate::executor::LEASE_MINUTES + 1));
             tick(&t.app).await.unwrap();
         }
         let failed = stored(&t, &task.id).await;
@@ -637,16 +755,38 @@ mod tests {
         );
         let held = stored(&t, &task.id).await;
         let text = held.draft.clone().expect("the written text is kept").text;
-        assert!(t.recorder.posts_of(tenant.org_id()).is_empty(), "nothing went out");
+        assert!(testing::sandbox_posts(&t.app, tenant.org_id()).await.is_empty(), "nothing went out");
+        let output = held.output.clone().expect("the draft is shown");
+        let post = crate::content::posts::post_from(
+            t.app
+                .table
+                .get(&tenant.key(keys::post_sk(output["postId"].as_str().unwrap())))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (post.status, output["text"].as_str()),
+            (PostStatus::Draft, Some(text.as_str())),
+            "the words to approve exist as a draft post"
+        );
         assert_eq!(run(&t.app, &body).await.unwrap(), HANDLED_ELSEWHERE, "a redelivery does nothing");
 
-        crate::tasks::decide(&t.app, &tenant, held, true).await.unwrap();
+        crate::runner::decide(&t.app, &tenant, held, true).await.unwrap();
         let body = job_body(&t).await;
-        assert_eq!(
-            run(&t.app, &body).await.unwrap(),
-            RunOutcome::Completed { task_id: task.id.clone() }
+        assert_eq!(run(&t.app, &body).await.unwrap(), RunOutcome::HandedOn { task_id: task.id.clone() });
+        assert!(
+            crate::content::posts::post_from(t.app.table.get(&tenant.key(keys::post_sk(&post.id))).await.unwrap())
+                .unwrap()
+                .is_approved(),
+            "approving the task approved its post"
         );
-        let published = t.recorder.posts_of(tenant.org_id());
+        publish_due(&t).await;
+        let done = stored(&t, &task.id).await;
+        assert_eq!(done.status, TaskStatus::Completed);
+        assert_eq!(done.output.as_ref().unwrap()["platform"], "sandbox");
+        assert!(done.output.as_ref().unwrap()["url"].as_str().unwrap().starts_with("sandbox://"));
+        let published = testing::sandbox_posts(&t.app, tenant.org_id()).await;
         assert_eq!(published.len(), 1);
         assert_eq!(published[0].text, text, "{published:?}");
         let usage = t.app.table.get(&usage::usage_key(&tenant, t.app.clock.now())).await.unwrap();
@@ -672,7 +812,7 @@ mod tests {
         // The run's completion is lost (the function died after logging the activity): the
         // claim stands, its lease runs out and another claim runs the follow-up again.
         t.app.table.put(claimed, None).await.unwrap();
-        t.clock.advance(Duration::minutes(super::super::executor::LEASE_MINUTES + 1));
+        t.clock.advance(Duration::minutes(crate::executor::LEASE_MINUTES + 1));
         tick(&t.app).await.unwrap();
         // The first delivery comes back too (never acknowledged): it is superseded.
         let mut completed = 0;
@@ -682,24 +822,5 @@ mod tests {
         assert_eq!(completed, 1);
         let activities = crate::ports::table::Query::partition(tenant.pk()).prefix(keys::activity_prefix(&lead));
         assert_eq!(t.app.table.query(activities).await.unwrap().items.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_post_claimed_before_reservations_existed_counts_its_post_when_done() {
-        let t = testing::app();
-        let tenant = org(&t, Plan::Pro).await;
-        let task = post_task(&t, &tenant, None).await;
-        let body = job_body(&t).await;
-        // As an older executor left it: claimed, nothing reserved.
-        let key = tenant.key(keys::task_sk(&task.id));
-        let mut item = t.app.table.get(&key).await.unwrap().unwrap();
-        item.remove("reserved");
-        item.remove("reservedIn");
-        t.app.table.put(item, None).await.unwrap();
-        let month = usage::usage_key(&tenant, t.app.clock.now());
-        t.app.table.add(&month, Counter::new("posts", -1)).await.unwrap();
-        assert_eq!(used(&t, Metric::Posts).await, 0);
-        assert!(matches!(run(&t.app, &body).await.unwrap(), RunOutcome::Completed { .. }));
-        assert_eq!(used(&t, Metric::Posts).await, 1);
     }
 }

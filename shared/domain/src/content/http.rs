@@ -1,0 +1,515 @@
+//! `api-content`: the business profile, strategies, posts and their calendar, and the
+//! social accounts. Each route reads the membership and what it needs in one store call.
+
+use super::accounts::{self, NewAccount, SocialAccount, account_from};
+use super::analytics::{self, Overview};
+use super::posts::{self, NewPost, Post, PostChange, PostStatus, post_from};
+use super::publish::PublishedRecord;
+use super::strategy::{self, Strategy, Versions};
+use super::writer::{self, GenerateRequest, OptimizeRequest};
+use crate::api::router::Params;
+use crate::api::{Bare, Created, Csv, Json, Reply, Req, route_group};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ids::{AccountId, PostId, StrategyId};
+use crate::keys;
+use crate::model::{self, Deleted, PageOf};
+use crate::orgs::org_from;
+use crate::platforms::Platform;
+use crate::ports::Port;
+use crate::ports::table::Item;
+use crate::profile::{self, BusinessProfile, ProfileChange};
+use crate::tasks::autonomy::{Autonomy, AutonomyPolicy};
+use crate::tasks::context::OrgContext;
+use crate::tenancy::{Role, TenantCtx, authorize, authorize_reading, authorize_with};
+use serde::{Deserialize, Serialize};
+
+route_group! {
+    function: "api-content", tag: "Content",
+    prefixes: &[
+        "/v1/orgs/{orgId}/profile",
+        "/v1/orgs/{orgId}/strategies",
+        "/v1/orgs/{orgId}/posts",
+        "/v1/orgs/{orgId}/calendar",
+        "/v1/orgs/{orgId}/social",
+        "/v1/orgs/{orgId}/analytics",
+    ],
+    body_limit: None, ports: &[Port::Ai, Port::Events];
+    /// The business profile: who the org is, whom it serves, its goals and tone.
+    GET "/v1/orgs/{orgId}/profile" => read_profile;
+    /// Replace the business profile (admin); `version` must be the current one.
+    PUT "/v1/orgs/{orgId}/profile" => change_profile, errors [VERSION_CONFLICT];
+    /// Ask the strategy model for a new strategy version (admin; one AI call).
+    POST "/v1/orgs/{orgId}/strategies/generate" => generate_strategy,
+        errors [QUOTA_EXCEEDED, CONFLICT, AI_BAD_OUTPUT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
+    /// The strategy versions, newest first.
+    GET "/v1/orgs/{orgId}/strategies" => list_strategies, query [LIMIT, CURSOR];
+    /// The active strategy (404 until one exists).
+    GET "/v1/orgs/{orgId}/strategies/active" => active_strategy;
+    /// Read a strategy version.
+    GET "/v1/orgs/{orgId}/strategies/{strategyId}" => read_strategy;
+    /// Make a version the active strategy (admin).
+    POST "/v1/orgs/{orgId}/strategies/{strategyId}/activate" => activate_strategy, errors [CONFLICT];
+    /// The org's posts, newest first.
+    GET "/v1/orgs/{orgId}/posts" => list_posts, query [POST_STATUS, PLATFORM, FROM, TO, LIMIT, CURSOR];
+    /// Write a draft post by hand.
+    POST "/v1/orgs/{orgId}/posts" => create_post, errors [CONFLICT];
+    /// Drafts for one platform from the active strategy (one AI call for the batch).
+    POST "/v1/orgs/{orgId}/posts/generate" => generate_posts,
+        errors [NO_ACTIVE_STRATEGY, QUOTA_EXCEEDED, AI_BAD_OUTPUT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
+    /// Read a post.
+    GET "/v1/orgs/{orgId}/posts/{postId}" => read_post;
+    /// Change a post; an edit of what goes out returns it to draft and voids its approval.
+    PATCH "/v1/orgs/{orgId}/posts/{postId}" => update_post, errors [VERSION_CONFLICT, POST_NOT_EDITABLE, CONFLICT];
+    /// Delete a post (not while it is going out).
+    DELETE "/v1/orgs/{orgId}/posts/{postId}" => delete_post, errors [POST_NOT_EDITABLE, VERSION_CONFLICT];
+    /// Rewrite a post from feedback (one AI call); it is a draft again after.
+    POST "/v1/orgs/{orgId}/posts/{postId}/optimize" => optimize_post,
+        errors [POST_NOT_EDITABLE, VERSION_CONFLICT, QUOTA_EXCEEDED, AI_BAD_OUTPUT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
+    /// Approve these exact words (admin): any later edit voids it.
+    POST "/v1/orgs/{orgId}/posts/{postId}/approve" => approve_post, errors [POST_NOT_EDITABLE, VERSION_CONFLICT, CONFLICT];
+    /// Put a post on the calendar through an account at a UTC or local time.
+    POST "/v1/orgs/{orgId}/posts/{postId}/schedule" => schedule_post,
+        errors [POST_NOT_APPROVED, POST_NOT_EDITABLE, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
+    /// Take a post off the calendar; its quota goes back.
+    POST "/v1/orgs/{orgId}/posts/{postId}/unschedule" => unschedule_post, errors [POST_NOT_SCHEDULED, VERSION_CONFLICT];
+    /// Queue a failed post again (admin); it holds a post of the quota again.
+    POST "/v1/orgs/{orgId}/posts/{postId}/retry" => retry_post,
+        errors [POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
+    /// A published post's latest figures.
+    GET "/v1/orgs/{orgId}/posts/{postId}/analytics" => post_analytics;
+    /// Figures per platform over a period, beside the period before.
+    GET "/v1/orgs/{orgId}/analytics/overview" => analytics_overview, query [PERIOD];
+    /// One CSV row per post published between two times (default: the last 30 days).
+    GET "/v1/orgs/{orgId}/analytics/export" => analytics_export, query [FROM, TO];
+    /// Scheduled and published posts between two times, with their local times.
+    GET "/v1/orgs/{orgId}/calendar" => calendar, query [FROM, TO];
+    /// The org's social accounts and their health.
+    GET "/v1/orgs/{orgId}/social/accounts" => list_accounts;
+    /// Add a sandbox account (admin; real platforms connect by OAuth).
+    POST "/v1/orgs/{orgId}/social/accounts" => create_account;
+    /// Remove an account (admin); its scheduled posts become paused.
+    DELETE "/v1/orgs/{orgId}/social/accounts/{accountId}" => delete_account, errors [CONFLICT];
+}
+
+const PROFILE_KEYS: [&str; 3] = [keys::ORG_SK, keys::BUSINESS_PROFILE_SK, keys::AI_CONFIG_SK];
+
+async fn read_profile(app: &App, req: Req, params: Params) -> AppResult<Reply<BusinessProfile>> {
+    let (_, [org, profile, config]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Member,
+        PROFILE_KEYS.map(String::from),
+    )
+    .await?;
+    Reply::ok(BusinessProfile::from_stored(profile, &org_from(org)?, config.as_ref())?)
+}
+
+async fn change_profile(app: &App, req: Req<Json<ProfileChange>>, params: Params) -> AppResult<Reply<BusinessProfile>> {
+    let change = req.json()?;
+    let (tenant, [org, stored, config]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Admin,
+        PROFILE_KEYS.map(String::from),
+    )
+    .await?;
+    let org = org_from(org)?;
+    let current = BusinessProfile::from_stored(stored, &org, config.as_ref())?;
+    Reply::ok(profile::update(app, &tenant, org, config.as_ref(), current, change).await?)
+}
+
+/// The org's context for an AI call, and the item `also` names, in one store call.
+async fn with_context<B>(
+    app: &App,
+    req: &Req<B>,
+    params: &Params,
+    role: Role,
+    also: String,
+) -> AppResult<(TenantCtx, OrgContext, Option<Item>)> {
+    let now = app.clock.now();
+    let (tenant, items, extra) = authorize_reading(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        role,
+        OrgContext::sort_keys(now),
+        Some(also),
+    )
+    .await?;
+    Ok((tenant, OrgContext::from_items(items, now)?, extra))
+}
+
+async fn generate_strategy(app: &App, req: Req, params: Params) -> AppResult<Created<Strategy>> {
+    let (tenant, org, versions) = with_context(app, &req, &params, Role::Admin, keys::STRATEGIES_SK.into()).await?;
+    Reply::created(strategy::generate(app, &tenant, &org, Versions::from_stored(versions)?).await?)
+}
+
+async fn list_strategies(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Strategy>>> {
+    let limit = model::page_limit(req.query("limit"))?;
+    let (tenant, [versions]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Member,
+        [keys::STRATEGIES_SK.into()],
+    )
+    .await?;
+    let versions = Versions::from_stored(versions)?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (mut items, next_cursor) =
+        model::newest_first::<Strategy>(&*app.table, tenant.pk(), keys::STRATEGY_PREFIX.into(), limit, cursor).await?;
+    for s in &mut items {
+        s.active = versions.active_id.as_ref() == Some(&s.id);
+    }
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+fn strategy_sk(params: &Params) -> AppResult<String> {
+    Ok(keys::strategy_sk(&StrategyId::parse(params.get("strategyId"), "the strategy id")?))
+}
+
+async fn active_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
+    let (tenant, [versions]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Member,
+        [keys::STRATEGIES_SK.into()],
+    )
+    .await?;
+    let versions = Versions::from_stored(versions)?;
+    let id = versions.active_id.clone().ok_or(AppError::NotFound("active strategy"))?;
+    let item = app.table.get(&tenant.key(keys::strategy_sk(&id))).await?;
+    Reply::ok(strategy::strategy_from(item, &versions)?)
+}
+
+async fn read_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
+    let sk = strategy_sk(&params)?;
+    let (_, [versions, item]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Member,
+        [keys::STRATEGIES_SK.into(), sk],
+    )
+    .await?;
+    Reply::ok(strategy::strategy_from(item, &Versions::from_stored(versions)?)?)
+}
+
+async fn activate_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
+    let sk = strategy_sk(&params)?;
+    let (tenant, [versions, item]) = authorize_with(
+        app,
+        req.principal()?,
+        params.get("orgId"),
+        Role::Admin,
+        [keys::STRATEGIES_SK.into(), sk],
+    )
+    .await?;
+    let versions = Versions::from_stored(versions)?;
+    let found = strategy::strategy_from(item, &versions)?;
+    Reply::ok(strategy::activate(app, &tenant, found, versions).await?)
+}
+
+#[derive(Debug, Default)]
+struct PostFilter {
+    status: Option<PostStatus>,
+    platform: Option<Platform>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// When a post sits on the calendar: when it went out, or when it is to.
+fn calendar_time(post: &Post) -> Option<chrono::DateTime<chrono::Utc>> {
+    post.published.as_ref().map(|p| p.at).or(post.scheduled_at)
+}
+
+impl PostFilter {
+    fn read(req: &Req) -> AppResult<PostFilter> {
+        let time = |name: &str| req.query(name).map(|v| model::timestamp_param(name, v)).transpose();
+        Ok(PostFilter {
+            status: model::enum_param("status", req.query("status"), PostStatus::NAMES)?,
+            platform: req.query("platform").map(Platform::parse).transpose()?,
+            from: time("from")?,
+            to: time("to")?,
+        })
+    }
+
+    fn is_set(&self) -> bool {
+        self.status.is_some() || self.platform.is_some() || self.from.is_some() || self.to.is_some()
+    }
+
+    /// `from` and `to` bound the post's calendar time (published, else scheduled).
+    fn keeps(&self, post: &Post) -> bool {
+        let at = calendar_time(post);
+        self.status.is_none_or(|s| s == post.status)
+            && self.platform.is_none_or(|p| p == post.platform)
+            && self.from.is_none_or(|from| at.is_some_and(|at| at >= from))
+            && self.to.is_none_or(|to| at.is_some_and(|at| at < to))
+    }
+}
+
+async fn list_posts(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Post>>> {
+    let filter = PostFilter::read(&req)?;
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = model::newest_matching(
+        &*app.table,
+        tenant.pk(),
+        keys::POST_PREFIX,
+        limit,
+        cursor,
+        filter.is_set(),
+        |p: &Post| filter.keeps(p),
+    )
+    .await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn create_post(app: &App, req: Req<Json<NewPost>>, params: Params) -> AppResult<Created<Post>> {
+    let input = req.json()?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let post = posts::new_post(app.clock.now(), tenant.user_id(), input)?;
+    posts::insert(app, &tenant, &post).await?;
+    Reply::created(post)
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct GeneratedPosts {
+    pub items: Vec<Post>,
+}
+
+async fn generate_posts(app: &App, req: Req<Json<GenerateRequest>>, params: Params) -> AppResult<Created<GeneratedPosts>> {
+    let input = req.json()?;
+    let (tenant, org, versions) = with_context(app, &req, &params, Role::Member, keys::STRATEGIES_SK.into()).await?;
+    let versions = Versions::from_stored(versions)?;
+    let Some(active) = versions.active_id.clone() else {
+        return Err(AppError::conflict(
+            "NO_ACTIVE_STRATEGY",
+            "generate a strategy first: posts are written from the active one",
+        ));
+    };
+    let strategy = strategy::strategy_from(app.table.get(&tenant.key(keys::strategy_sk(&active))).await?, &versions)?;
+    let items = writer::generate(app, &tenant, &org, &strategy, input).await?;
+    Reply::created(GeneratedPosts { items })
+}
+
+fn post_sk(params: &Params) -> AppResult<String> {
+    Ok(keys::post_sk(&PostId::parse(params.get("postId"), "the post id")?))
+}
+
+async fn read_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let (_, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    Reply::ok(post_from(post)?)
+}
+
+async fn update_post(app: &App, req: Req<Json<PostChange>>, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let change = req.json()?;
+    let (tenant, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    Reply::ok(posts::update(app, &tenant, post_from(post)?, change).await?)
+}
+
+async fn delete_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Deleted>> {
+    let sk = post_sk(&params)?;
+    let (tenant, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    posts::delete(app, &tenant, post_from(post)?).await?;
+    Reply::ok(Deleted::yes())
+}
+
+async fn optimize_post(app: &App, req: Req<Json<OptimizeRequest>>, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let input = req.json()?;
+    let (tenant, org, post) = with_context(app, &req, &params, Role::Member, sk).await?;
+    Reply::ok(writer::optimize(app, &tenant, &org, post_from(post)?, input).await?)
+}
+
+/// `{version}`: the version of the post that was read (approving binds to what was read).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approve {
+    pub version: Option<u64>,
+}
+
+async fn approve_post(app: &App, req: Req<crate::api::Optional<Approve>>, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let input = req.json()?;
+    let (tenant, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [sk]).await?;
+    let mut post = post_from(post)?;
+    if let Some(version) = input.and_then(|a| a.version)
+        && version != post.version
+    {
+        return Err(model::stale_version("post", post.version));
+    }
+    posts::approve_now(&mut post, tenant.user_id(), app.clock.now())?;
+    let post = posts::save(app, &tenant, post, Vec::new()).await?;
+    // Approving a task's post approves the task: it runs again and hands the post on.
+    if let Some(task_id) = &post.task_id {
+        crate::runner::approve_with_post(app, &tenant, task_id).await?;
+    }
+    Reply::ok(post)
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScheduleRequest {
+    pub account_id: String,
+    /// UTC (`2026-12-01T09:00:00Z`) or a local time in the org's zone (`2026-12-01T09:00:00`).
+    pub at: String,
+}
+
+async fn schedule_post(app: &App, req: Req<Json<ScheduleRequest>>, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let input = req.json()?;
+    let account_id = AccountId::parse(&input.account_id, "accountId")?;
+    let also = [sk, keys::account_sk(&account_id), keys::ORG_SK.into(), keys::AUTONOMY_SK.into()];
+    let (tenant, [post, account, org, policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let post = post_from(post)?;
+    let account = account_from(account).map_err(|_| AppError::validation("accountId: no such account in this organisation"))?;
+    let org = org_from(org)?;
+    let at = posts::parse_at("at", &input.at, &org.time_zone)?;
+    let auto = AutonomyPolicy::from_stored(policy)?.post == Autonomy::Auto;
+    let plan = org.plan_at(app.clock.now());
+    Reply::ok(posts::schedule(app, &tenant, plan, post, &account, at, auto).await?)
+}
+
+async fn unschedule_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let (tenant, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    Reply::ok(posts::unschedule(app, &tenant, post_from(post)?).await?)
+}
+
+async fn retry_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Post>> {
+    let sk = post_sk(&params)?;
+    let (tenant, [post, org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [sk, keys::ORG_SK.into()]).await?;
+    let mut post = post_from(post)?;
+    if post.status != PostStatus::Failed {
+        return Err(AppError::conflict("POST_NOT_FAILED", "only a failed post can be retried"));
+    }
+    let account_id = post
+        .account_id
+        .clone()
+        .ok_or_else(|| AppError::validation("the post has no account: schedule it instead"))?;
+    let account = account_from(app.table.get(&tenant.key(keys::account_sk(&account_id))).await?)
+        .map_err(|_| AppError::validation("the post's account was removed: schedule it through another"))?;
+    let org = org_from(org)?;
+    let now = app.clock.now();
+    post.status = PostStatus::Approved;
+    post.attempts = 0;
+    Reply::ok(posts::schedule(app, &tenant, org.plan_at(now), post, &account, now, true).await?)
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarEntry {
+    #[serde(flatten)]
+    pub post: Post,
+    /// When it is (or was) out, in the org's time zone, without offset.
+    pub local_time: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Calendar {
+    pub time_zone: String,
+    pub items: Vec<CalendarEntry>,
+}
+
+/// Posts an org's calendar reads at most; past it the answer says so by being cut.
+const CALENDAR_READ: usize = 2_000;
+
+async fn calendar(app: &App, req: Req, params: Params) -> AppResult<Reply<Calendar>> {
+    let now = app.clock.now();
+    let time = |name: &str| req.query(name).map(|v| model::timestamp_param(name, v)).transpose();
+    let from = time("from")?.unwrap_or(now - chrono::Duration::days(7));
+    let to = time("to")?.unwrap_or(from + chrono::Duration::days(35));
+    if to <= from || to - from > chrono::Duration::days(366) {
+        return Err(AppError::validation("to must be after from, within 366 days"));
+    }
+    let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [keys::ORG_SK.into()]).await?;
+    let org = org_from(org)?;
+    let page = app
+        .table
+        .query(
+            crate::ports::table::Query::partition(tenant.pk())
+                .prefix(keys::POST_PREFIX)
+                .descending()
+                .limit(CALENDAR_READ),
+        )
+        .await?;
+    let mut items: Vec<CalendarEntry> = page
+        .items
+        .into_iter()
+        .map(model::from_item::<Post>)
+        .collect::<AppResult<Vec<_>>>()?
+        .into_iter()
+        .filter(|p| matches!(p.status, PostStatus::Scheduled | PostStatus::Publishing | PostStatus::Published))
+        .filter_map(|post| {
+            let at = calendar_time(&post)?;
+            (at >= from && at < to).then(|| CalendarEntry {
+                local_time: posts::local_time(at, &org.time_zone),
+                post,
+            })
+        })
+        .collect();
+    items.sort_by_key(|e| calendar_time(&e.post));
+    Reply::ok(Calendar {
+        time_zone: org.time_zone,
+        items,
+    })
+}
+
+async fn list_accounts(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<SocialAccount>>> {
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    Reply::ok(PageOf {
+        items: accounts::list(app, &tenant).await?,
+        next_cursor: None,
+    })
+}
+
+async fn create_account(app: &App, req: Req<Json<NewAccount>>, params: Params) -> AppResult<Created<SocialAccount>> {
+    let input = req.json()?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Admin).await?;
+    Reply::created(accounts::create(app, &tenant, input).await?)
+}
+
+async fn delete_account(app: &App, req: Req, params: Params) -> AppResult<Reply<Deleted>> {
+    let id = AccountId::parse(params.get("accountId"), "the account id")?;
+    let (tenant, [account]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [keys::account_sk(&id)]).await?;
+    accounts::delete(app, &tenant, account_from(account)?).await?;
+    Reply::ok(Deleted::yes())
+}
+
+async fn post_analytics(app: &App, req: Req, params: Params) -> AppResult<Reply<PublishedRecord>> {
+    let sk = post_sk(&params)?;
+    let (tenant, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    let post = post_from(post)?;
+    let published = post
+        .published
+        .ok_or(AppError::NotFound("analytics of this post (it is not published)"))?;
+    let record = app.table.get(&tenant.key(keys::published_sk(&published.at, &post.id))).await?;
+    Reply::ok(model::from_item(record.ok_or(AppError::NotFound("analytics of this post"))?)?)
+}
+
+async fn analytics_overview(app: &App, req: Req, params: Params) -> AppResult<Reply<Overview>> {
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    Reply::ok(analytics::overview(app, &tenant, req.query("period")).await?)
+}
+
+async fn analytics_export(app: &App, req: Req, params: Params) -> AppResult<Bare<Csv>> {
+    let now = app.clock.now();
+    let time = |name: &str| req.query(name).map(|v| model::timestamp_param(name, v)).transpose();
+    let to = time("to")?.unwrap_or(now);
+    let from = time("from")?.unwrap_or(to - chrono::Duration::days(30));
+    if to <= from || to - from > chrono::Duration::days(366) {
+        return Err(AppError::validation("to must be after from, within 366 days"));
+    }
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let records = analytics::published_between(app, &tenant, from, to).await?;
+    Reply::bare(Csv(analytics::csv(&records)))
+}

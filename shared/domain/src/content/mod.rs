@@ -1,0 +1,12 @@
+//! Growth: the business profile, the versioned AI strategy, posts written per platform under
+//! each platform's rules, their approval and calendar, the social accounts, and the one
+//! publishing pipeline (executor → `job-publish` → Social port, with its ledger).
+
+pub mod accounts;
+pub mod analytics;
+pub mod http;
+pub mod posts;
+pub mod publish;
+pub mod sandbox;
+pub mod strategy;
+pub mod writer;

@@ -1,0 +1,513 @@
+//! The one publishing pipeline. The minute executor claims due posts from the due index as
+//! it claims tasks (`claim`) and enqueues a [`PublishJob`]; `job-publish` (`run`) publishes
+//! through the Social port and records each attempt in the publish ledger, one item per
+//! (post, account), written *before* the platform is called.
+//!
+//! A post is never published twice, under at-least-once delivery and lost answers alike:
+//! - a job names the version its claim wrote; a post no longer `publishing` at that version
+//!   is left alone (a redelivery, or a claim taken again);
+//! - an attempt is recorded in the ledger by a write conditional on the ledger's version, so
+//!   two deliveries of one claim cannot both call the platform;
+//! - an attempt whose outcome is unknown (no answer, or a function that died mid-call) is
+//!   `uncertain`; before any retry the platform is asked whether the post exists
+//!   (`find_recent`), and a found post is recorded as published, not posted again.
+
+use super::accounts::{self, AccountHealth, SocialAccount, account_from};
+use super::posts::{Post, PostStatus, PublishedAt, post_from, release_quota};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ids::{OrgId, PostId, TaskId, UserId};
+use crate::keys;
+use crate::model::{from_item, to_item};
+use crate::ports::events::DomainEvent;
+use crate::ports::social::{Channel, Outgoing, Published, SocialError};
+use crate::ports::table::{Condition, Item, TableError, TxOp};
+use crate::tenancy::TenantCtx;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How long a claimed post may stay `publishing` before the executor takes it again.
+pub const LEASE_MINUTES: i64 = 2;
+/// When an attempt with no answer is checked.
+pub const CHECK_AFTER_SECONDS: i64 = 60;
+/// Attempts (claims) before a post fails for good; rate limits do not count.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The message `job-publish` gets: which post, and the version its claim wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PublishJob {
+    pub org_id: OrgId,
+    pub post_id: PostId,
+    pub claim: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerOutcome {
+    Succeeded,
+    Failed,
+    /// The call may have reached the platform and no answer came.
+    Uncertain,
+}
+
+/// One (post, account): what was tried and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub post_id: PostId,
+    pub account_id: String,
+    pub idempotency_key: String,
+    pub attempts: u32,
+    /// `None` while an attempt is in flight (and if its function died, until it is checked).
+    pub outcome: Option<LedgerOutcome>,
+    pub external_id: Option<String>,
+    pub url: Option<String>,
+    pub error: Option<String>,
+    #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
+    pub last_attempt_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl LedgerEntry {
+    fn write(&self, tenant: &TenantCtx, read: u64) -> AppResult<TxOp> {
+        Ok(TxOp::Put {
+            item: to_item(&tenant.pk(), &keys::ledger_sk(&self.post_id, &self.account_id), self)?,
+            condition: Some(if read == 0 {
+                Condition::NotExists
+            } else {
+                Condition::VersionEquals(read)
+            }),
+        })
+    }
+}
+
+/// A published post's record for analytics, by when it went out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedRecord {
+    pub post_id: PostId,
+    pub account_id: String,
+    pub platform: crate::platforms::Platform,
+    pub external_id: String,
+    pub url: Option<String>,
+    #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
+    pub published_at: DateTime<Utc>,
+    /// The latest figures, once fetched.
+    #[serde(default)]
+    pub metrics: Option<crate::ports::social::Metrics>,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
+    pub measured_at: Option<DateTime<Utc>>,
+    /// The post's text as it went out (for the export).
+    pub text: String,
+}
+
+/// The executor's side: claims a due post (scheduled, or publishing whose lease or check is
+/// due) by a write conditional on the version read, answering the job to enqueue. A post
+/// changed by someone else first is left to them (`None`).
+pub async fn claim(app: &App, org_id: &OrgId, entry: Item, now: DateTime<Utc>) -> AppResult<Option<PublishJob>> {
+    let tenant = TenantCtx::background(org_id);
+    let mut post: Post = from_item(entry)?;
+    match post.status {
+        PostStatus::Scheduled | PostStatus::Publishing => {}
+        _ => return Ok(None),
+    }
+    if post.attempts >= MAX_ATTEMPTS {
+        let why = format!("did not go out in {MAX_ATTEMPTS} attempts");
+        return settle_failed(app, &tenant, post, why).await.map(|_| None);
+    }
+    post.status = PostStatus::Publishing;
+    post.attempts += 1;
+    post.next_attempt_at = Some(now + Duration::minutes(LEASE_MINUTES));
+    match super::posts::save(app, &tenant, post, Vec::new()).await {
+        Ok(post) => Ok(Some(PublishJob {
+            org_id: org_id.clone(),
+            post_id: post.id,
+            claim: post.version,
+        })),
+        Err(AppError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum PublishOutcome {
+    Published {
+        post_id: PostId,
+        external_id: String,
+    },
+    /// Found on the platform after an attempt with no answer: recorded, not posted again.
+    Found {
+        post_id: PostId,
+        external_id: String,
+    },
+    Retrying {
+        post_id: PostId,
+        #[serde(with = "crate::clock::rfc3339")]
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Failed {
+        post_id: PostId,
+        error: String,
+    },
+    Paused {
+        post_id: PostId,
+        reason: String,
+    },
+    Skipped {
+        reason: &'static str,
+    },
+}
+
+const HANDLED_ELSEWHERE: PublishOutcome = PublishOutcome::Skipped {
+    reason: "the post was handled by another delivery",
+};
+
+/// `job-publish`: one claimed post. An error brings the message back (the store is down);
+/// every outcome of the post itself is recorded and answered as `Ok`.
+pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
+    let job: PublishJob = serde_json::from_str(body).map_err(|e| AppError::validation(format!("not a publish job: {e}")))?;
+    crate::ids::check(&job.org_id, "orgId")?;
+    crate::ids::check(&job.post_id, "postId")?;
+    let tenant = TenantCtx::background(&job.org_id);
+    let Some(item) = app.table.get(&tenant.key(keys::post_sk(&job.post_id))).await? else {
+        return Ok(PublishOutcome::Skipped {
+            reason: "the post is gone",
+        });
+    };
+    let post = post_from(Some(item))?;
+    if post.status != PostStatus::Publishing || post.version != job.claim {
+        return Ok(HANDLED_ELSEWHERE);
+    }
+    let Some(account_id) = post.account_id.clone() else {
+        return settle_failed(app, &tenant, post, "the post has no account".into()).await;
+    };
+    let keys = [
+        tenant.key(keys::account_sk(&account_id)),
+        tenant.key(keys::ledger_sk(&post.id, &account_id)),
+    ];
+    let mut read = app.table.get_many(&keys).await?.into_iter();
+    let (account, ledger) = (read.next().flatten(), read.next().flatten());
+    let Some(account) = account else {
+        return pause(app, &tenant, post, "its account was removed").await;
+    };
+    let account = account_from(Some(account))?;
+    if account.health == AccountHealth::NeedsReauth {
+        return pause(app, &tenant, post, "its account must be connected again").await;
+    }
+    let ledger: Option<LedgerEntry> = ledger.map(from_item).transpose()?;
+    let key = format!("{}:{}", post.id, account.id);
+    let text = post.outgoing_text();
+    let channel = Channel {
+        org_id: tenant.org_id(),
+        account_id: &account.id,
+        platform: &account.platform,
+        external_id: &account.external_id,
+    };
+    let now = app.clock.now();
+    if let Some(entry) = &ledger {
+        match entry.outcome {
+            Some(LedgerOutcome::Succeeded) => {
+                let published = Published {
+                    external_id: entry.external_id.clone().unwrap_or_default(),
+                    url: entry.url.clone(),
+                    published_at: entry.last_attempt_at,
+                };
+                return settle_published(app, &tenant, post, &account, entry.clone(), published, true).await;
+            }
+            // No answer last time, or a run that never recorded one: ask before posting.
+            Some(LedgerOutcome::Uncertain) | None => match app.social.find_recent(&channel, &key, &text).await {
+                Ok(Some(found)) => return settle_published(app, &tenant, post, &account, entry.clone(), found, true).await,
+                Ok(None) => {}
+                Err(e) => {
+                    return retry_later(
+                        app,
+                        &tenant,
+                        post,
+                        now + Duration::seconds(CHECK_AFTER_SECONDS),
+                        format!("could not check the platform: {e}"),
+                    )
+                    .await;
+                }
+            },
+            Some(LedgerOutcome::Failed) => {}
+        }
+    }
+    // The attempt is on record before the platform is called.
+    let read_version = ledger.as_ref().map_or(0, |l| l.version);
+    let attempt = LedgerEntry {
+        post_id: post.id.clone(),
+        account_id: account.id.to_string(),
+        idempotency_key: key.clone(),
+        attempts: ledger.as_ref().map_or(0, |l| l.attempts) + 1,
+        outcome: None,
+        external_id: None,
+        url: None,
+        error: None,
+        last_attempt_at: now,
+        version: read_version + 1,
+    };
+    match app.table.transact(vec![attempt.write(&tenant, read_version)?]).await {
+        Ok(()) => {}
+        Err(TableError::ConditionFailed { .. }) => return Ok(HANDLED_ELSEWHERE),
+        Err(e) => return Err(e.into()),
+    }
+    let outgoing = Outgoing {
+        platform: post.platform.as_str(),
+        text: &text,
+        media_urls: &post.media_urls,
+        idempotency_key: &key,
+    };
+    match app.social.publish(&channel, &outgoing).await {
+        Ok(published) => settle_published(app, &tenant, post, &account, attempt, published, false).await,
+        Err(SocialError::Uncertain(why)) => {
+            record(app, &tenant, &attempt, LedgerOutcome::Uncertain, Some(why.clone())).await?;
+            retry_later(
+                app,
+                &tenant,
+                post,
+                now + Duration::seconds(CHECK_AFTER_SECONDS),
+                format!("no answer from the platform, checking: {why}"),
+            )
+            .await
+        }
+        Err(SocialError::RateLimited { retry_at }) => {
+            record(
+                app,
+                &tenant,
+                &attempt,
+                LedgerOutcome::Failed,
+                Some(format!("rate limited until {retry_at}")),
+            )
+            .await?;
+            // A rate limit is the platform's pacing, not a failed attempt.
+            let mut post = post;
+            post.attempts = post.attempts.saturating_sub(1);
+            retry_later(app, &tenant, post, retry_at.max(now), "the platform is rate limiting".into()).await
+        }
+        Err(SocialError::AuthRevoked(why)) => {
+            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            revoke(app, &tenant, post, account, why).await
+        }
+        Err(SocialError::Duplicate(why)) => match app.social.find_recent(&channel, &key, &text).await {
+            Ok(Some(found)) => settle_published(app, &tenant, post, &account, attempt, found, true).await,
+            _ => {
+                record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+                settle_failed(app, &tenant, post, why).await
+            }
+        },
+        Err(SocialError::Invalid(why)) | Err(SocialError::NotConnected(why)) => {
+            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            settle_failed(app, &tenant, post, why).await
+        }
+        Err(SocialError::Unavailable(why)) => {
+            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            let backoff = Duration::minutes(1 << post.attempts.min(5));
+            retry_later(app, &tenant, post, now + backoff, format!("the platform is unavailable: {why}")).await
+        }
+    }
+}
+
+/// Records an attempt's outcome over the attempt's own ledger write.
+async fn record(app: &App, tenant: &TenantCtx, attempt: &LedgerEntry, outcome: LedgerOutcome, error: Option<String>) -> AppResult<()> {
+    let entry = LedgerEntry {
+        outcome: Some(outcome),
+        error,
+        version: attempt.version + 1,
+        ..attempt.clone()
+    };
+    app.table.transact(vec![entry.write(tenant, attempt.version)?]).await?;
+    Ok(())
+}
+
+fn post_event(tenant: &TenantCtx, post: &Post, kind: &str) -> DomainEvent {
+    DomainEvent {
+        id: format!("{kind}:{}:{}", post.id, post.version),
+        source: "chief.content".into(),
+        detail_type: kind.into(),
+        org_id: tenant.org_id().clone(),
+        at: post.updated_at,
+        detail: json!({
+            "postId": post.id, "platform": post.platform, "accountId": post.account_id,
+            "status": post.status, "url": post.published.as_ref().and_then(|p| p.url.clone()), "error": post.error,
+        }),
+    }
+}
+
+async fn emit(app: &App, event: DomainEvent) {
+    if let Err(e) = app.events.publish(&[event]).await {
+        tracing::warn!(error = %e, "post event not published");
+    }
+}
+
+/// Published: the post, its ledger entry and its analytics record in one transaction over
+/// the claim; the quota it held at scheduling is now spent.
+async fn settle_published(
+    app: &App,
+    tenant: &TenantCtx,
+    mut post: Post,
+    account: &SocialAccount,
+    attempt: LedgerEntry,
+    published: Published,
+    found: bool,
+) -> AppResult<PublishOutcome> {
+    let entry = LedgerEntry {
+        outcome: Some(LedgerOutcome::Succeeded),
+        external_id: Some(published.external_id.clone()),
+        url: published.url.clone(),
+        error: None,
+        version: attempt.version + 1,
+        ..attempt.clone()
+    };
+    let record = PublishedRecord {
+        post_id: post.id.clone(),
+        account_id: account.id.to_string(),
+        platform: post.platform,
+        external_id: published.external_id.clone(),
+        url: published.url.clone(),
+        published_at: published.published_at,
+        metrics: None,
+        measured_at: None,
+        text: post.outgoing_text(),
+    };
+    post.status = PostStatus::Published;
+    post.published = Some(PublishedAt {
+        external_id: published.external_id.clone(),
+        url: published.url.clone(),
+        at: published.published_at,
+    });
+    post.next_attempt_at = None;
+    post.error = None;
+    let also = vec![
+        entry.write(tenant, attempt.version)?,
+        TxOp::Put {
+            item: to_item(&tenant.pk(), &keys::published_sk(&published.published_at, &post.id), &record)?,
+            condition: None,
+        },
+    ];
+    let post = match super::posts::save(app, tenant, post, also).await {
+        Ok(post) => post,
+        Err(AppError::Conflict { .. }) => return Ok(HANDLED_ELSEWHERE),
+        Err(e) => return Err(e),
+    };
+    emit(app, post_event(tenant, &post, "post.published")).await;
+    if let Some(task_id) = &post.task_id {
+        let output = json!({
+            "platform": post.platform, "postId": post.id, "accountId": post.account_id,
+            "externalId": published.external_id, "url": published.url,
+            "publishedAt": crate::clock::timestamp(published.published_at),
+        });
+        crate::tasks::settle_from_post(app, tenant, task_id, Ok(output)).await?;
+    }
+    let (post_id, external_id) = (post.id, published.external_id);
+    Ok(if found {
+        PublishOutcome::Found { post_id, external_id }
+    } else {
+        PublishOutcome::Published { post_id, external_id }
+    })
+}
+
+/// Failed for good: the quota it held goes back; its task (if any) fails with it.
+async fn settle_failed(app: &App, tenant: &TenantCtx, mut post: Post, error: String) -> AppResult<PublishOutcome> {
+    let release: Vec<TxOp> = release_quota(tenant, &mut post).into_iter().collect();
+    post.status = PostStatus::Failed;
+    post.next_attempt_at = None;
+    post.error = Some(error.clone());
+    let post = match super::posts::save(app, tenant, post, release).await {
+        Ok(post) => post,
+        Err(AppError::Conflict { .. }) => return Ok(HANDLED_ELSEWHERE),
+        Err(e) => return Err(e),
+    };
+    emit(app, post_event(tenant, &post, "post.failed")).await;
+    if let Some(task_id) = &post.task_id {
+        crate::tasks::settle_from_post(app, tenant, task_id, Err(format!("its post did not go out: {error}"))).await?;
+    }
+    Ok(PublishOutcome::Failed { post_id: post.id, error })
+}
+
+/// Due again at `at` (a rate limit's reset, the check of an uncertain attempt, a backoff).
+async fn retry_later(app: &App, tenant: &TenantCtx, mut post: Post, at: DateTime<Utc>, reason: String) -> AppResult<PublishOutcome> {
+    post.status = PostStatus::Scheduled;
+    post.next_attempt_at = Some(at);
+    post.error = Some(reason.clone());
+    match super::posts::save(app, tenant, post, Vec::new()).await {
+        Ok(post) => Ok(PublishOutcome::Retrying {
+            post_id: post.id,
+            at,
+            reason,
+        }),
+        Err(AppError::Conflict { .. }) => Ok(HANDLED_ELSEWHERE),
+        Err(e) => Err(e),
+    }
+}
+
+async fn pause(app: &App, tenant: &TenantCtx, mut post: Post, reason: &str) -> AppResult<PublishOutcome> {
+    post.status = PostStatus::Paused;
+    post.next_attempt_at = None;
+    post.error = Some(reason.to_string());
+    match super::posts::save(app, tenant, post, Vec::new()).await {
+        Ok(post) => Ok(PublishOutcome::Paused {
+            post_id: post.id,
+            reason: reason.into(),
+        }),
+        Err(AppError::Conflict { .. }) => Ok(HANDLED_ELSEWHERE),
+        Err(e) => Err(e),
+    }
+}
+
+/// The platform revoked the account: it needs connecting again, its posts pause (this one
+/// too), and the member who connected it gets a task to reconnect it. The account's change
+/// and the task are one transaction, so the task is made once however often this runs.
+async fn revoke(app: &App, tenant: &TenantCtx, post: Post, mut account: SocialAccount, why: String) -> AppResult<PublishOutcome> {
+    let now = app.clock.now();
+    if account.health != AccountHealth::NeedsReauth {
+        let read = account.version;
+        account.health = AccountHealth::NeedsReauth;
+        account.version += 1;
+        account.updated_at = now;
+        let about = json!({"accountId": account.id, "platform": account.platform, "name": account.name, "reason": why});
+        let task = crate::tasks::reconnect_task(now, &account.connected_by, about)?;
+        let ops = vec![
+            TxOp::Put {
+                item: account.to_item(tenant)?,
+                condition: Some(Condition::VersionEquals(read)),
+            },
+            TxOp::Put {
+                item: task.to_item(tenant.org_id())?,
+                condition: Some(Condition::NotExists),
+            },
+        ];
+        match app.table.transact(ops).await {
+            Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let others: Vec<Post> = accounts::pending_posts(app, tenant, &account.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.id != post.id)
+            .collect();
+        let steps = accounts::pause_steps(tenant, others, "its account must be connected again", now)?;
+        for chunk in steps.chunks(crate::ports::table::MAX_TRANSACTION_OPS) {
+            if let Err(e) = app.table.transact(chunk.to_vec()).await {
+                tracing::warn!(error = %e, "some posts were not paused; each pauses when it falls due");
+            }
+        }
+    }
+    pause(app, tenant, post, "its account must be connected again").await
+}
+
+/// Who is told to reconnect an account.
+pub fn reconnect_assignee(account: &SocialAccount) -> UserId {
+    account.connected_by.clone()
+}
+
+/// A task's post, when the task is the one that wrote it.
+pub fn task_post_id(task_id: &TaskId) -> PostId {
+    PostId::from_ulid(task_id.parse().unwrap_or_default())
+}
