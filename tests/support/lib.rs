@@ -180,6 +180,25 @@ impl Local {
         )
     }
 
+    /// A GET whose answer is not JSON (an export): its status, content type and text.
+    pub async fn get_text(&self, path: &str, token: &str) -> (StatusCode, String, String) {
+        let res = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let kind = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, kind, res.text().await.expect("body"))
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }

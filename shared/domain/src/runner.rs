@@ -532,7 +532,7 @@ pub async fn approve_with_post(app: &App, tenant: &TenantCtx, task_id: &TaskId) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::executor::tests::{ORG, org, post_task, used};
     use crate::executor::tick;

@@ -8,7 +8,7 @@ use base64::Engine;
 use chief::api::router::{self, RouteTable};
 use chief::api::{Answer, Req, error_response, serve};
 use chief::app::{App, Settings};
-use chief::clock::SystemClock;
+use chief::clock::TravelClock;
 use chief::config::{ConfigError, billing_from_env, on_off, optional};
 use chief::content::sandbox::SandboxSocial;
 use chief::error::AppError;
@@ -52,6 +52,9 @@ pub struct LocalConfig {
     /// `CHIEF_DOCS_DIR` (default the `swagger-ui-dist` that `npm ci --prefix infra/docs`
     /// installs in this tree): the files of the `/docs` page's renderer.
     pub docs_dir: PathBuf,
+    /// The app's clock: the system's, moved ahead only by `POST /local/clock` (a development
+    /// route), so that scheduled work can be seen without waiting for it.
+    pub clock: Arc<TravelClock>,
 }
 
 impl LocalConfig {
@@ -65,6 +68,7 @@ impl LocalConfig {
             schedules: false,
             dev_routes: false,
             docs_dir: docs::default_dir(),
+            clock: Arc::default(),
         }
     }
 
@@ -90,6 +94,7 @@ impl LocalConfig {
             schedules: on_off("CHIEF_LOCAL_SCHEDULES", true)?,
             dev_routes: on_off("CHIEF_LOCAL_DEV_ROUTES", false)?,
             docs_dir: var("CHIEF_DOCS_DIR").map(PathBuf::from).unwrap_or_else(docs::default_dir),
+            clock: Arc::default(),
         })
     }
 }
@@ -118,7 +123,7 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
     let secrets_dir = config.data_dir.join("secrets");
     std::fs::create_dir_all(&secrets_dir).map_err(|e| io("cannot create the data folder", &e))?;
     ensure_dev_key(&secrets_dir).map_err(|e| io("cannot write the development key", &e))?;
-    let clock = Arc::new(SystemClock);
+    let clock = config.clock.clone();
     let table = SqliteTable::open(&config.data_dir.join("chief.db"), clock.clone()).map_err(|e| io("cannot open the store", &e))?;
     let table: Arc<dyn chief::ports::table::Table> = Arc::new(table);
     let queue = SqliteQueue::open(
@@ -209,6 +214,8 @@ enum LocalRoute {
     Executor,
     Agent,
     DeadLetters,
+    /// Moves the app's clock ahead (`?advanceMinutes=`), to see scheduled work happen.
+    Clock,
 }
 
 const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
@@ -217,6 +224,7 @@ const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
     (Method::POST, "/local/executor/run", LocalRoute::Executor),
     (Method::POST, "/local/agent/run", LocalRoute::Agent),
     (Method::GET, "/local/queues/{queue}/dead-letters", LocalRoute::DeadLetters),
+    (Method::POST, "/local/clock", LocalRoute::Clock),
 ];
 
 async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incoming>) -> Result<Answer, AppError> {
@@ -246,6 +254,20 @@ async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incom
             };
             let scheduled = Job::scheduled(function).ok_or(AppError::NotFound("scheduled job"))?;
             Answer::ok((scheduled.run)(app).await?)
+        }
+        LocalRoute::Clock => {
+            dev_only()?;
+            let query = query_parameters(req.uri().query().unwrap_or_default());
+            let minutes = query
+                .get("advanceMinutes")
+                .and_then(|m| m.parse::<i64>().ok())
+                .filter(|m| (0..=525_600).contains(m))
+                .ok_or_else(|| AppError::validation("advanceMinutes must be a whole number from 0 to 525600 (a year)"))?;
+            config.clock.advance(std::time::Duration::from_secs(minutes as u64 * 60));
+            Answer::ok(serde_json::json!({
+                "now": chief::clock::timestamp(app.clock.now()),
+                "aheadSeconds": config.clock.ahead().num_seconds(),
+            }))
         }
         LocalRoute::DeadLetters => {
             let queue = QueueName::ALL

@@ -10,3 +10,6 @@ pub mod publish;
 pub mod sandbox;
 pub mod strategy;
 pub mod writer;
+
+#[cfg(test)]
+mod tests;
