@@ -32,6 +32,8 @@ async fn aws_through(proxy: &FaultProxy) -> (aws_config::SdkConfig, aws_config::
 async fn app_on_dynamo(through: &aws_config::SdkConfig, table: String) -> (App, Arc<ManualClock>, Arc<chief::testing::Recorder>) {
     let chief::testing::TestApp { mut app, clock, recorder } = chief::testing::app();
     app.table = Arc::new(DynamoTable::new(AwsConfig::ready(through.clone()), table, clock.clone()));
+    // The sandbox platform keeps its posts in the app's store: this one.
+    app.social = Arc::new(chief::content::sandbox::SandboxSocial::new(app.table.clone(), clock.clone()));
     (app, clock, recorder)
 }
 

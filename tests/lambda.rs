@@ -132,10 +132,10 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .await
         .unwrap();
 
-    // The two job queues; jobs are read back from them and handed on as Lambda would.
+    // The three job queues; jobs are read back from them and handed on as Lambda would.
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let mut queues = Vec::new();
-    for name in ["tasks", "analysis"] {
+    for name in ["tasks", "analysis", "publish"] {
         let url = sqs
             .create_queue()
             .queue_name(format!("chief-lambda-{name}-{}", std::process::id()))
@@ -146,7 +146,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
             .unwrap();
         queues.push(url);
     }
-    let (task_queue, analysis_queue) = (queues[0].clone(), queues[1].clone());
+    let (task_queue, analysis_queue, publish_queue) = (queues[0].clone(), queues[1].clone(), queues[2].clone());
 
     let port = free_port();
     let watch = Command::new("cargo")
@@ -167,6 +167,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         .env("STRIPE_PRICE_PRO", "price_chief_fixture_pro")
         .env("CHIEF_TASK_QUEUE_URL", &task_queue)
         .env("CHIEF_ANALYSIS_QUEUE_URL", &analysis_queue)
+        .env("CHIEF_PUBLISH_QUEUE_URL", &publish_queue)
         .env("CHIEF_AI_PROVIDER", "offline")
         .env("AWS_ENDPOINT_URL", &endpoint)
         .stdout(Stdio::null())
@@ -314,18 +315,46 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         serde_json::json!([{"itemIdentifier": "poison-1"}]),
         "{answer}"
     );
-    let done = store.get(&key).await.unwrap().unwrap();
-    assert_eq!(done["status"], "COMPLETED", "{done:?}");
-    assert_eq!(done["output"]["post"]["platform"], "sandbox");
-    assert_eq!(done["output"]["post"]["text"], draft.as_str(), "published as approved");
-    // Delivered again: nothing happens twice.
-    let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
+    // The run scheduled the task's draft post; the next tick hands it to job-publish.
+    let handed = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(handed["status"], "IN_PROGRESS", "waits for its post: {handed:?}");
+    let post_id = handed["output"]["postId"].as_str().unwrap().to_string();
+    let tick = invoke_when_ready(port, "job-executor", "events/job-executor.json");
+    assert_eq!(
+        (tick["postsClaimed"].as_u64(), tick["publishEnqueued"].as_u64()),
+        (Some(1), Some(1)),
+        "{tick}"
+    );
+    let jobs = take_messages(&sqs, &publish_queue).await;
+    assert_eq!(jobs.len(), 1);
+    let event = sqs_event("job-publish.json", &jobs[0]);
+    let answer = invoke_when_ready(port, "job-publish", event.path().to_str().unwrap());
     assert_eq!(
         answer["batchItemFailures"],
         serde_json::json!([{"itemIdentifier": "poison-1"}]),
         "{answer}"
     );
-    assert_eq!(store.get(&key).await.unwrap().unwrap()["version"], done["version"]);
+    let done = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(done["status"], "COMPLETED", "{done:?}");
+    assert_eq!(done["output"]["platform"], "sandbox");
+    assert_eq!(done["output"]["postId"], post_id.as_str());
+    let post_key = chief::ports::table::Key::new(format!("ORG#{FIXTURE_ORG}"), format!("POST#{post_id}"));
+    let post = store.get(&post_key).await.unwrap().unwrap();
+    assert_eq!(post["status"], "published", "{post:?}");
+    assert_eq!(post["text"], draft.as_str(), "published as approved");
+    // Delivered again: nothing happens twice.
+    let answer = invoke_when_ready(port, "job-publish", event.path().to_str().unwrap());
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "poison-1"}]),
+        "{answer}"
+    );
+    assert_eq!(store.get(&post_key).await.unwrap().unwrap()["version"], post["version"]);
+    let sandbox = store
+        .query(chief::ports::table::Query::partition(format!("ORG#{FIXTURE_ORG}")).prefix("SANDBOXPOST#"))
+        .await
+        .unwrap();
+    assert_eq!(sandbox.items.len(), 1, "posted once");
 }
 
 /// The messages waiting in a queue, taken off it.

@@ -8,19 +8,22 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-const FUNCTIONS: [&str; 12] = [
+const FUNCTIONS: [&str; 15] = [
     "api-auth",
     "api-orgs",
     "api-leads",
     "api-billing",
     "api-chat",
     "api-tasks",
+    "api-content",
     "api-health",
     "stripe-webhook",
     "job-executor",
     "job-run-task",
     "job-agent",
     "job-analyze",
+    "job-publish",
+    "job-analytics",
 ];
 
 /// The file-system calls a function makes from `execve` to its first poll, as strace wrote them.

@@ -1,14 +1,15 @@
 //! `cargo run --release -p chief-tests --bin bench [section …]`: prints the figures the README
-//! quotes (every section, or those named: startup, first-answer, store-calls, tick, fan-out,
-//! hash, load, cost).
+//! quotes (every section, or those named: startup, first-answer, store-calls, tick,
+//! posts-tick, fan-out, hash, load, cost).
 //!
 //! - for each function binary (release): file size, start-up time to its first poll of a
 //!   stub Lambda Runtime API, and peak memory then; beside a hello-world `lambda_runtime`
 //!   binary measured in the same run;
 //! - for the leads, billing, tasks and chat routes: store calls per request, counted on the
 //!   embedded store;
-//! - the minute executor's tick over 1,000,000 scheduled tasks of which 10 are due, and the
-//!   hourly agent's fan-out over 100,000 paying orgs: store calls, messages, time.
+//! - the minute executor's tick over 1,000,000 scheduled tasks of which 10 are due, the same
+//!   over 1,000,000 scheduled posts (posts-tick), and the hourly agent's fan-out over 100,000
+//!   paying orgs: store calls, messages, time.
 
 mod cost;
 
@@ -84,7 +85,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The function binaries measured, after the two references.
-const BINARIES: [&str; 14] = [
+const BINARIES: [&str; 17] = [
     "hello_lambda",
     "naive_lambda",
     "api-health",
@@ -95,10 +96,13 @@ const BINARIES: [&str; 14] = [
     "stripe-webhook",
     "api-chat",
     "api-tasks",
+    "api-content",
     "job-executor",
     "job-run-task",
     "job-agent",
     "job-analyze",
+    "job-publish",
+    "job-analytics",
 ];
 
 /// Starts of each binary for its start-up figure: a start takes about 2 ms, and the medians
@@ -424,10 +428,21 @@ async fn store_calls_table() {
     counting.take();
     let job = app.queue.receive(QueueName::Tasks, 10).await.unwrap().remove(0);
     let outcome = chief::runner::run(&app, &job.body).await.unwrap();
-    assert!(matches!(outcome, chief::runner::RunOutcome::Completed { .. }), "{outcome:?}");
-    row("job-run-task: the approved post, published and completed", counting.take());
+    assert!(matches!(outcome, chief::runner::RunOutcome::HandedOn { .. }), "{outcome:?}");
+    row("job-run-task: the approved post, scheduled for the pipeline", counting.take());
     chief::runner::run(&app, &job.body).await.unwrap();
     row("job-run-task: the same job again", counting.take());
+    chief::executor::tick(&app).await.unwrap();
+    row("executor tick claiming the post", counting.take());
+    let job = app.queue.receive(QueueName::Publish, 10).await.unwrap().remove(0);
+    let outcome = chief::content::publish::run(&app, &job.body).await.unwrap();
+    assert!(
+        matches!(outcome, chief::content::publish::PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    row("job-publish: published, ledger and task completed", counting.take());
+    chief::content::publish::run(&app, &job.body).await.unwrap();
+    row("job-publish: the same job again", counting.take());
     let conversation = call(
         &app,
         Group::Chat,
@@ -612,6 +627,79 @@ async fn minute_tick_bench() {
     let started = Instant::now();
     let steady = chief::executor::tick(&app).await.unwrap();
     assert_eq!(steady.claimed, DUE);
+    row(&format!("next tick, same minute ({DUE} due)"), steady, started.elapsed());
+    let started = Instant::now();
+    let idle = chief::executor::tick(&app).await.unwrap();
+    row("next tick (nothing due)", idle, started.elapsed());
+}
+
+/// The executor's tick when what is scheduled is posts: 1,000,000 of them over the next 30
+/// days, 10 due; each due post is claimed for job-publish.
+async fn posts_tick_bench() {
+    use chief::content::posts::{NewPost, PostStatus, approve_now, new_post};
+    use chief::platforms::Platform;
+    const SCHEDULED: usize = 1_000_000;
+    const DUE: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, table, queue) = counted_app(dir.path());
+    let now = chrono::Utc::now();
+    let org = chief::ids::OrgId::generate();
+    let account = chief::ids::AccountId::generate();
+    let post_at = |at: chrono::DateTime<chrono::Utc>| {
+        let input = NewPost {
+            platform: Platform::Linkedin,
+            text: "bench".into(),
+            hashtags: Vec::new(),
+            media_urls: Vec::new(),
+            pillar: None,
+            content_id: None,
+        };
+        let mut post = new_post(now, "bench", input).unwrap();
+        approve_now(&mut post, "bench", now).unwrap();
+        post.status = PostStatus::Scheduled;
+        post.scheduled_at = Some(at);
+        post.account_id = Some(account.clone());
+        post.quota_month = Some(chief::usage::month(at));
+        post.to_item(&org).unwrap()
+    };
+    let loading = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..SCHEDULED {
+        batch.push(post_at(now + chrono::Duration::minutes(2 + (i % 43_200) as i64)));
+        if batch.len() == 10_000 {
+            load(&table, std::mem::take(&mut batch)).await;
+        }
+    }
+    load(&table, batch).await;
+    println!(
+        "
+## Minute executor over {SCHEDULED} scheduled posts (embedded store, release)
+
+Loaded in {:.0} s.
+
+| tick | partitions read | due | posts claimed | store calls | queue sends | time |
+|---|---|---|---|---|---|---|",
+        loading.elapsed().as_secs_f64()
+    );
+    let row = |what: &str, report: chief::executor::TickReport, took: Duration| {
+        println!(
+            "| {what} | {} | {} | {} | {} | {} | {:.1} ms |",
+            report.partitions_read,
+            report.due,
+            report.posts_claimed,
+            table.take(),
+            queue.sends.swap(0, Ordering::SeqCst),
+            took.as_secs_f64() * 1000.0
+        );
+    };
+    table.take();
+    let started = Instant::now();
+    let first = chief::executor::tick(&app).await.unwrap();
+    row("first ever (no cursor: the last 60 minutes)", first, started.elapsed());
+    load(&table, (0..DUE).map(|_| post_at(now)).collect()).await;
+    let started = Instant::now();
+    let steady = chief::executor::tick(&app).await.unwrap();
+    assert_eq!(steady.posts_claimed, DUE);
     row(&format!("next tick, same minute ({DUE} due)"), steady, started.elapsed());
     let started = Instant::now();
     let idle = chief::executor::tick(&app).await.unwrap();
@@ -876,7 +964,17 @@ async fn first_answer_table() {
 const WARM: usize = 10_000;
 
 /// The sections, by the name an argument picks them with.
-const SECTIONS: [&str; 8] = ["startup", "first-answer", "store-calls", "tick", "fan-out", "hash", "load", "cost"];
+const SECTIONS: [&str; 9] = [
+    "startup",
+    "first-answer",
+    "store-calls",
+    "tick",
+    "posts-tick",
+    "fan-out",
+    "hash",
+    "load",
+    "cost",
+];
 
 /// `bench [section …]`: the named sections, or all of them.
 #[tokio::main]
@@ -898,6 +996,9 @@ async fn main() {
     }
     if runs("tick") {
         minute_tick_bench().await;
+    }
+    if runs("posts-tick") {
+        posts_tick_bench().await;
     }
     if runs("fan-out") {
         fan_out_bench().await;

@@ -67,6 +67,10 @@ pub fn cloud_function_env(runtime_api: &str, function: &str) -> Vec<(&'static st
             "CHIEF_ANALYSIS_QUEUE_URL",
             "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-test-analysis",
         ),
+        (
+            "CHIEF_PUBLISH_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/chief-test-publish",
+        ),
     ]
     .into_iter()
     .map(|(name, value)| (name, value.to_string()))

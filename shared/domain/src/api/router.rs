@@ -34,20 +34,27 @@ fn matches(pattern: &'static str, path: &str) -> Option<Params> {
 
 /// The route for a request: 404 when no pattern matches the path, 405 when only the method is wrong.
 pub fn find<R: Copy>(table: &RouteTable<R>, method: &Method, path: &str) -> Result<(R, Params), AppError> {
+    // A literal segment wins over a parameter: `/posts/generate` is that route's path (405 for
+    // another method), never a post whose id is `generate`.
+    let literals = |pattern: &str| pattern.split('/').filter(|s| !s.starts_with('{')).count();
+    let matching: Vec<_> = table
+        .iter()
+        .filter_map(|(m, pattern, route)| matches(pattern, path).map(|params| (m, literals(pattern), route, params)))
+        .collect();
+    let Some(best) = matching.iter().map(|(_, n, _, _)| *n).max() else {
+        return Err(AppError::NotFound("route"));
+    };
     let mut allowed: Vec<&str> = Vec::new();
-    for (m, pattern, route) in table {
-        if let Some(params) = matches(pattern, path) {
-            if m == method {
-                return Ok((*route, params));
-            }
-            allowed.push(m.as_str());
+    for (m, n, route, params) in matching {
+        if n != best {
+            continue;
         }
+        if m == method {
+            return Ok((*route, params));
+        }
+        allowed.push(m.as_str());
     }
-    Err(if allowed.is_empty() {
-        AppError::NotFound("route")
-    } else {
-        AppError::MethodNotAllowed { allow: allowed.join(", ") }
-    })
+    Err(AppError::MethodNotAllowed { allow: allowed.join(", ") })
 }
 
 #[cfg(test)]
@@ -63,6 +70,21 @@ mod tests {
         (Method::GET, "/v1/orgs/{orgId}/leads", R::List),
         (Method::GET, "/v1/orgs/{orgId}/leads/{leadId}", R::Get),
     ];
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter_whatever_the_order() {
+        const ROUTES: &RouteTable<R> = &[
+            (Method::GET, "/v1/orgs/{orgId}/leads/{leadId}", R::Get),
+            (Method::POST, "/v1/orgs/{orgId}/leads/import", R::List),
+        ];
+        assert_eq!(find(ROUTES, &Method::POST, "/v1/orgs/o1/leads/import").unwrap().0, R::List);
+        assert_eq!(find(ROUTES, &Method::GET, "/v1/orgs/o1/leads/l2").unwrap().0, R::Get);
+        let err = find(ROUTES, &Method::GET, "/v1/orgs/o1/leads/import").unwrap_err();
+        assert!(
+            matches!(err, AppError::MethodNotAllowed { ref allow } if allow == "POST"),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn captures_named_segments() {

@@ -136,10 +136,10 @@ impl Post {
         }
     }
 
-    pub fn to_item(&self, tenant: &TenantCtx) -> AppResult<Item> {
-        let mut item = to_item(&tenant.pk(), &keys::post_sk(&self.id), self)?;
+    pub fn to_item(&self, org_id: &crate::ids::OrgId) -> AppResult<Item> {
+        let mut item = to_item(&keys::org_pk(org_id), &keys::post_sk(&self.id), self)?;
         if let Some(at) = self.due_at() {
-            let (pk, sk) = due::entry(tenant.org_id(), &self.id, at);
+            let (pk, sk) = due::entry(org_id, &self.id, at);
             item.insert("duePK".into(), pk.into());
             item.insert("dueSK".into(), sk.into());
         }
@@ -149,7 +149,7 @@ impl Post {
     /// The step that writes it over the version read (`read`: 0 for a new post).
     pub fn write(&self, tenant: &TenantCtx, read: u64) -> AppResult<TxOp> {
         Ok(TxOp::Put {
-            item: self.to_item(tenant)?,
+            item: self.to_item(tenant.org_id())?,
             condition: Some(if read == 0 {
                 Condition::NotExists
             } else {
