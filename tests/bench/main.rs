@@ -553,14 +553,85 @@ async fn load(table: &CountingTable, items: Vec<Item>) {
     }
 }
 
-async fn minute_tick_bench() {
-    use chief::tasks::{NewTask, Origin, TaskType, new_task};
+/// The executor's tick over `SCHEDULED` items spread over the next 30 days, then with 10
+/// due: `item_at` makes one item due at a time (a task, or a post), `claimed` reads a tick's
+/// claims of them.
+async fn tick_bench(
+    what: &str,
+    app: &chief::app::App,
+    table: &CountingTable,
+    queue: &CountingQueue,
+    item_at: impl Fn(chrono::DateTime<chrono::Utc>) -> Item,
+    claimed: fn(&chief::executor::TickReport) -> usize,
+) {
     const SCHEDULED: usize = 1_000_000;
     const DUE: usize = 10;
+    let now = chrono::Utc::now();
+    let loading = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..SCHEDULED {
+        // Spread over the next 30 days, from two minutes ahead.
+        batch.push(item_at(now + chrono::Duration::minutes(2 + (i % 43_200) as i64)));
+        if batch.len() == 10_000 {
+            load(table, std::mem::take(&mut batch)).await;
+        }
+    }
+    load(table, batch).await;
+    println!(
+        "
+## Minute executor over {SCHEDULED} scheduled {what} (embedded store, release)
+
+Loaded in {:.0} s.
+
+| tick | partitions read | due | claimed | store calls | queue sends | time |
+|---|---|---|---|---|---|---|",
+        loading.elapsed().as_secs_f64()
+    );
+    let row = |label: &str, report: chief::executor::TickReport, took: Duration| {
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {:.1} ms |",
+            report.partitions_read,
+            report.due,
+            claimed(&report),
+            table.take(),
+            queue.sends.swap(0, Ordering::SeqCst),
+            took.as_secs_f64() * 1000.0
+        );
+    };
+    table.take();
+    let started = Instant::now();
+    let first = chief::executor::tick(app).await.unwrap();
+    row("first ever (no cursor: the last 60 minutes)", first, started.elapsed());
+    // Due now (not at the time loading began: a minute or more ago, behind the tick's window).
+    let due_at = chrono::Utc::now();
+    load(table, (0..DUE).map(|_| item_at(due_at)).collect()).await;
+    let started = Instant::now();
+    let steady = chief::executor::tick(app).await.unwrap();
+    assert_eq!(claimed(&steady), DUE, "{steady:?}");
+    row(&format!("next tick, same minute ({DUE} due)"), steady, started.elapsed());
+    let started = Instant::now();
+    let idle = chief::executor::tick(app).await.unwrap();
+    row("next tick (nothing due)", idle, started.elapsed());
+}
+
+async fn minute_tick_bench() {
+    use chief::tasks::{NewTask, Origin, TaskType, new_task};
     let dir = tempfile::tempdir().unwrap();
     let (app, table, queue) = counted_app(dir.path());
     let now = chrono::Utc::now();
     let org = chief::ids::OrgId::generate();
+    // The tasks' org, on a plan with room for what the claims reserve.
+    let owner = chief::orgs::Org {
+        id: org.clone(),
+        name: "Bench".into(),
+        plan: chief::usage::Plan::Enterprise,
+        plan_until: None,
+        time_zone: "UTC".into(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    load(&table, vec![owner.to_item().unwrap()]).await;
     let task_at = |at: chrono::DateTime<chrono::Utc>| {
         let input = NewTask {
             kind: TaskType::SocialMediaPost,
@@ -572,74 +643,12 @@ async fn minute_tick_bench() {
             .to_item(&org)
             .unwrap()
     };
-    let loading = Instant::now();
-    // The tasks' org, on a plan with room for the due posts the claims reserve.
-    let stamp = now;
-    let owner = chief::orgs::Org {
-        id: org.clone(),
-        name: "Bench".into(),
-        plan: chief::usage::Plan::Enterprise,
-        plan_until: None,
-        time_zone: "UTC".into(),
-        created_at: stamp,
-        updated_at: stamp,
-        version: 1,
-    };
-    let mut batch = Vec::with_capacity(10_000);
-    batch.push(owner.to_item().unwrap());
-    for i in 0..SCHEDULED {
-        // Spread over the next 30 days, from two minutes ahead.
-        batch.push(task_at(now + chrono::Duration::minutes(2 + (i % 43_200) as i64)));
-        if batch.len() == 10_000 {
-            load(&table, std::mem::take(&mut batch)).await;
-        }
-    }
-    load(&table, batch).await;
-    let loaded = loading.elapsed();
-    println!(
-        "
-## Minute executor over {SCHEDULED} scheduled tasks (embedded store, release)
-"
-    );
-    println!(
-        "Loaded in {:.0} s.
-",
-        loaded.as_secs_f64()
-    );
-    println!("| tick | partitions read | due | claimed | store calls | queue sends | time |");
-    println!("|---|---|---|---|---|---|---|");
-    let row = |what: &str, report: chief::executor::TickReport, took: Duration| {
-        println!(
-            "| {what} | {} | {} | {} | {} | {} | {:.1} ms |",
-            report.partitions_read,
-            report.due,
-            report.claimed,
-            table.take(),
-            queue.sends.swap(0, Ordering::SeqCst),
-            took.as_secs_f64() * 1000.0
-        );
-    };
-    table.take();
-    let started = Instant::now();
-    let first = chief::executor::tick(&app).await.unwrap();
-    row("first ever (no cursor: the last 60 minutes)", first, started.elapsed());
-    load(&table, (0..DUE).map(|_| task_at(now)).collect()).await;
-    let started = Instant::now();
-    let steady = chief::executor::tick(&app).await.unwrap();
-    assert_eq!(steady.claimed, DUE);
-    row(&format!("next tick, same minute ({DUE} due)"), steady, started.elapsed());
-    let started = Instant::now();
-    let idle = chief::executor::tick(&app).await.unwrap();
-    row("next tick (nothing due)", idle, started.elapsed());
+    tick_bench("tasks", &app, &table, &queue, task_at, |r| r.claimed).await;
 }
 
-/// The executor's tick when what is scheduled is posts: 1,000,000 of them over the next 30
-/// days, 10 due; each due post is claimed for job-publish.
+/// The same over posts: each due post is claimed for job-publish.
 async fn posts_tick_bench() {
     use chief::content::posts::{NewPost, PostStatus, approve_now, new_post};
-    use chief::platforms::Platform;
-    const SCHEDULED: usize = 1_000_000;
-    const DUE: usize = 10;
     let dir = tempfile::tempdir().unwrap();
     let (app, table, queue) = counted_app(dir.path());
     let now = chrono::Utc::now();
@@ -647,7 +656,7 @@ async fn posts_tick_bench() {
     let account = chief::ids::AccountId::generate();
     let post_at = |at: chrono::DateTime<chrono::Utc>| {
         let input = NewPost {
-            platform: Platform::Linkedin,
+            platform: chief::platforms::Platform::Linkedin,
             text: "bench".into(),
             hashtags: Vec::new(),
             media_urls: Vec::new(),
@@ -662,48 +671,7 @@ async fn posts_tick_bench() {
         post.quota_month = Some(chief::usage::month(at));
         post.to_item(&org).unwrap()
     };
-    let loading = Instant::now();
-    let mut batch = Vec::with_capacity(10_000);
-    for i in 0..SCHEDULED {
-        batch.push(post_at(now + chrono::Duration::minutes(2 + (i % 43_200) as i64)));
-        if batch.len() == 10_000 {
-            load(&table, std::mem::take(&mut batch)).await;
-        }
-    }
-    load(&table, batch).await;
-    println!(
-        "
-## Minute executor over {SCHEDULED} scheduled posts (embedded store, release)
-
-Loaded in {:.0} s.
-
-| tick | partitions read | due | posts claimed | store calls | queue sends | time |
-|---|---|---|---|---|---|---|",
-        loading.elapsed().as_secs_f64()
-    );
-    let row = |what: &str, report: chief::executor::TickReport, took: Duration| {
-        println!(
-            "| {what} | {} | {} | {} | {} | {} | {:.1} ms |",
-            report.partitions_read,
-            report.due,
-            report.posts_claimed,
-            table.take(),
-            queue.sends.swap(0, Ordering::SeqCst),
-            took.as_secs_f64() * 1000.0
-        );
-    };
-    table.take();
-    let started = Instant::now();
-    let first = chief::executor::tick(&app).await.unwrap();
-    row("first ever (no cursor: the last 60 minutes)", first, started.elapsed());
-    load(&table, (0..DUE).map(|_| post_at(now)).collect()).await;
-    let started = Instant::now();
-    let steady = chief::executor::tick(&app).await.unwrap();
-    assert_eq!(steady.posts_claimed, DUE);
-    row(&format!("next tick, same minute ({DUE} due)"), steady, started.elapsed());
-    let started = Instant::now();
-    let idle = chief::executor::tick(&app).await.unwrap();
-    row("next tick (nothing due)", idle, started.elapsed());
+    tick_bench("posts", &app, &table, &queue, post_at, |r| r.posts_claimed).await;
 }
 
 async fn fan_out_bench() {

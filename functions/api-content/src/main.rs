@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(&chief::content::http::ROUTES, |w| w.ai()?.events()).await
+    chief_lambda::run_api(&chief::content::http::ROUTES, |w| w.ai()).await
 }

@@ -34,7 +34,7 @@ route_group! {
         "/v1/orgs/{orgId}/social",
         "/v1/orgs/{orgId}/analytics",
     ],
-    body_limit: None, ports: &[Port::Ai, Port::Events];
+    body_limit: None, ports: &[Port::Ai];
     /// The business profile: who the org is, whom it serves, its goals and tone.
     GET "/v1/orgs/{orgId}/profile" => read_profile;
     /// Replace the business profile (admin); `version` must be the current one.
@@ -186,31 +186,22 @@ async fn active_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply
     Reply::ok(strategy::strategy_from(item, &versions)?)
 }
 
+/// The strategy the path names, with the org's versions, read with the membership.
+async fn strategy_in_path(app: &App, req: &Req, params: &Params, role: Role) -> AppResult<(TenantCtx, Strategy, Versions)> {
+    let also = [keys::STRATEGIES_SK.into(), strategy_sk(params)?];
+    let (tenant, [versions, item]) = authorize_with(app, req.principal()?, params.get("orgId"), role, also).await?;
+    let versions = Versions::from_stored(versions)?;
+    let found = strategy::strategy_from(item, &versions)?;
+    Ok((tenant, found, versions))
+}
+
 async fn read_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
-    let sk = strategy_sk(&params)?;
-    let (_, [versions, item]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Member,
-        [keys::STRATEGIES_SK.into(), sk],
-    )
-    .await?;
-    Reply::ok(strategy::strategy_from(item, &Versions::from_stored(versions)?)?)
+    let (_, found, _) = strategy_in_path(app, &req, &params, Role::Member).await?;
+    Reply::ok(found)
 }
 
 async fn activate_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
-    let sk = strategy_sk(&params)?;
-    let (tenant, [versions, item]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Admin,
-        [keys::STRATEGIES_SK.into(), sk],
-    )
-    .await?;
-    let versions = Versions::from_stored(versions)?;
-    let found = strategy::strategy_from(item, &versions)?;
+    let (tenant, found, versions) = strategy_in_path(app, &req, &params, Role::Admin).await?;
     Reply::ok(strategy::activate(app, &tenant, found, versions).await?)
 }
 
