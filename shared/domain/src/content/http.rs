@@ -392,7 +392,11 @@ async fn retry_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Post
     let now = app.clock.now();
     post.status = PostStatus::Approved;
     post.attempts = 0;
-    Reply::ok(posts::schedule(app, &tenant, org.plan_at(now), post, &account, now, true).await?)
+    // The admin who retries it approves it again, if an approval no longer covers it.
+    if !post.is_approved() {
+        posts::approve_now(&mut post, tenant.user_id(), now)?;
+    }
+    Reply::ok(posts::schedule(app, &tenant, org.plan_at(now), post, &account, now, false).await?)
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]

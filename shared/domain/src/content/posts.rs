@@ -150,12 +150,17 @@ impl Post {
     pub fn write(&self, tenant: &TenantCtx, read: u64) -> AppResult<TxOp> {
         Ok(TxOp::Put {
             item: self.to_item(tenant.org_id())?,
-            condition: Some(if read == 0 {
-                Condition::NotExists
-            } else {
-                Condition::VersionEquals(read)
-            }),
+            condition: Some(written_over(read)),
         })
+    }
+}
+
+/// The condition of a write over the version read (0: a new post).
+fn written_over(read: u64) -> Condition {
+    if read == 0 {
+        Condition::NotExists
+    } else {
+        Condition::VersionEquals(read)
     }
 }
 
@@ -173,14 +178,11 @@ pub async fn save(app: &App, tenant: &TenantCtx, mut post: Post, also: Vec<TxOp>
     let read = post.version;
     post.version += 1;
     post.updated_at = app.clock.now();
-    let mut ops = vec![post.write(tenant, read)?];
-    ops.extend(also);
-    let written = if ops.len() == 1 {
-        match ops.pop() {
-            Some(TxOp::Put { item, condition }) => app.table.put(item, condition).await,
-            _ => unreachable!("one put"),
-        }
+    let written = if also.is_empty() {
+        app.table.put(post.to_item(tenant.org_id())?, Some(written_over(read))).await
     } else {
+        let mut ops = vec![post.write(tenant, read)?];
+        ops.extend(also);
         app.table.transact(ops).await
     };
     written.map_err(|e| match e {

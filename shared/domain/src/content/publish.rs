@@ -16,7 +16,7 @@ use super::accounts::{self, AccountHealth, SocialAccount, account_from};
 use super::posts::{Post, PostStatus, PublishedAt, post_from, release_quota};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::{OrgId, PostId, TaskId, UserId};
+use crate::ids::{OrgId, PostId, TaskId};
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::ports::events::DomainEvent;
@@ -502,12 +502,8 @@ async fn revoke(app: &App, tenant: &TenantCtx, post: Post, mut account: SocialAc
     pause(app, tenant, post, "its account must be connected again").await
 }
 
-/// Who is told to reconnect an account.
-pub fn reconnect_assignee(account: &SocialAccount) -> UserId {
-    account.connected_by.clone()
-}
-
-/// A task's post, when the task is the one that wrote it.
+/// The id of the post a task writes: the task's own (a task id is a ULID, checked where it
+/// entered), so that a second run of the task finds the post the first wrote.
 pub fn task_post_id(task_id: &TaskId) -> PostId {
     PostId::from_ulid(task_id.parse().unwrap_or_default())
 }
