@@ -147,17 +147,16 @@ async fn generate_strategy(app: &App, req: Req, params: Params) -> AppResult<Cre
     Reply::created(strategy::generate(app, &tenant, &org, Versions::from_stored(versions)?).await?)
 }
 
+/// A member's view of the org's strategy versions, read with the membership.
+async fn versions_of(app: &App, req: &Req, params: &Params) -> AppResult<(TenantCtx, Versions)> {
+    let also = [keys::STRATEGIES_SK.into()];
+    let (tenant, [versions]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Ok((tenant, Versions::from_stored(versions)?))
+}
+
 async fn list_strategies(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Strategy>>> {
     let limit = model::page_limit(req.query("limit"))?;
-    let (tenant, [versions]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Member,
-        [keys::STRATEGIES_SK.into()],
-    )
-    .await?;
-    let versions = Versions::from_stored(versions)?;
+    let (tenant, versions) = versions_of(app, &req, &params).await?;
     let cursor = req.query("cursor").map(str::to_string);
     let (mut items, next_cursor) =
         model::newest_first::<Strategy>(&*app.table, tenant.pk(), keys::STRATEGY_PREFIX.into(), limit, cursor).await?;
@@ -172,15 +171,7 @@ fn strategy_sk(params: &Params) -> AppResult<String> {
 }
 
 async fn active_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
-    let (tenant, [versions]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Member,
-        [keys::STRATEGIES_SK.into()],
-    )
-    .await?;
-    let versions = Versions::from_stored(versions)?;
+    let (tenant, versions) = versions_of(app, &req, &params).await?;
     let id = versions.active_id.clone().ok_or(AppError::NotFound("active strategy"))?;
     let item = app.table.get(&tenant.key(keys::strategy_sk(&id))).await?;
     Reply::ok(strategy::strategy_from(item, &versions)?)
