@@ -226,24 +226,6 @@ async fn tasks_run_by_the_executor_post_mail_and_follow_up_with_usage_counted() 
     assert_eq!(listed["items"].as_array().unwrap().len(), 3);
 }
 
-async fn join(s: &Local, owner: &str, org: &str, email: &str, role: &str) -> String {
-    let (status, body) = s
-        .post(
-            &format!("/v1/orgs/{org}/members"),
-            Some(owner),
-            json!({"email": email, "role": role}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (token, _) = s.signup(email).await;
-    let invitation = s.invitation_token(email);
-    let (status, body) = s
-        .post(&format!("/v1/invitations/{invitation}/accept"), Some(&token), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    token
-}
-
 fn insight<'a>(report: &'a Value, kind: &str) -> &'a Value {
     report["insights"]
         .as_array()
@@ -258,7 +240,7 @@ async fn the_agent_acts_within_the_autonomy_policy_that_the_executor_enforces() 
     let s = start();
     let (owner, _) = s.signup("owner@acme.io").await;
     let org = s.create_org(&owner, "Acme").await;
-    let member = join(&s, &owner, &org, "member@acme.io", "member").await;
+    let member = s.join(&owner, &org, "member@acme.io", "member").await;
     let quiet = lead(&s, &owner, &org, json!({"name": "Quiet", "email": "quiet@lead.io"})).await;
     ok(
         &s,
@@ -499,7 +481,7 @@ async fn chat_answers_from_config_history_and_numbers_within_the_ai_quota() {
     let s = start();
     let (owner, _) = s.signup("owner@acme.io").await;
     let org = s.create_org(&owner, "Acme").await;
-    let member = join(&s, &owner, &org, "member@acme.io", "member").await;
+    let member = s.join(&owner, &org, "member@acme.io", "member").await;
     let config = ok(&s, Method::GET, &format!("/v1/orgs/{org}/ai-config"), &member, None).await;
     assert_eq!(
         (config["personaName"].as_str(), config["version"].as_u64()),

@@ -681,6 +681,51 @@ async fn every_content_route_keeps_tenants_apart_and_bad_input_changes_nothing()
         "approved"
     );
 
+    // A member reads and writes posts; what needs an admin says 403.
+    let member = s.join(&owner, &org, "member@one.io", "member").await;
+    ok(&s, Method::GET, &format!("/v1/orgs/{org}/profile"), &member, None).await;
+    let mine = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        &member,
+        Some(json!({"platform": "x", "text": "From a member"})),
+    )
+    .await;
+    let mine = mine["id"].as_str().unwrap().to_string();
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            "profile".to_string(),
+            Some(json!({"businessName": "X", "postsPerWeek": 1, "tone": "t", "version": 0})),
+        ),
+        (Method::POST, "strategies/generate".into(), None),
+        (Method::POST, format!("strategies/{strategy}/activate"), None),
+        (Method::POST, format!("posts/{mine}/approve"), None),
+        (Method::POST, format!("posts/{mine}/retry"), None),
+        (
+            Method::POST,
+            "social/accounts".into(),
+            Some(json!({"platform": "sandbox", "name": "Mine"})),
+        ),
+        (Method::DELETE, format!("social/accounts/{acc}"), None),
+    ] {
+        let code = refused(
+            &s,
+            method.clone(),
+            &format!("/v1/orgs/{org}/{path}"),
+            &member,
+            body,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_eq!(code, "FORBIDDEN", "{method} {path}");
+    }
+    assert_eq!(
+        ok(&s, Method::GET, &format!("/v1/orgs/{org}/posts/{mine}"), &owner, None).await["status"],
+        "draft"
+    );
+
     // Generating posts without an active strategy: 409 in an org that has none.
     let code = refused(
         &s,

@@ -239,6 +239,25 @@ impl Local {
     }
 
     /// The invitation token from the newest mail in the outbox sent to `to`.
+    /// Invites `email` to `org` with `role` (as `owner`), signs them up and accepts: their token.
+    pub async fn join(&self, owner: &str, org: &str, email: &str, role: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/v1/orgs/{org}/members"),
+                Some(owner),
+                json!({"email": email, "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (token, _) = self.signup(email).await;
+        let invitation = self.invitation_token(email);
+        let (status, body) = self
+            .post(&format!("/v1/invitations/{invitation}/accept"), Some(&token), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        token
+    }
+
     pub fn invitation_token(&self, to: &str) -> String {
         let outbox = self.data.path().join("outbox");
         let mut mails: Vec<_> = std::fs::read_dir(&outbox).expect("outbox").map(|e| e.unwrap().path()).collect();
