@@ -165,6 +165,18 @@ impl BusinessProfile {
     }
 }
 
+/// The org-partition items the profile is read from, in the order `read` takes them: the
+/// org (its name and time zone), the AI CEO's config (what it held before profiles existed,
+/// and its version) and the profile.
+pub const KEYS: [&str; 3] = [keys::ORG_SK, keys::AI_CONFIG_SK, keys::BUSINESS_PROFILE_SK];
+
+/// The org, the config item and the profile from the items of [`KEYS`].
+pub fn read([org, config, profile]: [Option<Item>; 3]) -> AppResult<(Org, Option<Item>, BusinessProfile)> {
+    let org = crate::orgs::org_from(org)?;
+    let profile = BusinessProfile::from_stored(profile, &org, config.as_ref())?;
+    Ok((org, config, profile))
+}
+
 pub const MAX_GOALS: usize = 10;
 
 pub fn check_goals(goals: Vec<Goal>) -> AppResult<Vec<Goal>> {

@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{self, PageOf, from_item};
 use crate::ports::Port;
-use crate::profile::BusinessProfile;
+use crate::profile;
 use crate::tasks::context::OrgContext;
 use crate::tenancy::Role;
 use crate::tenancy::{authorize, authorize_with};
@@ -39,34 +39,19 @@ fn conversation_sk<B>(req: &Req<B>, params: &Params) -> AppResult<String> {
     Ok(keys::conversation_sk(req.principal()?.user_id(), id))
 }
 
-/// The org, its config item and its business profile: what the config is made of.
-const CONFIG_KEYS: [&str; 3] = [keys::ORG_SK, keys::AI_CONFIG_SK, keys::BUSINESS_PROFILE_SK];
-
 async fn config(app: &App, req: Req, params: Params) -> AppResult<Reply<AiConfig>> {
-    let (_, [org, config, profile]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Member,
-        CONFIG_KEYS.map(String::from),
-    )
-    .await?;
-    let profile = BusinessProfile::from_stored(profile, &crate::orgs::org_from(org)?, config.as_ref())?;
-    Reply::ok(AiConfig::from_stored(config.as_ref(), &profile)?)
+    let also = profile::KEYS.map(String::from);
+    let (_, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let (_, config, business) = profile::read(items)?;
+    Reply::ok(AiConfig::from_stored(config.as_ref(), &business)?)
 }
 
 async fn change_config(app: &App, req: Req<Json<ConfigChange>>, params: Params) -> AppResult<Reply<AiConfig>> {
     let change = req.json()?;
-    let (tenant, [org, config, profile]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Admin,
-        CONFIG_KEYS.map(String::from),
-    )
-    .await?;
-    let profile = BusinessProfile::from_stored(profile, &crate::orgs::org_from(org)?, config.as_ref())?;
-    Reply::ok(ai_config::update(app, &tenant, config, profile, change).await?)
+    let also = profile::KEYS.map(String::from);
+    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let (_, config, business) = profile::read(items)?;
+    Reply::ok(ai_config::update(app, &tenant, config, business, change).await?)
 }
 
 async fn conversations(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<chat::Conversation>>> {

@@ -92,32 +92,17 @@ route_group! {
     DELETE "/v1/orgs/{orgId}/social/accounts/{accountId}" => delete_account, errors [CONFLICT];
 }
 
-const PROFILE_KEYS: [&str; 3] = [keys::ORG_SK, keys::BUSINESS_PROFILE_SK, keys::AI_CONFIG_SK];
-
 async fn read_profile(app: &App, req: Req, params: Params) -> AppResult<Reply<BusinessProfile>> {
-    let (_, [org, profile, config]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Member,
-        PROFILE_KEYS.map(String::from),
-    )
-    .await?;
-    Reply::ok(BusinessProfile::from_stored(profile, &org_from(org)?, config.as_ref())?)
+    let also = profile::KEYS.map(String::from);
+    let (_, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(profile::read(items)?.2)
 }
 
 async fn change_profile(app: &App, req: Req<Json<ProfileChange>>, params: Params) -> AppResult<Reply<BusinessProfile>> {
     let change = req.json()?;
-    let (tenant, [org, stored, config]) = authorize_with(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        Role::Admin,
-        PROFILE_KEYS.map(String::from),
-    )
-    .await?;
-    let org = org_from(org)?;
-    let current = BusinessProfile::from_stored(stored, &org, config.as_ref())?;
+    let also = profile::KEYS.map(String::from);
+    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let (org, config, current) = profile::read(items)?;
     Reply::ok(profile::update(app, &tenant, org, config.as_ref(), current, change).await?)
 }
 
