@@ -255,13 +255,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let analyses = take_messages(&sqs, &analysis_queue).await;
     assert_eq!(analyses.len(), 1);
     assert!(analyses[0].contains(FIXTURE_ORG));
-    let event = sqs_event("job-analyze.json", &analyses[0]);
-    let answer = invoke_when_ready(port, "job-analyze", event.path().to_str().unwrap());
-    assert_eq!(
-        answer["batchItemFailures"],
-        serde_json::json!([{"itemIdentifier": "poison-1"}]),
-        "{answer}"
-    );
+    deliver(port, "job-analyze", &analyses[0]);
     // With no posts this week, the analysis drafted a post task for the executor.
     let tasks = store
         .query(chief::ports::table::Query::partition(format!("ORG#{FIXTURE_ORG}")).prefix("TASK#"))
@@ -276,13 +270,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     assert_eq!((tick["due"].as_u64(), tick["claimed"].as_u64()), (Some(1), Some(1)), "{tick}");
     let jobs = take_messages(&sqs, &task_queue).await;
     assert_eq!(jobs.len(), 1);
-    let event = sqs_event("job-run-task.json", &jobs[0]);
-    let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
-    assert_eq!(
-        answer["batchItemFailures"],
-        serde_json::json!([{"itemIdentifier": "poison-1"}]),
-        "{answer}"
-    );
+    deliver(port, "job-run-task", &jobs[0]);
     let key = chief::ports::table::Key::new(format!("ORG#{FIXTURE_ORG}"), format!("TASK#{task_id}"));
     let held = store.get(&key).await.unwrap().unwrap();
     assert_eq!(
@@ -308,13 +296,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     assert_eq!((tick["claimed"].as_u64(), tick["enqueued"].as_u64()), (Some(1), Some(1)), "{tick}");
     let jobs = take_messages(&sqs, &task_queue).await;
     assert_eq!(jobs.len(), 1);
-    let event = sqs_event("job-run-task.json", &jobs[0]);
-    let answer = invoke_when_ready(port, "job-run-task", event.path().to_str().unwrap());
-    assert_eq!(
-        answer["batchItemFailures"],
-        serde_json::json!([{"itemIdentifier": "poison-1"}]),
-        "{answer}"
-    );
+    deliver(port, "job-run-task", &jobs[0]);
     // The run scheduled the task's draft post; the next tick hands it to job-publish.
     let handed = store.get(&key).await.unwrap().unwrap();
     assert_eq!(handed["status"], "IN_PROGRESS", "waits for its post: {handed:?}");
@@ -327,13 +309,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     );
     let jobs = take_messages(&sqs, &publish_queue).await;
     assert_eq!(jobs.len(), 1);
-    let event = sqs_event("job-publish.json", &jobs[0]);
-    let answer = invoke_when_ready(port, "job-publish", event.path().to_str().unwrap());
-    assert_eq!(
-        answer["batchItemFailures"],
-        serde_json::json!([{"itemIdentifier": "poison-1"}]),
-        "{answer}"
-    );
+    let event = deliver(port, "job-publish", &jobs[0]);
     let done = store.get(&key).await.unwrap().unwrap();
     assert_eq!(done["status"], "COMPLETED", "{done:?}");
     assert_eq!(done["output"]["platform"], "sandbox");
@@ -343,12 +319,7 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     assert_eq!(post["status"], "published", "{post:?}");
     assert_eq!(post["text"], draft.as_str(), "published as approved");
     // Delivered again: nothing happens twice.
-    let answer = invoke_when_ready(port, "job-publish", event.path().to_str().unwrap());
-    assert_eq!(
-        answer["batchItemFailures"],
-        serde_json::json!([{"itemIdentifier": "poison-1"}]),
-        "{answer}"
-    );
+    redeliver(port, "job-publish", &event);
     assert_eq!(store.get(&post_key).await.unwrap().unwrap()["version"], post["version"]);
     let sandbox = store
         .query(chief::ports::table::Query::partition(format!("ORG#{FIXTURE_ORG}")).prefix("SANDBOXPOST#"))
@@ -382,6 +353,24 @@ async fn take_messages(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
         }
     }
     bodies
+}
+
+/// Hands a job to a queue function in its fixture's batch (`events/<function>.json`, with a
+/// poison record beside it) and checks that only the poison failed: the event, to send again.
+fn deliver(port: u16, function: &str, body: &str) -> tempfile::NamedTempFile {
+    let event = sqs_event(&format!("{function}.json"), body);
+    redeliver(port, function, &event);
+    event
+}
+
+/// Hands the same batch to the function again: only the poison fails.
+fn redeliver(port: u16, function: &str, event: &tempfile::NamedTempFile) {
+    let answer = invoke_when_ready(port, function, event.path().to_str().unwrap());
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "poison-1"}]),
+        "{function}: {answer}"
+    );
 }
 
 /// An SQS event fixture of `events/` with its one record's body replaced, plus a poison
