@@ -266,6 +266,16 @@ async fn profile_strategy_posts_approval_and_a_calendar_across_the_dst_change_pu
     assert_eq!(late["scheduledAt"], "2027-11-07T08:00:00.000Z");
     let code = refused(
         &s,
+        Method::GET,
+        &format!("{base}/posts/{first}/analytics"),
+        &owner,
+        None,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "POST_NOT_PUBLISHED", "a post not yet out has no figures, but it exists");
+    let code = refused(
+        &s,
         Method::POST,
         &format!("{base}/posts/{}/schedule", drafts[1]["id"].as_str().unwrap()),
         &owner,

@@ -168,6 +168,7 @@ pub mod codes {
         POST_NOT_APPROVED 409 "Only an approved post can be scheduled (unless the policy for posts is auto).";
         POST_NOT_SCHEDULED 409 "The post is not on the calendar.";
         POST_NOT_FAILED 409 "Only a failed post can be retried.";
+        POST_NOT_PUBLISHED 409 "The post has not gone out yet, so it has no figures.";
         ACCOUNT_NEEDS_REAUTH 409 "The social account must be connected again before it can post.";
         PAYLOAD_TOO_LARGE 413 "The body is over the route's limit.";
         RATE_LIMITED 429 "Too many attempts; the Retry-After header says when to try again.";

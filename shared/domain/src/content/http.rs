@@ -77,7 +77,7 @@ route_group! {
     POST "/v1/orgs/{orgId}/posts/{postId}/retry" => retry_post,
         errors [POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
     /// A published post's latest figures.
-    GET "/v1/orgs/{orgId}/posts/{postId}/analytics" => post_analytics;
+    GET "/v1/orgs/{orgId}/posts/{postId}/analytics" => post_analytics, errors [POST_NOT_PUBLISHED];
     /// Figures per platform over a period, beside the period before.
     GET "/v1/orgs/{orgId}/analytics/overview" => analytics_overview, query [PERIOD];
     /// One CSV row per post published between two times (default: the last 30 days).
@@ -462,7 +462,7 @@ async fn post_analytics(app: &App, req: Req, params: Params) -> AppResult<Reply<
     let post = post_from(post)?;
     let published = post
         .published
-        .ok_or(AppError::NotFound("analytics of this post (it is not published)"))?;
+        .ok_or_else(|| AppError::conflict("POST_NOT_PUBLISHED", "the post has not gone out yet, so it has no figures"))?;
     let record = app.table.get(&tenant.key(keys::published_sk(&published.at, &post.id))).await?;
     Reply::ok(model::from_item(record.ok_or(AppError::NotFound("analytics of this post"))?)?)
 }
