@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chief_lambda::run_job(&chief::jobs::PUBLISH, |w| w.social().events()).await
+    chief_lambda::run_job(&chief::jobs::PUBLISH, |w| w.social().events()?.mailer()).await
 }

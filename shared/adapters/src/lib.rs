@@ -18,6 +18,8 @@ pub mod outbox_mailer;
 pub mod secrets_manager;
 #[cfg(feature = "mail")]
 pub mod smtp_mailer;
+#[cfg(feature = "social")]
+pub mod social_http;
 #[cfg(feature = "sqlite")]
 pub mod sqlite_queue;
 #[cfg(feature = "sqlite")]
@@ -31,7 +33,7 @@ pub mod stripe_http;
 pub mod stripe_payments;
 pub mod unwired;
 
-#[cfg(any(feature = "mail", feature = "openai"))]
+#[cfg(any(feature = "mail", feature = "openai", feature = "social"))]
 pub mod tls;
 
 #[cfg(feature = "test-support")]

@@ -69,7 +69,7 @@ impl Social for Unwired {
     async fn find_recent(&self, channel: &Channel<'_>, _: &str, _: &str) -> Result<Option<Published>, SocialError> {
         Err(SocialError::NotConnected(format!("{}: {WHY}", channel.platform)))
     }
-    async fn metrics(&self, channel: &Channel<'_>, _: &Published) -> Result<Metrics, SocialError> {
+    async fn metrics(&self, channel: &Channel<'_>, _: &Published) -> Result<Option<Metrics>, SocialError> {
         Err(SocialError::NotConnected(format!("{}: {WHY}", channel.platform)))
     }
 }

@@ -16,6 +16,11 @@ use std::sync::Arc;
 pub struct Settings {
     /// Where invitation links point (the web frontend).
     pub app_url: String,
+    /// The API's own public address (`CHIEF_API_URL`): the OAuth callback's, which each
+    /// platform's app must list as its redirect URI.
+    pub api_url: String,
+    /// The platforms' API versions in use.
+    pub platforms: PlatformVersions,
     /// Request bodies above this many bytes get 413.
     pub body_limit: usize,
     pub token_ttl: chrono::Duration,
@@ -55,6 +60,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             app_url: "http://localhost:3000".into(),
+            api_url: "http://localhost:9000".into(),
+            platforms: PlatformVersions::default(),
             body_limit: 64 * 1024,
             token_ttl: chrono::Duration::hours(12),
             login_failures_per_pair: 5,
@@ -125,5 +132,97 @@ mod tests {
             ),
             (20, 10, 100, 3)
         );
+    }
+}
+
+/// The platforms' API versions: LinkedIn's `LinkedIn-Version` (`YYYYMM`; each is served for
+/// at least a year, then answers 426) and Meta's Graph API (`vNN.0`; about two years each).
+/// `CHIEF_LINKEDIN_VERSION` and `CHIEF_META_GRAPH_VERSION` override the defaults (see
+/// `config::platform_versions_from_env`); the health
+/// route reports each one's age so that a version is moved on before the platform drops it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformVersions {
+    pub linkedin: String,
+    pub graph: String,
+}
+
+impl Default for PlatformVersions {
+    fn default() -> Self {
+        PlatformVersions {
+            linkedin: "202610".into(),
+            graph: "v24.0".into(),
+        }
+    }
+}
+
+/// Graph API versions and the day Meta released each: a version's age is counted from it.
+const GRAPH_RELEASES: [(&str, &str); 5] = [
+    ("v20.0", "2024-05-21"),
+    ("v21.0", "2024-10-02"),
+    ("v22.0", "2025-01-21"),
+    ("v23.0", "2025-05-29"),
+    ("v24.0", "2025-10-08"),
+];
+
+impl PlatformVersions {
+    /// Whether each version has its platform's shape; the error names the setting.
+    pub fn check(&self) -> Result<(), String> {
+        if linkedin_released(&self.linkedin).is_none() {
+            return Err(format!("CHIEF_LINKEDIN_VERSION={} is not a month as YYYYMM", self.linkedin));
+        }
+        let graph_ok = self
+            .graph
+            .strip_prefix('v')
+            .and_then(|v| v.strip_suffix(".0"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !graph_ok {
+            return Err(format!(
+                "CHIEF_META_GRAPH_VERSION={} is not a Graph API version like v24.0",
+                self.graph
+            ));
+        }
+        Ok(())
+    }
+
+    /// Days since the LinkedIn version's month began, and since the Graph version's release
+    /// (`None` for a Graph version this build does not know).
+    pub fn ages(&self, today: chrono::NaiveDate) -> (Option<i64>, Option<i64>) {
+        let linkedin = linkedin_released(&self.linkedin).map(|d| (today - d).num_days());
+        let graph = GRAPH_RELEASES
+            .iter()
+            .find(|(v, _)| *v == self.graph)
+            .and_then(|(_, day)| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+            .map(|d| (today - d).num_days());
+        (linkedin, graph)
+    }
+}
+
+fn linkedin_released(version: &str) -> Option<chrono::NaiveDate> {
+    if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    chrono::NaiveDate::parse_from_str(&format!("{version}01"), "%Y%m%d").ok()
+}
+
+#[cfg(test)]
+mod platform_version_tests {
+    use super::*;
+
+    #[test]
+    fn each_version_reports_its_age_in_days() {
+        let versions = PlatformVersions::default();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        assert_eq!(versions.ages(today), (Some(57), Some(415)));
+        let unknown = PlatformVersions {
+            graph: "v99.0".into(),
+            ..versions
+        };
+        assert_eq!(unknown.ages(today).1, None);
+        assert!(linkedin_released("2026-10").is_none());
+        let wrong = PlatformVersions {
+            graph: "24".into(),
+            ..PlatformVersions::default()
+        };
+        assert!(wrong.check().unwrap_err().contains("CHIEF_META_GRAPH_VERSION"));
     }
 }

@@ -1,7 +1,7 @@
 //! Configuration the domain reads from the environment the same way in every front door
 //! (the Lambda glue and `local`), and the one error a bad configuration gives.
 
-use crate::app::BillingSettings;
+use crate::app::{BillingSettings, PlatformVersions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -37,4 +37,16 @@ pub fn billing_from_env() -> BillingSettings {
         cancel_url: optional("CHIEF_BILLING_CANCEL_URL"),
         portal_return_url: optional("CHIEF_BILLING_PORTAL_RETURN_URL"),
     }
+}
+
+/// The platforms' API versions from `CHIEF_LINKEDIN_VERSION` and `CHIEF_META_GRAPH_VERSION`,
+/// each checked for its shape (`YYYYMM`, `vNN.0`); unset, the defaults.
+pub fn platform_versions_from_env() -> Result<PlatformVersions, ConfigError> {
+    let defaults = PlatformVersions::default();
+    let versions = PlatformVersions {
+        linkedin: optional("CHIEF_LINKEDIN_VERSION").unwrap_or(defaults.linkedin),
+        graph: optional("CHIEF_META_GRAPH_VERSION").unwrap_or(defaults.graph),
+    };
+    versions.check().map_err(ConfigError::Invalid)?;
+    Ok(versions)
 }

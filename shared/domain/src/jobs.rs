@@ -17,6 +17,7 @@ pub enum Job {
     Analyze,
     Publish,
     Analytics,
+    TokenRefresh,
 }
 
 /// A background job, declared once: its function, what triggers it and with what handler,
@@ -55,6 +56,7 @@ pub struct Consumer {
 pub enum Rate {
     Minute,
     Hour,
+    SixHours,
     Day,
 }
 
@@ -63,6 +65,7 @@ impl Rate {
         std::time::Duration::from_secs(match self {
             Rate::Minute => 60,
             Rate::Hour => 3_600,
+            Rate::SixHours => 21_600,
             Rate::Day => 86_400,
         })
     }
@@ -72,6 +75,7 @@ impl Rate {
         match self {
             Rate::Minute => "rate(1 minute)",
             Rate::Hour => "rate(1 hour)",
+            Rate::SixHours => "rate(6 hours)",
             Rate::Day => "rate(1 day)",
         }
     }
@@ -149,7 +153,7 @@ pub const PUBLISH: JobSpec = JobSpec {
         },
         handle: |app, body| Box::pin(async move { report(crate::content::publish::run(app, body).await?) }),
     }),
-    ports: &[Port::Social, Port::Events],
+    ports: &[Port::Social, Port::Events, Port::Mailer],
 };
 
 /// Once a day: the figures of the posts published in the last 30 days.
@@ -162,11 +166,29 @@ pub const ANALYTICS: JobSpec = JobSpec {
     ports: &[Port::Social],
 };
 
+/// Every 6 hours: renew the tokens that end within 7 days (see `social::refresh`).
+pub const TOKEN_REFRESH: JobSpec = JobSpec {
+    function: "job-token-refresh",
+    trigger: Trigger::Schedule(Scheduled {
+        every: Rate::SixHours,
+        run: |app| Box::pin(async move { report(crate::social::refresh::run(app).await?) }),
+    }),
+    ports: &[Port::Social, Port::Mailer],
+};
+
 /// Receives before a message becomes a dead letter: `maxReceiveCount` in `template.yaml`.
 pub const MAX_RECEIVES: u32 = 5;
 
 impl Job {
-    pub const ALL: [Job; 6] = [Job::Executor, Job::RunTask, Job::Agent, Job::Analyze, Job::Publish, Job::Analytics];
+    pub const ALL: [Job; 7] = [
+        Job::Executor,
+        Job::RunTask,
+        Job::Agent,
+        Job::Analyze,
+        Job::Publish,
+        Job::Analytics,
+        Job::TokenRefresh,
+    ];
 
     pub fn spec(self) -> &'static JobSpec {
         match self {
@@ -176,6 +198,7 @@ impl Job {
             Job::Analyze => &ANALYZE,
             Job::Publish => &PUBLISH,
             Job::Analytics => &ANALYTICS,
+            Job::TokenRefresh => &TOKEN_REFRESH,
         }
     }
 

@@ -86,6 +86,15 @@ pub const ACCOUNT_PREFIX: &str = "SOCIALACCOUNT#";
 pub fn account_sk(account_id: &str) -> String {
     format!("{ACCOUNT_PREFIX}{account_id}")
 }
+/// An account's tokens, sealed (`content::credentials`): apart from the account, so that no
+/// read of accounts for an answer ever holds them.
+pub fn account_tokens_sk(account_id: &str) -> String {
+    format!("SOCIALTOKENS#{account_id}")
+}
+/// A connection under way, found by the SHA-256 of its OAuth `state` (expires in 10 minutes).
+pub fn oauth_state_pk(state_hash: &str) -> String {
+    format!("OAUTHSTATE#{state_hash}")
+}
 /// The publish ledger: one item per (post, account), written before the platform is called.
 pub fn ledger_sk(post_id: &str, account_id: &str) -> String {
     format!("PUBLISH#{post_id}#{account_id}")

@@ -28,6 +28,7 @@ pub mod profile;
 pub mod ratelimit;
 pub mod routes;
 pub mod runner;
+pub mod social;
 pub mod tasks;
 pub mod tenancy;
 pub mod usage;

@@ -42,6 +42,9 @@ fn path_parameter(name: &str) -> Value {
         "email" => {
             json!({"description": "The invited address (percent-encoded: `@` as `%40`).", "schema": {"type": "string", "minLength": 3, "maxLength": 254}})
         }
+        "platform" => {
+            json!({"description": "A platform that connects by OAuth.", "schema": {"type": "string", "enum": ["linkedin", "x", "facebook", "instagram"]}})
+        }
         "token" => {
             json!({"description": "The invitation's token, from the link in its mail.", "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
         }
@@ -119,14 +122,16 @@ fn operation(group: &RouteGroup, pattern: &str, endpoint: &Endpoint, schemas: Ro
         json!({"name": q.name, "in": "query", "required": false, "allowEmptyValue": true, "description": q.description, "schema": contract::query_schema(&q.kind)})
     }));
     let mut responses = Map::new();
-    responses.insert(
-        schemas.status.to_string(),
+    let done = if schemas.media_type == crate::api::REDIRECT {
+        json!({"description": "Sent on: the browser goes to `Location`.", "headers": {"Location": {"required": true, "schema": schemas.data.clone().to_value()}}})
+    } else {
         json!({"description": "Done.", "content": {schemas.media_type: {"schema": if schemas.enveloped {
             envelope(&schemas.data, true)
         } else {
             schemas.data.clone().to_value()
-        }}}}),
-    );
+        }}}})
+    };
+    responses.insert(schemas.status.to_string(), done);
     if let Some(status) = endpoint.also {
         responses.insert(
             status.to_string(),

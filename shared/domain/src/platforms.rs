@@ -182,8 +182,20 @@ pub fn check(platform: Platform, text: &str, hashtags: &[String], media_urls: &[
             media_urls.len()
         )));
     }
-    if to_publish && rules.image_required && media_urls.is_empty() {
-        return Err(AppError::validation(format!("mediaUrls: {name} requires an image")));
+    if to_publish {
+        require_media(platform, media_urls)?;
+    }
+    Ok(())
+}
+
+/// A post for a platform that publishes only with an image (Instagram) must carry one by the
+/// time it is approved or scheduled: 400 `MEDIA_REQUIRED`.
+pub fn require_media(platform: Platform, media_urls: &[String]) -> AppResult<()> {
+    if platform.rules().image_required && media_urls.is_empty() {
+        return Err(AppError::BadRequest {
+            code: "MEDIA_REQUIRED",
+            message: format!("mediaUrls: {} requires an image", platform.as_str()),
+        });
     }
     Ok(())
 }

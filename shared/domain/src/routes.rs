@@ -65,15 +65,17 @@ pub enum Group {
     Chat,
     /// Tasks, approvals, the autonomy policy and the agent's insights.
     Tasks,
-    /// The business profile, strategies, posts, calendar and social accounts.
+    /// The business profile, strategies, posts, calendar and analytics.
     Content,
+    /// Social accounts, connected by OAuth, and the platforms' callback.
+    Social,
     Health,
     /// Stripe's deliveries, on a function URL of their own.
     StripeWebhook,
 }
 
 impl Group {
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Auth,
         Group::Orgs,
         Group::Leads,
@@ -81,6 +83,7 @@ impl Group {
         Group::Chat,
         Group::Tasks,
         Group::Content,
+        Group::Social,
         Group::Health,
         Group::StripeWebhook,
     ];
@@ -94,6 +97,7 @@ impl Group {
             Group::Chat => &crate::ceo::http::ROUTES,
             Group::Tasks => &crate::tasks::http::ROUTES,
             Group::Content => &crate::content::http::ROUTES,
+            Group::Social => &crate::social::http::ROUTES,
             Group::Health => &api_health::ROUTES,
             Group::StripeWebhook => &crate::billing::http::stripe_webhook::ROUTES,
         }
@@ -109,6 +113,7 @@ impl Group {
             Group::Chat => crate::ceo::http::schemas,
             Group::Tasks => crate::tasks::http::schemas,
             Group::Content => crate::content::http::schemas,
+            Group::Social => crate::social::http::schemas,
             Group::Health => api_health::schemas,
             Group::StripeWebhook => crate::billing::http::stripe_webhook::schemas,
         }

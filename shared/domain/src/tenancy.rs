@@ -119,6 +119,28 @@ pub async fn authorize_reading<const N: usize>(
     Ok((tenant, items, read.next().flatten()))
 }
 
+/// The context of a user proven not by a token but by a single-use secret that an authorised
+/// call of theirs made and bound to the org (an OAuth `state`): their membership and role
+/// are checked again now, as a token's would be.
+pub async fn authorize_member(app: &App, org_id: &OrgId, user_id: &UserId, min_role: Role) -> AppResult<TenantCtx> {
+    let membership = app
+        .table
+        .get(&Key::new(keys::org_pk(org_id), keys::member_sk(user_id)))
+        .await?
+        .ok_or(AppError::NotFound("organisation"))?;
+    let role = membership
+        .get("role")
+        .and_then(|r| serde_json::from_value::<Role>(r.clone()).ok())
+        .ok_or_else(|| AppError::internal("membership without a role"))?;
+    let tenant = TenantCtx {
+        org_id: org_id.clone(),
+        user_id: user_id.clone(),
+        role,
+    };
+    tenant.require(min_role)?;
+    Ok(tenant)
+}
+
 pub async fn authorize(app: &App, principal: &Principal, org_id: &str, min_role: Role) -> AppResult<TenantCtx> {
     Ok(authorize_with(app, principal, org_id, min_role, []).await?.0)
 }

@@ -54,6 +54,14 @@ pub struct CloudConfig {
     pub queue_urls: HashMap<QueueName, String>,
     /// `CHIEF_AI_SECRET_ID` (optional): the id of the AI provider's API key.
     pub ai_secret_id: Option<String>,
+    /// `CHIEF_API_URL`: the API's public address (the OAuth callback's).
+    pub api_url: String,
+    /// `CHIEF_TOKEN_KEY_SECRET_ID` (optional): the key that seals social tokens; and each
+    /// platform's app, `CHIEF_LINKEDIN_APP_SECRET_ID`, `CHIEF_X_APP_SECRET_ID`,
+    /// `CHIEF_META_APP_SECRET_ID` (`{"clientId", "clientSecret"}`). A platform without one
+    /// answers 503 `PLATFORM_NOT_CONFIGURED`.
+    pub social_secret_ids: Vec<(SecretName, String)>,
+    pub platform_versions: chief::app::PlatformVersions,
 }
 
 impl CloudConfig {
@@ -80,6 +88,7 @@ impl CloudConfig {
                     .map_err(|_| ConfigError::Invalid(format!("CHIEF_SECRETS_TTL_SECONDS={v} is not a number of seconds")))?,
             ),
         };
+        let api_url = optional("CHIEF_API_URL").unwrap_or_else(|| app_url.clone());
         Ok(CloudConfig {
             table_name,
             jwt_secret_id,
@@ -101,6 +110,17 @@ impl CloudConfig {
             .filter_map(|(queue, url)| url.map(|url| (queue, url)))
             .collect(),
             ai_secret_id: optional("CHIEF_AI_SECRET_ID"),
+            api_url,
+            social_secret_ids: [
+                (SecretName::SocialTokenKey, "CHIEF_TOKEN_KEY_SECRET_ID"),
+                (SecretName::LinkedinApp, "CHIEF_LINKEDIN_APP_SECRET_ID"),
+                (SecretName::XApp, "CHIEF_X_APP_SECRET_ID"),
+                (SecretName::MetaApp, "CHIEF_META_APP_SECRET_ID"),
+            ]
+            .into_iter()
+            .filter_map(|(name, var)| optional(var).map(|id| (name, id)))
+            .collect(),
+            platform_versions: chief::config::platform_versions_from_env()?,
         })
     }
 }
@@ -116,11 +136,20 @@ pub struct Wiring {
     #[cfg_attr(not(any(feature = "events", feature = "queue")), expect(dead_code))]
     aws: Arc<AwsConfig>,
     #[cfg_attr(
-        not(any(feature = "mailer", feature = "payments", feature = "events", feature = "queue")),
+        not(any(
+            feature = "mailer",
+            feature = "payments",
+            feature = "events",
+            feature = "queue",
+            feature = "social"
+        )),
         expect(dead_code)
     )]
     config: CloudConfig,
-    #[cfg_attr(not(any(feature = "mailer", feature = "payments", feature = "ai")), expect(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mailer", feature = "payments", feature = "ai", feature = "social")),
+        expect(dead_code)
+    )]
     secrets: Arc<SecretsManagerSecrets>,
     /// The optional ports wired so far, checked against what the function's work needs.
     wired: Vec<Port>,
@@ -142,6 +171,7 @@ impl Wiring {
                 ids.insert(name, id.clone());
             }
         }
+        ids.extend(config.social_secret_ids.iter().cloned());
         let secrets = Arc::new(SecretsManagerSecrets::new(aws.clone(), ids, config.secrets_ttl));
         let unwired = Arc::new(Unwired);
         let app = App {
@@ -156,6 +186,8 @@ impl Wiring {
             clock,
             settings: Settings {
                 app_url: config.app_url.clone(),
+                api_url: config.api_url.clone(),
+                platforms: config.platform_versions.clone(),
                 billing: config.billing.clone(),
                 dependencies: chief::app::Dependencies {
                     ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| "openai".into()),
@@ -240,11 +272,21 @@ impl Wiring {
         Ok(self)
     }
 
-    /// The sandbox social platform (real platforms come with their OAuth).
+    /// The social platforms: the sandbox, and the real ones over HTTPS (their apps' keys
+    /// from Secrets; `CHIEF_*_BASE_URL` for stand-ins).
+    #[cfg(feature = "social")]
     pub fn social(mut self) -> Self {
-        self.app.social = Arc::new(chief::content::sandbox::SandboxSocial::new(
+        use chief_adapters::social_http::{Bases, HttpPlatforms};
+        let sandbox = Arc::new(chief::content::sandbox::SandboxSocial::new(
             self.app.table.clone(),
             self.app.clock.clone(),
+        ));
+        self.app.social = Arc::new(HttpPlatforms::new(
+            sandbox,
+            self.secrets.clone(),
+            self.app.clock.clone(),
+            Bases::from_env(),
+            self.config.platform_versions.clone(),
         ));
         self.wired.push(Port::Social);
         self

@@ -20,6 +20,7 @@ use chief::routes::Group;
 use chief::tenancy::Role;
 use chief_adapters::local_secrets::LocalSecrets;
 use chief_adapters::outbox_mailer::OutboxMailer;
+use chief_adapters::social_http::{Bases, HttpPlatforms};
 use chief_adapters::sqlite_queue::SqliteQueue;
 use chief_adapters::sqlite_table::SqliteTable;
 use chief_adapters::store_events::{StoreEventBus, recorded};
@@ -99,13 +100,19 @@ impl LocalConfig {
     }
 }
 
-/// Keeps a development signing key in the data folder, made on the first run.
-fn ensure_dev_key(secrets_dir: &Path) -> std::io::Result<()> {
-    let path = secrets_dir.join(SecretName::JwtSigningKey.as_str());
+/// Keeps the development keys in the data folder, made on the first run: the token signing
+/// key, and the key that seals social accounts' tokens (32 bytes, AES-256).
+fn ensure_dev_keys(secrets_dir: &Path) -> std::io::Result<()> {
+    ensure_dev_key(secrets_dir, SecretName::JwtSigningKey, 48)?;
+    ensure_dev_key(secrets_dir, SecretName::SocialTokenKey, 32)
+}
+
+fn ensure_dev_key(secrets_dir: &Path, name: SecretName, bytes: usize) -> std::io::Result<()> {
+    let path = secrets_dir.join(name.as_str());
     if path.exists() {
         return Ok(());
     }
-    let mut key = [0u8; 48];
+    let mut key = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut key);
     std::fs::write(&path, base64::engine::general_purpose::STANDARD.encode(key))?;
     #[cfg(unix)]
@@ -122,7 +129,7 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
     let io = |what: &str, e: &dyn std::fmt::Display| ConfigError::Invalid(format!("{what}: {e}"));
     let secrets_dir = config.data_dir.join("secrets");
     std::fs::create_dir_all(&secrets_dir).map_err(|e| io("cannot create the data folder", &e))?;
-    ensure_dev_key(&secrets_dir).map_err(|e| io("cannot write the development key", &e))?;
+    ensure_dev_keys(&secrets_dir).map_err(|e| io("cannot write the development keys", &e))?;
     let clock = config.clock.clone();
     let table = SqliteTable::open(&config.data_dir.join("chief.db"), clock.clone()).map_err(|e| io("cannot open the store", &e))?;
     let table: Arc<dyn chief::ports::table::Table> = Arc::new(table);
@@ -134,11 +141,18 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
     )
     .map_err(|e| io("cannot open the queue", &e))?;
     let secrets = Arc::new(LocalSecrets::new(Some(secrets_dir)));
+    let platforms = chief::config::platform_versions_from_env()?;
     let mailer = OutboxMailer::new("Chief <no-reply@chief.local>", config.data_dir.join("outbox"))
         .map_err(|e| io("cannot create the outbox", &e))?;
     Ok(App {
         events: Arc::new(StoreEventBus::new(table.clone())),
-        social: Arc::new(SandboxSocial::new(table.clone(), clock.clone())),
+        social: Arc::new(HttpPlatforms::new(
+            Arc::new(SandboxSocial::new(table.clone(), clock.clone())),
+            secrets.clone(),
+            clock.clone(),
+            Bases::from_env(),
+            platforms.clone(),
+        )),
         queue: Arc::new(queue),
         ai: chief_adapters::openai_ai::from_env(secrets.clone(), OFFLINE_PROVIDER)?,
         payments: Arc::new(StripePayments::new(secrets.clone(), optional("STRIPE_API_BASE"))),
@@ -148,6 +162,7 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
         clock,
         settings: Settings {
             app_url,
+            platforms,
             billing: billing_from_env(),
             dependencies: chief::app::Dependencies {
                 ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| OFFLINE_PROVIDER.into()),
@@ -404,7 +419,10 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
     let address = listener.local_addr()?;
     let app_url = config.app_url.clone().unwrap_or_else(|| format!("http://{address}"));
-    let app = Arc::new(local_app(&config, app_url)?);
+    let mut app = local_app(&config, app_url)?;
+    // The OAuth callback is local's own address unless a tunnel in front says otherwise.
+    app.settings.api_url = optional("CHIEF_API_URL").unwrap_or_else(|| format!("http://{address}"));
+    let app = Arc::new(app);
     chief::routes::api_health::serve_contract(|| chief::routes::contract().to_string());
     tokio::spawn(drain_forever(app.clone()));
     if config.schedules {
@@ -416,7 +434,7 @@ pub async fn run(config: LocalConfig) -> Result<(), Box<dyn std::error::Error + 
     }
     let config = Arc::new(config);
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
-    tracing::info!(store = %data.join("chief.db").display(), outbox = %data.join("outbox").display(), secrets = %data.join("secrets").display(), schedules = config.schedules, "local Chief ready (offline adapters: SQLite store and queue, file outbox, sandbox social; AI per CHIEF_AI_PROVIDER, offline by default)");
+    tracing::info!(store = %data.join("chief.db").display(), outbox = %data.join("outbox").display(), secrets = %data.join("secrets").display(), schedules = config.schedules, "local Chief ready (offline adapters: SQLite store and queue, file outbox, sandbox social (real platforms once their apps are set); AI per CHIEF_AI_PROVIDER, offline by default)");
     println!("listening on http://{address}");
     loop {
         let (stream, peer) = tokio::select! {

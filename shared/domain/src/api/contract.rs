@@ -87,6 +87,21 @@ pub mod query {
         description: "Up to this time (RFC 3339), exclusive.",
         kind: QueryKind::Text { max_length: 40 },
     };
+    pub const OAUTH_CODE: QueryParam = QueryParam {
+        name: "code",
+        description: "The platform's authorization code.",
+        kind: QueryKind::Text { max_length: 4096 },
+    };
+    pub const OAUTH_STATE: QueryParam = QueryParam {
+        name: "state",
+        description: "The `state` that `connect` answered, as the platform hands it back.",
+        kind: QueryKind::Text { max_length: 512 },
+    };
+    pub const OAUTH_ERROR: QueryParam = QueryParam {
+        name: "error",
+        description: "The platform's error code when the user declined (`access_denied`).",
+        kind: QueryKind::Text { max_length: 512 },
+    };
     pub const PERIOD: QueryParam = QueryParam {
         name: "period",
         description: "The period: the last 7, 30 or 90 days (default 30).",
@@ -147,6 +162,7 @@ pub mod codes {
         INVALID_CURSOR 400 "The cursor is not one this API gave.";
         INVALID_SIGNATURE 400 "The Stripe-Signature header does not verify.";
         INVALID_EVENT 400 "The signed body is not a Stripe event.";
+        MEDIA_REQUIRED 400 "The platform (Instagram) posts only with an image: add one to the post.";
         UNAUTHORIZED 401 "No valid bearer token, or the account is gone.";
         TOKEN_EXPIRED 401 "The token has expired: sign in again.";
         QUOTA_EXCEEDED 402 "The plan's monthly quota is spent.";
@@ -182,6 +198,7 @@ pub mod codes {
         AI_NOT_CONFIGURED 503 "No AI provider is configured.";
         BILLING_NOT_CONFIGURED 503 "Billing is off until Stripe is configured.";
         WEBHOOK_NOT_CONFIGURED 503 "No webhook signing secret is configured.";
+        PLATFORM_NOT_CONFIGURED 503 "The social platform's app (or the token key) is not set up here; the message names what to set.";
     }
 }
 

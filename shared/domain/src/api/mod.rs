@@ -342,10 +342,47 @@ impl schemars::JsonSchema for Csv {
 
 const CSV_MEDIA_TYPE: &str = "text/csv; charset=utf-8";
 
+/// Where to send the browser: answered as 302 with `Location` and no body (the OAuth
+/// callback, which a browser reaches, not the web app's code).
+pub struct Redirect(pub String);
+
+/// A handler's answer that sends the browser on: 302.
+pub type Found = Reply<Redirect, 302, false>;
+
+impl Serialize for Redirect {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl schemars::JsonSchema for Redirect {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Redirect".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "uri", "description": "The Location header's address."})
+    }
+}
+
+impl Reply<Redirect, 302, false> {
+    pub fn found(location: String) -> AppResult<Self> {
+        Ok(Reply {
+            status: StatusCode::FOUND,
+            data: Redirect(location),
+        })
+    }
+}
+
+/// A redirect's "media type": it has no body, only its `Location`.
+pub const REDIRECT: &str = "redirect";
+
 /// The media type a handler's data goes out as.
 pub fn media_type<T: 'static>() -> &'static str {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<Csv>() {
         "text/csv"
+    } else if std::any::TypeId::of::<T>() == std::any::TypeId::of::<Redirect>() {
+        REDIRECT
     } else {
         "application/json"
     }
@@ -367,6 +404,15 @@ impl<T: Serialize + 'static, const STATUS: u16, const ENVELOPED: bool> Reply<T, 
                 status: self.status,
                 body: text.clone(),
                 content_type: CSV_MEDIA_TYPE,
+                location: None,
+            });
+        }
+        if let Some(Redirect(location)) = (&self.data as &dyn std::any::Any).downcast_ref::<Redirect>() {
+            return Ok(Answer {
+                status: self.status,
+                body: String::new(),
+                content_type: "text/plain; charset=utf-8",
+                location: Some(location.clone()),
             });
         }
         let body = if ENVELOPED {
@@ -381,6 +427,7 @@ impl<T: Serialize + 'static, const STATUS: u16, const ENVELOPED: bool> Reply<T, 
             status: self.status,
             body,
             content_type: "application/json",
+            location: None,
         })
     }
 }
@@ -390,6 +437,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub body: String,
     pub content_type: &'static str,
+    /// A redirect's `Location`.
+    pub location: Option<String>,
 }
 
 impl Answer {
@@ -415,6 +464,9 @@ pub fn reply_response(reply: Answer) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(reply.content_type));
+    if let Some(location) = reply.location.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
     response
 }
 

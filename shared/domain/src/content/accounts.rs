@@ -34,7 +34,15 @@ pub struct SocialAccount {
     pub name: String,
     /// The platform's id of the account.
     pub external_id: String,
+    /// What it is on its platform: `member`, `organization`, `user`, `page`,
+    /// `instagram_business` (none for the sandbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub health: AccountHealth,
+    /// When its authorisation ends unless renewed (none: it does not end, or the sandbox).
+    #[serde(default, with = "crate::clock::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
+    pub authorization_ends_at: Option<DateTime<Utc>>,
     /// The member who connected it: told when it needs connecting again.
     #[schemars(with = "String")]
     pub connected_by: UserId,
@@ -107,7 +115,9 @@ pub async fn create(app: &App, tenant: &TenantCtx, input: NewAccount) -> AppResu
         id,
         platform: input.platform,
         name: model::name("name", &input.name, 100)?,
+        kind: None,
         health: AccountHealth::Ok,
+        authorization_ends_at: None,
         connected_by: tenant.user_id().clone(),
         created_at: now,
         updated_at: now,
@@ -132,7 +142,9 @@ pub async fn default_sandbox(app: &App, tenant: &TenantCtx) -> AppResult<SocialA
         id,
         platform: SANDBOX_PLATFORM.into(),
         name: "Sandbox".into(),
+        kind: None,
         health: AccountHealth::Ok,
+        authorization_ends_at: None,
         connected_by: UserId::background(),
         created_at: now,
         updated_at: now,
@@ -183,14 +195,89 @@ pub fn pause_steps(tenant: &TenantCtx, posts: Vec<Post>, why: &str, now: DateTim
         .collect()
 }
 
+/// The account's authorisation is gone (the platform revoked it, or a refresh was refused):
+/// it needs connecting again, its scheduled posts pause, and one `reconnect_account` task is
+/// made for the member who connected it, with a mail to the org's admins. The account's
+/// change and the task are one transaction over the account's version, so however often
+/// this runs (a redelivered job, two posts failing at once) the task and mail happen once.
+pub async fn needs_reauth(app: &App, tenant: &TenantCtx, mut account: SocialAccount, why: String) -> AppResult<()> {
+    if account.health == AccountHealth::NeedsReauth {
+        return Ok(());
+    }
+    let now = app.clock.now();
+    let read = account.version;
+    account.health = AccountHealth::NeedsReauth;
+    account.version += 1;
+    account.updated_at = now;
+    let about = serde_json::json!({"accountId": account.id, "platform": account.platform, "name": account.name, "reason": why});
+    let task = crate::tasks::reconnect_task(now, &account.connected_by, about)?;
+    let ops = vec![
+        TxOp::Put {
+            item: account.to_item(tenant)?,
+            condition: Some(Condition::VersionEquals(read)),
+        },
+        TxOp::Put {
+            item: task.to_item(tenant.org_id())?,
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    match app.table.transact(ops).await {
+        Ok(()) => mail_admins(app, tenant, &account, &why).await?,
+        Err(TableError::ConditionFailed { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    let posts = pending_posts(app, tenant, &account.id).await?;
+    let steps = pause_steps(tenant, posts, "its account must be connected again", now)?;
+    for chunk in steps.chunks(crate::ports::table::MAX_TRANSACTION_OPS) {
+        if let Err(e) = app.table.transact(chunk.to_vec()).await {
+            tracing::warn!(error = %e, "some posts were not paused; each pauses when it falls due");
+        }
+    }
+    Ok(())
+}
+
+/// Tells the org's owners and admins that an account must be connected again. A mail that
+/// does not go is logged, not retried: the task and the account's health say it too.
+async fn mail_admins(app: &App, tenant: &TenantCtx, account: &SocialAccount, why: &str) -> AppResult<()> {
+    let members = query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX)).await?;
+    let link = format!("{}/orgs/{}/social", app.settings.app_url.trim_end_matches('/'), tenant.org_id());
+    for member in members {
+        let Ok(member) = from_item::<crate::orgs::Membership>(member) else {
+            continue;
+        };
+        if member.role < crate::tenancy::Role::Admin {
+            continue;
+        }
+        let email = crate::ports::mailer::Email {
+            to: member.email.clone(),
+            subject: format!("Reconnect {} ({})", account.name, account.platform),
+            text: format!(
+                "Chief can no longer post to {} on {} ({why}).\nIts scheduled posts are paused until it is connected again: {link}\n",
+                account.name, account.platform
+            ),
+        };
+        if let Err(e) = app.mailer.send(email).await {
+            tracing::warn!(error = %e, "the reconnect mail was not sent");
+        }
+    }
+    Ok(())
+}
+
 /// Removes an account; its scheduled posts become `paused`.
 pub async fn delete(app: &App, tenant: &TenantCtx, account: SocialAccount) -> AppResult<usize> {
     let posts = pending_posts(app, tenant, &account.id).await?;
     let paused = posts.len();
-    let mut ops = vec![TxOp::Delete {
-        key: tenant.key(keys::account_sk(&account.id)),
-        condition: Some(Condition::VersionEquals(account.version)),
-    }];
+    let mut ops = vec![
+        TxOp::Delete {
+            key: tenant.key(keys::account_sk(&account.id)),
+            condition: Some(Condition::VersionEquals(account.version)),
+        },
+        // Its tokens go with it: nothing can post through a removed account.
+        TxOp::Delete {
+            key: tenant.key(keys::account_tokens_sk(&account.id)),
+            condition: None,
+        },
+    ];
     ops.extend(pause_steps(
         tenant,
         posts,

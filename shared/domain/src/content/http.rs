@@ -1,7 +1,7 @@
-//! `api-content`: the business profile, strategies, posts and their calendar, and the
-//! social accounts. Each route reads the membership and what it needs in one store call.
+//! `api-content`: the business profile, strategies, posts and their calendar, and their
+//! analytics. Each route reads the membership and what it needs in one store call.
 
-use super::accounts::{self, NewAccount, SocialAccount, account_from};
+use super::accounts::account_from;
 use super::analytics::{self, Overview};
 use super::posts::{self, NewPost, Post, PostChange, PostStatus, post_from};
 use super::publish::PublishedRecord;
@@ -31,7 +31,6 @@ route_group! {
         "/v1/orgs/{orgId}/strategies",
         "/v1/orgs/{orgId}/posts",
         "/v1/orgs/{orgId}/calendar",
-        "/v1/orgs/{orgId}/social",
         "/v1/orgs/{orgId}/analytics",
     ],
     body_limit: None, ports: &[Port::Ai];
@@ -67,15 +66,15 @@ route_group! {
     POST "/v1/orgs/{orgId}/posts/{postId}/optimize" => optimize_post,
         errors [POST_NOT_EDITABLE, VERSION_CONFLICT, QUOTA_EXCEEDED, AI_BAD_OUTPUT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
     /// Approve these exact words (admin): any later edit voids it.
-    POST "/v1/orgs/{orgId}/posts/{postId}/approve" => approve_post, errors [POST_NOT_EDITABLE, VERSION_CONFLICT, CONFLICT];
+    POST "/v1/orgs/{orgId}/posts/{postId}/approve" => approve_post, errors [MEDIA_REQUIRED, POST_NOT_EDITABLE, VERSION_CONFLICT, CONFLICT];
     /// Put a post on the calendar through an account at a UTC or local time.
     POST "/v1/orgs/{orgId}/posts/{postId}/schedule" => schedule_post,
-        errors [POST_NOT_APPROVED, POST_NOT_EDITABLE, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
+        errors [MEDIA_REQUIRED, POST_NOT_APPROVED, POST_NOT_EDITABLE, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
     /// Take a post off the calendar; its quota goes back.
     POST "/v1/orgs/{orgId}/posts/{postId}/unschedule" => unschedule_post, errors [POST_NOT_SCHEDULED, VERSION_CONFLICT];
     /// Queue a failed post again (admin); it holds a post of the quota again.
     POST "/v1/orgs/{orgId}/posts/{postId}/retry" => retry_post,
-        errors [POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
+        errors [MEDIA_REQUIRED, POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
     /// A published post's latest figures.
     GET "/v1/orgs/{orgId}/posts/{postId}/analytics" => post_analytics, errors [POST_NOT_PUBLISHED];
     /// Figures per platform over a period, beside the period before.
@@ -84,12 +83,6 @@ route_group! {
     GET "/v1/orgs/{orgId}/analytics/export" => analytics_export, query [FROM, TO];
     /// Scheduled and published posts between two times, with their local times.
     GET "/v1/orgs/{orgId}/calendar" => calendar, query [FROM, TO];
-    /// The org's social accounts and their health.
-    GET "/v1/orgs/{orgId}/social/accounts" => list_accounts;
-    /// Add a sandbox account (admin; real platforms connect by OAuth).
-    POST "/v1/orgs/{orgId}/social/accounts" => create_account;
-    /// Remove an account (admin); its scheduled posts become paused.
-    DELETE "/v1/orgs/{orgId}/social/accounts/{accountId}" => delete_account, errors [CONFLICT];
 }
 
 async fn read_profile(app: &App, req: Req, params: Params) -> AppResult<Reply<BusinessProfile>> {
@@ -433,27 +426,6 @@ async fn calendar(app: &App, req: Req, params: Params) -> AppResult<Reply<Calend
         time_zone: org.time_zone,
         items,
     })
-}
-
-async fn list_accounts(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<SocialAccount>>> {
-    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    Reply::ok(PageOf {
-        items: accounts::list(app, &tenant).await?,
-        next_cursor: None,
-    })
-}
-
-async fn create_account(app: &App, req: Req<Json<NewAccount>>, params: Params) -> AppResult<Created<SocialAccount>> {
-    let input = req.json()?;
-    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Admin).await?;
-    Reply::created(accounts::create(app, &tenant, input).await?)
-}
-
-async fn delete_account(app: &App, req: Req, params: Params) -> AppResult<Reply<Deleted>> {
-    let id = AccountId::parse(params.get("accountId"), "the account id")?;
-    let (tenant, [account]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [keys::account_sk(&id)]).await?;
-    accounts::delete(app, &tenant, account_from(account)?).await?;
-    Reply::ok(Deleted::yes())
 }
 
 async fn post_analytics(app: &App, req: Req, params: Params) -> AppResult<Reply<PublishedRecord>> {

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod credentials;
 pub mod http;
 pub mod posts;
 pub mod publish;

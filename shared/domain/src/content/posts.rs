@@ -443,6 +443,7 @@ pub async fn schedule(
             ));
         }
     }
+    crate::platforms::require_media(post.platform, &post.media_urls)?;
     if !post.is_approved() {
         if !auto {
             return Err(AppError::conflict(

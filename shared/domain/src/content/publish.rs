@@ -13,6 +13,7 @@
 //!   (`find_recent`), and a found post is recorded as published, not posted again.
 
 use super::accounts::{self, AccountHealth, SocialAccount, account_from};
+use super::credentials;
 use super::posts::{Post, PostStatus, PublishedAt, post_from, release_quota};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -191,9 +192,10 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
     let keys = [
         tenant.key(keys::account_sk(&account_id)),
         tenant.key(keys::ledger_sk(&post.id, &account_id)),
+        tenant.key(keys::account_tokens_sk(&account_id)),
     ];
     let mut read = app.table.get_many(&keys).await?.into_iter();
-    let (account, ledger) = (read.next().flatten(), read.next().flatten());
+    let (account, ledger, tokens) = (read.next().flatten(), read.next().flatten(), read.next().flatten());
     let Some(account) = account else {
         return pause(app, &tenant, post, "its account was removed").await;
     };
@@ -201,6 +203,14 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
     if account.health == AccountHealth::NeedsReauth {
         return pause(app, &tenant, post, "its account must be connected again").await;
     }
+    let token = match credentials::access(app, &tenant, &account, tokens).await? {
+        Ok(token) => token,
+        Err(SocialError::AuthRevoked(why)) => return revoke(app, &tenant, post, account, why).await,
+        Err(e) => {
+            let at = app.clock.now() + Duration::minutes(1 << post.attempts.min(5));
+            return retry_later(app, &tenant, post, at, format!("could not refresh the account's token: {e}")).await;
+        }
+    };
     let ledger: Option<LedgerEntry> = ledger.map(from_item).transpose()?;
     let key = format!("{}:{}", post.id, account.id);
     let text = post.outgoing_text();
@@ -209,6 +219,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
         account_id: &account.id,
         platform: &account.platform,
         external_id: &account.external_id,
+        token: token.as_ref(),
     };
     let now = app.clock.now();
     if let Some(entry) = &ledger {
@@ -264,7 +275,25 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
         media_urls: &post.media_urls,
         idempotency_key: &key,
     };
-    match app.social.publish(&channel, &outgoing).await {
+    let mut answer = app.social.publish(&channel, &outgoing).await;
+    // A refused token is refreshed once (X's last two hours, and a revocation that a
+    // refresh survives) and the post sent again: a 401 means the first call posted nothing.
+    if let Err(SocialError::AuthRevoked(_)) = &answer
+        && let Some(item) = credentials::read(app, &tenant, &account.id).await?
+    {
+        let vault = credentials::Vault::open(app).await?;
+        let held = credentials::held_from(&vault, &tenant, &account.id, item)?;
+        if held.grant.refresh_token.is_some()
+            && let Ok(fresh) = credentials::refresh(app, &vault, &tenant, &account, held).await?
+        {
+            let channel = Channel {
+                token: Some(&fresh.access_token),
+                ..channel.clone()
+            };
+            answer = app.social.publish(&channel, &outgoing).await;
+        }
+    }
+    match answer {
         Ok(published) => settle_published(app, &tenant, post, &account, attempt, published, false).await,
         Err(SocialError::Uncertain(why)) => {
             record(app, &tenant, &attempt, LedgerOutcome::Uncertain, Some(why.clone())).await?;
@@ -302,7 +331,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
                 settle_failed(app, &tenant, post, why).await
             }
         },
-        Err(SocialError::Invalid(why)) | Err(SocialError::NotConnected(why)) => {
+        Err(SocialError::Invalid(why)) | Err(SocialError::NotConnected(why)) | Err(SocialError::NotConfigured(why)) => {
             record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
             settle_failed(app, &tenant, post, why).await
         }
@@ -461,44 +490,10 @@ async fn pause(app: &App, tenant: &TenantCtx, mut post: Post, reason: &str) -> A
     }
 }
 
-/// The platform revoked the account: it needs connecting again, its posts pause (this one
-/// too), and the member who connected it gets a task to reconnect it. The account's change
-/// and the task are one transaction, so the task is made once however often this runs.
-async fn revoke(app: &App, tenant: &TenantCtx, post: Post, mut account: SocialAccount, why: String) -> AppResult<PublishOutcome> {
-    let now = app.clock.now();
-    if account.health != AccountHealth::NeedsReauth {
-        let read = account.version;
-        account.health = AccountHealth::NeedsReauth;
-        account.version += 1;
-        account.updated_at = now;
-        let about = json!({"accountId": account.id, "platform": account.platform, "name": account.name, "reason": why});
-        let task = crate::tasks::reconnect_task(now, &account.connected_by, about)?;
-        let ops = vec![
-            TxOp::Put {
-                item: account.to_item(tenant)?,
-                condition: Some(Condition::VersionEquals(read)),
-            },
-            TxOp::Put {
-                item: task.to_item(tenant.org_id())?,
-                condition: Some(Condition::NotExists),
-            },
-        ];
-        match app.table.transact(ops).await {
-            Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let others: Vec<Post> = accounts::pending_posts(app, tenant, &account.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.id != post.id)
-            .collect();
-        let steps = accounts::pause_steps(tenant, others, "its account must be connected again", now)?;
-        for chunk in steps.chunks(crate::ports::table::MAX_TRANSACTION_OPS) {
-            if let Err(e) = app.table.transact(chunk.to_vec()).await {
-                tracing::warn!(error = %e, "some posts were not paused; each pauses when it falls due");
-            }
-        }
-    }
+/// The platform revoked the account: it needs connecting again (`accounts::needs_reauth`),
+/// and this post pauses with the others.
+async fn revoke(app: &App, tenant: &TenantCtx, post: Post, account: SocialAccount, why: String) -> AppResult<PublishOutcome> {
+    accounts::needs_reauth(app, tenant, account, why).await?;
     pause(app, tenant, post, "its account must be connected again").await
 }
 

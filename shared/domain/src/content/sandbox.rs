@@ -131,7 +131,7 @@ impl Social for SandboxSocial {
 
     /// Made-up figures, the same for the same post and age: above zero from publication,
     /// growing with each hour of the post's age.
-    async fn metrics(&self, _: &Channel<'_>, post: &Published) -> Result<Metrics, SocialError> {
+    async fn metrics(&self, _: &Channel<'_>, post: &Published) -> Result<Option<Metrics>, SocialError> {
         let hours = (self.clock.now() - post.published_at).num_hours().max(0) as u64;
         let seed = post
             .external_id
@@ -148,7 +148,7 @@ impl Social for SandboxSocial {
             platform_metrics: Default::default(),
             source: "sandbox (made-up figures)".into(),
         };
-        Ok(Metrics {
+        Ok(Some(Metrics {
             platform_metrics: [
                 ("sandbox_views", figures.impressions),
                 ("sandbox_likes", figures.reactions),
@@ -160,6 +160,6 @@ impl Social for SandboxSocial {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
             ..figures
-        })
+        }))
     }
 }

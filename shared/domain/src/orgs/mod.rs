@@ -89,6 +89,18 @@ impl Membership {
 
 /// How many owners an org has, kept apart from the org item so that renames and role
 /// changes never overwrite each other; it never drops below one.
+/// Every org, through the plan index (the daily and six-hourly sweeps of background jobs).
+pub async fn all_orgs(app: &crate::app::App) -> AppResult<Vec<Org>> {
+    let mut orgs = Vec::new();
+    for plan in [crate::usage::Plan::Free, crate::usage::Plan::Pro, crate::usage::Plan::Enterprise] {
+        let query = crate::ports::table::Query::partition(keys::plan_index_pk(plan.as_str())).on(crate::ports::table::Index::Plan);
+        for item in crate::ports::table::query_all(&*app.table, query).await? {
+            orgs.push(from_item(item)?);
+        }
+    }
+    Ok(orgs)
+}
+
 pub fn owners_key(org_id: &OrgId) -> Key {
     Key::new(keys::org_pk(org_id), "OWNERS")
 }

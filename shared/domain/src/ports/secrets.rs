@@ -13,6 +13,12 @@ pub enum SecretName {
     StripeWebhookSecret,
     /// The API key of the OpenAI-compatible endpoint the Ai port calls.
     AiApiKey,
+    /// 32 bytes, base64: the AES-256-GCM key that seals social accounts' tokens.
+    SocialTokenKey,
+    /// A platform's app: `{"clientId": "…", "clientSecret": "…"}`.
+    LinkedinApp,
+    XApp,
+    MetaApp,
 }
 
 impl SecretName {
@@ -23,6 +29,10 @@ impl SecretName {
             SecretName::StripeSecretKey => "stripe-secret-key",
             SecretName::StripeWebhookSecret => "stripe-webhook-secret",
             SecretName::AiApiKey => "ai-api-key",
+            SecretName::SocialTokenKey => "social-token-key",
+            SecretName::LinkedinApp => "linkedin-app",
+            SecretName::XApp => "x-app",
+            SecretName::MetaApp => "meta-app",
         }
     }
 }

@@ -29,7 +29,7 @@ route_group! {
     /// Cancel a pending task (its creator, or an admin).
     POST "/v1/orgs/{orgId}/tasks/{taskId}/cancel" => cancel, errors [TASK_NOT_PENDING, CONFLICT];
     /// Approve a task that waits for approval (admin).
-    POST "/v1/orgs/{orgId}/tasks/{taskId}/approve" => approve, errors [TASK_NOT_AWAITING_APPROVAL, CONFLICT];
+    POST "/v1/orgs/{orgId}/tasks/{taskId}/approve" => approve, errors [MEDIA_REQUIRED, TASK_NOT_AWAITING_APPROVAL, CONFLICT];
     /// Reject a task that waits for approval (admin).
     POST "/v1/orgs/{orgId}/tasks/{taskId}/reject" => reject, errors [TASK_NOT_AWAITING_APPROVAL, CONFLICT];
     /// The autonomy policy: what the AI may do alone, with approval, or not at all.
