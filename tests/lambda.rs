@@ -223,6 +223,15 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let billing = invoke_when_ready(port, "api-billing", "events/api-billing.json");
     assert_eq!(billing["statusCode"], 401, "the fixture carries no token: {billing}");
 
+    // The OAuth callback with a state Chief never made: the browser goes back to the web app
+    // told so, and nothing is stored.
+    let callback = invoke_when_ready(port, "api-social", "events/api-social.json");
+    assert_eq!(callback["statusCode"], 302, "{callback}");
+    assert_eq!(
+        callback["headers"]["location"], "http://localhost:5173/social?error=invalid_state",
+        "{callback}"
+    );
+
     // The webhook fixture, signed now: applied once, then a duplicate.
     let fresh = tempfile::NamedTempFile::new().unwrap();
     let now = std::time::SystemTime::now()

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-const FUNCTIONS: [&str; 15] = [
+const FUNCTIONS: [&str; 17] = [
     "api-auth",
     "api-orgs",
     "api-leads",
@@ -16,6 +16,7 @@ const FUNCTIONS: [&str; 15] = [
     "api-chat",
     "api-tasks",
     "api-content",
+    "api-social",
     "api-health",
     "stripe-webhook",
     "job-executor",
@@ -24,6 +25,7 @@ const FUNCTIONS: [&str; 15] = [
     "job-analyze",
     "job-publish",
     "job-analytics",
+    "job-token-refresh",
 ];
 
 /// The file-system calls a function makes from `execve` to its first poll, as strace wrote them.

@@ -85,7 +85,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The function binaries measured, after the two references.
-const BINARIES: [&str; 17] = [
+const BINARIES: [&str; 19] = [
     "hello_lambda",
     "naive_lambda",
     "api-health",
@@ -97,12 +97,14 @@ const BINARIES: [&str; 17] = [
     "api-chat",
     "api-tasks",
     "api-content",
+    "api-social",
     "job-executor",
     "job-run-task",
     "job-agent",
     "job-analyze",
     "job-publish",
     "job-analytics",
+    "job-token-refresh",
 ];
 
 /// Starts of each binary for its start-up figure: a start takes about 2 ms, and the medians

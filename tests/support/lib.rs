@@ -2,6 +2,7 @@
 
 pub mod faults;
 pub mod stripe;
+pub mod x_platform;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -415,6 +415,9 @@ mod tests {
             stripe_api_base: None,
             queue_urls: HashMap::new(),
             ai_secret_id: None,
+            api_url: "http://localhost".into(),
+            social_secret_ids: Vec::new(),
+            platform_versions: chief::app::PlatformVersions::default(),
         }
     }
 

@@ -158,11 +158,22 @@ pub fn held_from(vault: &Vault, tenant: &TenantCtx, account_id: &AccountId, item
     })
 }
 
-/// When the account's authorisation ends, read without opening the tokens (the refresh job's
-/// sweep): the access token's end, or the refresh token's where there is one.
-pub fn ends_at(item: &Item) -> AppResult<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool)> {
+/// When an account's tokens end, read without opening them (the refresh job's sweep).
+#[derive(Debug, Clone, Copy)]
+pub struct Ends {
+    pub access: Option<DateTime<Utc>>,
+    /// The refresh token's end; for a grant without one, when the authorisation ends.
+    pub authorisation: Option<DateTime<Utc>>,
+    pub refreshable: bool,
+}
+
+pub fn ends_at(item: &Item) -> AppResult<Ends> {
     let stored: StoredTokens = from_item(item.clone())?;
-    Ok((stored.expires_at, stored.refresh_expires_at, stored.refresh.is_some()))
+    Ok(Ends {
+        access: stored.expires_at,
+        authorisation: stored.refresh_expires_at,
+        refreshable: stored.refresh.is_some(),
+    })
 }
 
 pub async fn read(app: &App, tenant: &TenantCtx, account_id: &AccountId) -> AppResult<Option<Item>> {

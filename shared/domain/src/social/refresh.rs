@@ -54,7 +54,11 @@ async fn check(app: &App, tenant: &TenantCtx, account: SocialAccount, report: &m
         return Ok(());
     };
     let horizon = app.clock.now() + Duration::days(AHEAD_DAYS);
-    let (expires_at, refresh_expires_at, refreshable) = credentials::ends_at(&item)?;
+    let credentials::Ends {
+        access: expires_at,
+        authorisation: refresh_expires_at,
+        refreshable,
+    } = credentials::ends_at(&item)?;
     let soon = |end: Option<chrono::DateTime<chrono::Utc>>| end.is_some_and(|end| end <= horizon);
     if refreshable && soon(expires_at) {
         let vault = Vault::open(app).await?;

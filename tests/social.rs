@@ -1,0 +1,217 @@
+//! Real platforms end to end on `local`, pointed at a stand-in of X (`tests/support/
+//! x_platform.rs`): connect by OAuth with PKCE through the callback, publish once, a revoked
+//! account pauses its posts and asks to be reconnected, reconnecting resumes them; tokens
+//! never show in an answer or an event; a state is spent once and is the org's own.
+
+use chief_tests::x_platform::{CLIENT_ID, CLIENT_SECRET, XPlatform};
+use chief_tests::{Local, data};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const APP: &str = "https://app.chief.test";
+
+fn start(x: &XPlatform) -> Local {
+    Local::start_with(&[
+        ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ("CHIEF_LOCAL_DEV_ROUTES", "on"),
+        ("CHIEF_APP_URL", APP),
+        ("CHIEF_X_BASE_URL", &x.base),
+        ("CHIEF_X_CLIENT_ID", CLIENT_ID),
+        ("CHIEF_X_CLIENT_SECRET", CLIENT_SECRET),
+    ])
+}
+
+/// A client that shows redirects instead of following them, as a test of them needs.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn ok(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+    let (status, answer) = s.call(method, path, Some(token), body.map(|b| b.to_string()).as_deref()).await;
+    assert!(status.is_success(), "{path}: {status} {answer}");
+    data(&answer).clone()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::FOUND, "a redirect");
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Connect → the stand-in's consent page → local's callback: where the browser lands.
+async fn connect(s: &Local, token: &str, org: &str) -> String {
+    let started = ok(s, Method::POST, &format!("/v1/orgs/{org}/social/connect/x"), token, None).await;
+    let consent = started["authorizationUrl"].as_str().unwrap();
+    assert!(consent.contains("code_challenge_method=S256"), "{consent}");
+    assert!(started["state"].as_str().unwrap().len() >= 22, "at least 128 bits: {started}");
+    let back = location(&browser().get(consent).send().await.unwrap());
+    assert!(back.starts_with(&format!("{}/v1/social/callback/x?", s.base)), "{back}");
+    let landed = location(&browser().get(&back).send().await.unwrap());
+    // A replay of the same callback is refused and names no org.
+    let replay = location(&browser().get(&back).send().await.unwrap());
+    assert_eq!(replay, format!("{APP}/social?error=invalid_state"));
+    landed
+}
+
+async fn settled(s: &Local, token: &str, org: &str, post: &str) -> Value {
+    for i in 0..400 {
+        let now = ok(s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}"), token, None).await;
+        if !["scheduled", "publishing"].contains(&now["status"].as_str().unwrap()) {
+            return now;
+        }
+        if i % 5 == 0 {
+            ok(s, Method::POST, "/local/executor/run", token, None).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("post {post} did not settle");
+}
+
+async fn scheduled_now(s: &Local, token: &str, org: &str, account: &str, text: &str) -> String {
+    let post = ok(
+        s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        token,
+        Some(json!({"platform": "x", "text": text})),
+    )
+    .await;
+    let id = post["id"].as_str().unwrap().to_string();
+    ok(s, Method::POST, &format!("/v1/orgs/{org}/posts/{id}/approve"), token, None).await;
+    let at = chrono::Utc::now().to_rfc3339();
+    ok(
+        s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts/{id}/schedule"),
+        token,
+        Some(json!({"accountId": account, "at": at})),
+    )
+    .await;
+    id
+}
+
+#[tokio::test]
+async fn an_x_account_connects_by_oauth_publishes_once_pauses_when_revoked_and_resumes_when_reconnected() {
+    let x = XPlatform::start().await;
+    let s = start(&x);
+    let (owner, _) = s.signup("owner@social.test").await;
+    let org = s.create_org(&owner, "Social").await;
+    let mut answers = Vec::new();
+
+    let landed = connect(&s, &owner, &org).await;
+    assert_eq!(landed, format!("{APP}/orgs/{org}/social?connected=x"));
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    answers.push(accounts.to_string());
+    let items = accounts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{accounts}");
+    assert_eq!(items[0]["platform"], "x");
+    assert_eq!(items[0]["name"], "@chieftest");
+    assert_eq!(items[0]["health"], "ok");
+    let account = items[0]["id"].as_str().unwrap().to_string();
+
+    // Published once, through the stand-in.
+    let first = scheduled_now(&s, &owner, &org, &account, "Hello from Chief, for real this time").await;
+    let done = settled(&s, &owner, &org, &first).await;
+    answers.push(done.to_string());
+    assert_eq!(done["status"], "published", "{done}");
+    assert!(done["published"]["url"].as_str().unwrap().starts_with("https://x.com/"), "{done}");
+    assert_eq!(x.tweets_with("Hello from Chief, for real this time"), 1);
+
+    // Revoked at X: the next post pauses, the account needs reauth, a reconnect task waits.
+    x.revoke();
+    let second = scheduled_now(&s, &owner, &org, &account, "A second post, after the revocation").await;
+    let paused = settled(&s, &owner, &org, &second).await;
+    answers.push(paused.to_string());
+    assert_eq!(paused["status"], "paused", "{paused}");
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    assert_eq!(accounts["items"][0]["health"], "needs_reauth", "{accounts}");
+    let tasks = ok(
+        &s,
+        Method::GET,
+        &format!("/v1/orgs/{org}/tasks?type=reconnect_account"),
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+
+    // Reconnected: the same account, healthy, and its paused post goes out.
+    let landed = connect(&s, &owner, &org).await;
+    assert_eq!(landed, format!("{APP}/orgs/{org}/social?connected=x"));
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    answers.push(accounts.to_string());
+    assert_eq!(
+        accounts["items"].as_array().unwrap().len(),
+        1,
+        "the same account, renewed: {accounts}"
+    );
+    assert_eq!(accounts["items"][0]["health"], "ok");
+    let resumed = settled(&s, &owner, &org, &second).await;
+    answers.push(resumed.to_string());
+    assert_eq!(resumed["status"], "published", "{resumed}");
+    assert_eq!(x.tweets_with("A second post, after the revocation"), 1);
+
+    // No token X handed out shows in any answer or event.
+    let events = ok(&s, Method::GET, &format!("/local/orgs/{org}/events"), &owner, None).await;
+    assert!(events.to_string().contains("post.published"), "{events}");
+    answers.push(events.to_string());
+    let handed_out = x.tokens_handed_out();
+    assert!(handed_out.len() >= 4, "{handed_out:?}");
+    for token in handed_out {
+        for answer in &answers {
+            assert!(!answer.contains(&token), "a token in an answer: {answer}");
+        }
+    }
+    assert!(x.requests().iter().any(|r| r == "POST /2/oauth2/token"), "{:?}", x.requests());
+}
+
+#[tokio::test]
+async fn a_state_from_one_org_used_by_another_changes_nothing_and_unconfigured_platforms_say_what_to_set() {
+    let x = XPlatform::start().await;
+    let s = start(&x);
+    let (owner, _) = s.signup("a@social.test").await;
+    let org_a = s.create_org(&owner, "A").await;
+    let (other, _) = s.signup("b@social.test").await;
+    let org_b = s.create_org(&other, "B").await;
+
+    // B starts a connection; A's consent comes back with B's state swapped for a made-up one.
+    let started = ok(&s, Method::POST, &format!("/v1/orgs/{org_b}/social/connect/x"), &other, None).await;
+    let consent = started["authorizationUrl"].as_str().unwrap();
+    let back = location(&browser().get(consent).send().await.unwrap());
+    let forged = back.replace(started["state"].as_str().unwrap(), "A-made-up-state-of-a-decent-length");
+    let landed = location(&browser().get(&forged).send().await.unwrap());
+    assert_eq!(landed, format!("{APP}/social?error=invalid_state"));
+    // B's state used at another platform's callback is refused too, and not spent.
+    let elsewhere = back.replace("/callback/x?", "/callback/linkedin?");
+    assert_eq!(
+        location(&browser().get(&elsewhere).send().await.unwrap()),
+        format!("{APP}/social?error=invalid_state")
+    );
+    for (org, token) in [(&org_a, &owner), (&org_b, &other)] {
+        let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), token, None).await;
+        assert_eq!(accounts["items"].as_array().unwrap().len(), 0, "{accounts}");
+    }
+    // A stranger cannot start a connection for B.
+    let (status, _) = s
+        .call(Method::POST, &format!("/v1/orgs/{org_b}/social/connect/x"), Some(&owner), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // LinkedIn has no app here: 503 naming what to set.
+    let (status, body) = s
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/{org_a}/social/connect/linkedin"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "PLATFORM_NOT_CONFIGURED");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("CHIEF_LINKEDIN_CLIENT_ID"),
+        "{body}"
+    );
+}
