@@ -26,7 +26,7 @@ route_group! {
     DELETE "/v1/orgs/{orgId}/social/accounts/{accountId}" => delete_account, errors [CONFLICT];
     /// Start connecting a real account (admin): the platform's consent page and the single-use
     /// state (10 minutes) that its callback must bring back.
-    POST "/v1/orgs/{orgId}/social/connect/{platform}" => connect, errors [PLATFORM_NOT_CONFIGURED];
+    POST "/v1/orgs/{orgId}/social/connect/{platform}" => connect, errors [VALIDATION_ERROR, PLATFORM_NOT_CONFIGURED];
     /// Where the platform sends the browser back: checks and spends the state, stores the
     /// accounts, and sends the browser to the web app's social page (`?connected=` or `?error=`).
     GET "/v1/social/callback/{platform}" public => callback, query [OAUTH_CODE, OAUTH_STATE, OAUTH_ERROR],
@@ -61,6 +61,8 @@ async fn connect(app: &App, req: Req, params: Params) -> AppResult<Created<Conne
 }
 
 async fn callback(app: &App, req: Req, params: Params) -> AppResult<Found> {
+    // No platform sends a browser to a path of one that does not exist.
+    oauth_platform(params.get("platform"))?;
     let input = Callback {
         code: req.query("code").map(str::to_string),
         state: req.query("state").map(str::to_string),
