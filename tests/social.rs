@@ -3,7 +3,7 @@
 //! account pauses its posts and asks to be reconnected, reconnecting resumes them; tokens
 //! never show in an answer or an event; a state is spent once and is the org's own.
 
-use chief_tests::x_platform::{CLIENT_ID, CLIENT_SECRET, XPlatform};
+use chief_tests::x_platform::{CLIENT_ID, CLIENT_SECRET, Next, XPlatform};
 use chief_tests::{Local, data};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -214,4 +214,118 @@ async fn a_state_from_one_org_used_by_another_changes_nothing_and_unconfigured_p
         body["error"]["message"].as_str().unwrap().contains("CHIEF_LINKEDIN_CLIENT_ID"),
         "{body}"
     );
+}
+
+/// Polls the post until `done` says so, ticking the executor now and then.
+async fn until(s: &Local, token: &str, org: &str, post: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for i in 0..400 {
+        let now = ok(s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}"), token, None).await;
+        if done(&now) {
+            return now;
+        }
+        if i % 5 == 0 {
+            ok(s, Method::POST, "/local/executor/run", token, None).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("post {post} never got there");
+}
+
+async fn login(s: &Local, email: &str) -> String {
+    let (status, body) = s
+        .post("/v1/auth/login", None, json!({"email": email, "password": "a long password"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"]["token"].as_str().unwrap().to_string()
+}
+
+/// Moves local's clock on by `minutes` and signs in again (the old token's clock moved too).
+async fn later(s: &Local, token: &str, email: &str, minutes: i64) -> String {
+    ok(s, Method::POST, &format!("/local/clock?advanceMinutes={minutes}"), token, None).await;
+    login(s, email).await
+}
+
+#[tokio::test]
+async fn x_rate_limits_server_errors_dropped_answers_and_duplicates_each_end_in_one_tweet_and_tokens_are_renewed() {
+    let x = XPlatform::start().await;
+    let s = start(&x);
+    let email = "ops@social.test";
+    let (mut owner, _) = s.signup(email).await;
+    let org = s.create_org(&owner, "Ops").await;
+    connect(&s, &owner, &org).await;
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    let account = accounts["items"][0]["id"].as_str().unwrap().to_string();
+
+    // 429: back on the calendar at X's reset, then out once.
+    let reset = chrono::Utc::now().timestamp() + 90;
+    x.next(Next::RateLimited(reset));
+    let text = "Paced by X's rate limit";
+    let post = scheduled_now(&s, &owner, &org, &account, text).await;
+    let waiting = until(&s, &owner, &org, &post, |p| {
+        p["error"].as_str().is_some_and(|e| e.contains("rate limiting"))
+    })
+    .await;
+    assert_eq!(waiting["status"], "scheduled", "{waiting}");
+    let retry_at = chrono::DateTime::parse_from_rfc3339(waiting["nextAttemptAt"].as_str().unwrap()).unwrap();
+    assert_eq!(retry_at.timestamp(), reset, "retried at x-rate-limit-reset: {waiting}");
+    owner = later(&s, &owner, email, 3).await;
+    assert_eq!(settled(&s, &owner, &org, &post).await["status"], "published");
+    assert_eq!(x.tweets_with(text), 1);
+
+    // 503, and a tweet made whose answer never came: both checked before any retry.
+    for (next, text) in [
+        (Next::ServerError, "Sent through a 503"),
+        (Next::AcceptThenDrop, "Made, then the line dropped"),
+    ] {
+        x.next(next);
+        let post = scheduled_now(&s, &owner, &org, &account, text).await;
+        let checking = until(&s, &owner, &org, &post, |p| p["error"].as_str().is_some()).await;
+        assert_eq!(checking["status"], "scheduled", "{checking}");
+        owner = later(&s, &owner, email, 2).await;
+        let done = settled(&s, &owner, &org, &post).await;
+        assert_eq!(done["status"], "published", "{done}");
+        assert_eq!(x.tweets_with(text), 1, "{next:?}: one tweet, never two");
+    }
+
+    // The same words again: X refuses a duplicate, the lookup finds the tweet, no second one.
+    let again = scheduled_now(&s, &owner, &org, &account, "Paced by X's rate limit").await;
+    let done = settled(&s, &owner, &org, &again).await;
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(x.tweets_with("Paced by X's rate limit"), 1);
+
+    // Figures: X's public_metrics under their own names.
+    let measured = ok(&s, Method::POST, "/local/jobs/job-analytics/run", &owner, None).await;
+    assert!(measured["postsMeasured"].as_u64().unwrap() >= 4, "{measured}");
+    let figures = ok(&s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}/analytics"), &owner, None).await;
+    assert_eq!(figures["metrics"]["source"], "x", "{figures}");
+    assert_eq!(figures["metrics"]["impressions"], 480);
+    assert_eq!(figures["metrics"]["platformMetrics"]["like_count"], 11);
+
+    // The six-hourly job renews X's two-hour token (its refresh token rotates) …
+    let before = x.tokens_handed_out().len();
+    let renewed = ok(&s, Method::POST, "/local/jobs/job-token-refresh/run", &owner, None).await;
+    assert_eq!(renewed["refreshed"], 1, "{renewed}");
+    assert_eq!(x.tokens_handed_out().len(), before + 2);
+    // … and a refused refresh asks the admins to reconnect, once.
+    x.revoke();
+    for _ in 0..2 {
+        ok(&s, Method::POST, "/local/jobs/job-token-refresh/run", &owner, None).await;
+    }
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    assert_eq!(accounts["items"][0]["health"], "needs_reauth", "{accounts}");
+    let tasks = ok(
+        &s,
+        Method::GET,
+        &format!("/v1/orgs/{org}/tasks?type=reconnect_account"),
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+    let mails: Vec<String> = std::fs::read_dir(s.data.path().join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter(|m| m.contains("Reconnect @chieftest"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one mail to the one admin");
 }

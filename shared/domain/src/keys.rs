@@ -167,6 +167,11 @@ pub fn user_index_pk(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 pub const HEALTH_PK: &str = "HEALTH";
+/// The last configuration error a platform answered (LinkedIn's 426 for a version it no
+/// longer serves), under `HEALTH_PK`, for the health route.
+pub fn platform_error_sk(platform: &str) -> String {
+    format!("PLATFORMERROR#{platform}")
+}
 /// Global: Stripe prices seen on subscriptions that map to no plan (`PRICE#<price>`, TTL),
 /// which the health route reports until the configuration maps them.
 pub const UNMAPPED_PRICES_PK: &str = "BILLING#UNMAPPEDPRICES";

@@ -402,6 +402,7 @@ impl Secrets for Recorder {
     async fn get(&self, name: SecretName) -> Result<String, SecretsError> {
         match name {
             SecretName::JwtSigningKey => Ok("a-test-signing-key-of-enough-length-for-hs256".into()),
+            SecretName::SocialTokenKey => Ok("a-test-key-that-seals-social-tokens-long-enough".into()),
             other => Err(SecretsError::Missing(other.as_str())),
         }
     }

@@ -331,7 +331,22 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
                 settle_failed(app, &tenant, post, why).await
             }
         },
-        Err(SocialError::Invalid(why)) | Err(SocialError::NotConnected(why)) | Err(SocialError::NotConfigured(why)) => {
+        Err(SocialError::NotConfigured(why)) => {
+            // Ours to fix, not the post's: the health route shows it until the setting changes.
+            let seen = PlatformError {
+                platform: account.platform.clone(),
+                error: why.clone(),
+                at: now,
+                version: app.settings.platforms.linkedin.clone(),
+            };
+            let item = to_item(keys::HEALTH_PK, &keys::platform_error_sk(&account.platform), &seen)?;
+            if let Err(e) = app.table.put(item, None).await {
+                tracing::warn!(error = %e, "the platform's configuration error was not recorded for the health route");
+            }
+            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            settle_failed(app, &tenant, post, why).await
+        }
+        Err(SocialError::Invalid(why)) | Err(SocialError::NotConnected(why)) => {
             record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
             settle_failed(app, &tenant, post, why).await
         }
@@ -341,6 +356,18 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
             retry_later(app, &tenant, post, now + backoff, format!("the platform is unavailable: {why}")).await
         }
     }
+}
+
+/// A platform's answer that our configuration is wrong, kept for the health route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformError {
+    pub platform: String,
+    pub error: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub at: DateTime<Utc>,
+    /// The version in use when it was seen: a changed setting clears it.
+    pub version: String,
 }
 
 /// Records an attempt's outcome over the attempt's own ledger write.

@@ -60,6 +60,56 @@ struct Checks {
     queues: std::collections::BTreeMap<String, bool>,
     event_bus: EventBusCheck,
     mail: Check,
+    /// The social platforms' API versions in use and how old each is.
+    platforms: PlatformChecks,
+}
+
+/// An API version: a platform serves each for a while (LinkedIn at least 365 days from its
+/// month, Meta's Graph about 730 from its release), then refuses it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct VersionCheck {
+    ok: bool,
+    version: String,
+    /// Days since the version came out (`null`: a version this build does not know).
+    age_days: Option<i64>,
+    supported_days: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct PlatformChecks {
+    linkedin: VersionCheck,
+    meta_graph: VersionCheck,
+}
+
+/// A version is moved on a month before the platform drops it; one the platform refused
+/// (LinkedIn's 426, recorded by the publishing pipeline) is wrong until the setting changes.
+fn version_check(version: &str, age_days: Option<i64>, supported_days: i64, refused: Option<String>) -> VersionCheck {
+    let ageing = age_days.is_some_and(|age| age > supported_days - 30);
+    let error = refused.or_else(|| ageing.then(|| format!("{version} is near the end of its support: move to a newer version")));
+    VersionCheck {
+        ok: error.is_none(),
+        version: version.to_string(),
+        age_days,
+        supported_days,
+        error,
+    }
+}
+
+fn platforms(app: &App, linkedin_refusal: Option<crate::ports::table::Item>) -> PlatformChecks {
+    let versions = &app.settings.platforms;
+    let (linkedin_age, graph_age) = versions.ages(app.clock.now().date_naive());
+    let refused = linkedin_refusal
+        .and_then(|item| crate::model::from_item::<crate::content::publish::PlatformError>(item).ok())
+        .filter(|seen| seen.version == versions.linkedin)
+        .map(|seen| seen.error);
+    PlatformChecks {
+        linkedin: version_check(&versions.linkedin, linkedin_age, 365, refused),
+        meta_graph: version_check(&versions.graph, graph_age, 730, None),
+    }
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -159,13 +209,15 @@ async fn stripe(app: &App) -> AppResult<Check> {
 /// `GET /v1/health` (its row is in `routes::api_health`, beside the contract's).
 pub async fn health(app: &App, _: Req, _: Params) -> AppResult<Reply<Health>> {
     let started = Instant::now();
-    let table = check(
-        started,
-        app.table
-            .get(&Key::new(crate::keys::HEALTH_PK, crate::keys::HEALTH_PK))
-            .await
-            .map(|_| ()),
-    );
+    let read = app
+        .table
+        .get_many(&[
+            Key::new(keys::HEALTH_PK, keys::HEALTH_PK),
+            Key::new(keys::HEALTH_PK, keys::platform_error_sk("linkedin")),
+        ])
+        .await;
+    let linkedin_refusal = read.as_ref().ok().and_then(|items| items.get(1).cloned().flatten());
+    let table = check(started, read.map(|_| ()));
     let started = Instant::now();
     let secrets = check(started, app.secrets.get(SecretName::JwtSigningKey).await.map(|_| ()));
     let healthy = table.ok && secrets.ok;
@@ -208,10 +260,13 @@ pub async fn health(app: &App, _: Req, _: Params) -> AppResult<Reply<Health>> {
             transport: deps.mail.clone(),
             ..mail
         },
+        platforms: platforms(app, linkedin_refusal),
     };
     let all_ok = [&checks.ai, &checks.stripe, &checks.stripe_webhook, &checks.mail]
         .iter()
-        .all(|c| c.ok);
+        .all(|c| c.ok)
+        && checks.platforms.linkedin.ok
+        && checks.platforms.meta_graph.ok;
     let health = Health {
         status: if !healthy {
             Status::Unavailable
