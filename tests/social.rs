@@ -3,6 +3,7 @@
 //! account pauses its posts and asks to be reconnected, reconnecting resumes them; tokens
 //! never show in an answer or an event; a state is spent once and is the org's own.
 
+use chief_tests::linkedin_platform::{self, LinkedinPlatform};
 use chief_tests::x_platform::{CLIENT_ID, CLIENT_SECRET, Next, XPlatform};
 use chief_tests::{Local, data};
 use reqwest::{Method, StatusCode};
@@ -57,17 +58,10 @@ async fn connect(s: &Local, token: &str, org: &str) -> String {
 }
 
 async fn settled(s: &Local, token: &str, org: &str, post: &str) -> Value {
-    for i in 0..400 {
-        let now = ok(s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}"), token, None).await;
-        if !["scheduled", "publishing"].contains(&now["status"].as_str().unwrap()) {
-            return now;
-        }
-        if i % 5 == 0 {
-            ok(s, Method::POST, "/local/executor/run", token, None).await;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("post {post} did not settle");
+    until(s, token, org, post, |p| {
+        !["scheduled", "publishing"].contains(&p["status"].as_str().unwrap())
+    })
+    .await
 }
 
 async fn scheduled_now(s: &Local, token: &str, org: &str, account: &str, text: &str) -> String {
@@ -228,7 +222,8 @@ async fn until(s: &Local, token: &str, org: &str, post: &str, done: impl Fn(&Val
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("post {post} never got there");
+    let last = ok(s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}"), token, None).await;
+    panic!("post {post} never got there: {last}");
 }
 
 async fn login(s: &Local, email: &str) -> String {
@@ -328,4 +323,158 @@ async fn x_rate_limits_server_errors_dropped_answers_and_duplicates_each_end_in_
         .filter(|m| m.contains("Reconnect @chieftest"))
         .collect();
     assert_eq!(mails.len(), 1, "one mail to the one admin");
+}
+
+fn start_linkedin(li: &LinkedinPlatform, version: &str) -> Local {
+    Local::start_with(&[
+        ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ("CHIEF_LOCAL_DEV_ROUTES", "on"),
+        ("CHIEF_APP_URL", APP),
+        ("CHIEF_LINKEDIN_BASE_URL", &li.base),
+        ("CHIEF_LINKEDIN_CLIENT_ID", linkedin_platform::CLIENT_ID),
+        ("CHIEF_LINKEDIN_CLIENT_SECRET", linkedin_platform::CLIENT_SECRET),
+        ("CHIEF_LINKEDIN_VERSION", version),
+    ])
+}
+
+/// Connect LinkedIn through the stand-in's consent page: the accounts, by kind.
+async fn connect_linkedin(s: &Local, token: &str, org: &str) -> Vec<Value> {
+    let started = ok(s, Method::POST, &format!("/v1/orgs/{org}/social/connect/linkedin"), token, None).await;
+    let consent = started["authorizationUrl"].as_str().unwrap();
+    assert!(!consent.contains("code_challenge"), "{consent}");
+    let back = location(&browser().get(consent).send().await.unwrap());
+    let landed = location(&browser().get(&back).send().await.unwrap());
+    assert_eq!(landed, format!("{APP}/orgs/{org}/social?connected=linkedin"));
+    let accounts = ok(s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), token, None).await;
+    accounts["items"].as_array().unwrap().clone()
+}
+
+async fn scheduled_on(s: &Local, token: &str, org: &str, account: &str, platform: &str, text: &str, hashtags: &[&str]) -> String {
+    let post = ok(
+        s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        token,
+        Some(json!({"platform": platform, "text": text, "hashtags": hashtags})),
+    )
+    .await;
+    let id = post["id"].as_str().unwrap().to_string();
+    ok(s, Method::POST, &format!("/v1/orgs/{org}/posts/{id}/approve"), token, None).await;
+    ok(
+        s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts/{id}/schedule"),
+        token,
+        Some(json!({"accountId": account, "at": chrono::Utc::now().to_rfc3339()})),
+    )
+    .await;
+    id
+}
+
+#[tokio::test]
+async fn linkedin_connects_the_member_and_their_page_posts_escaped_text_once_measures_it_and_warns_before_the_grant_ends() {
+    let li = LinkedinPlatform::start().await;
+    let s = start_linkedin(&li, linkedin_platform::VERSION);
+    let email = "li@social.test";
+    let (mut owner, _) = s.signup(email).await;
+    let org = s.create_org(&owner, "LinkedIn").await;
+    let accounts = connect_linkedin(&s, &owner, &org).await;
+    let kinds: Vec<(&str, &str)> = accounts
+        .iter()
+        .map(|a| (a["kind"].as_str().unwrap(), a["name"].as_str().unwrap()))
+        .collect();
+    assert!(
+        kinds.contains(&("member", "Ada Chief")) && kinds.contains(&("organization", "Chief Test Co")),
+        "{kinds:?}"
+    );
+    let page = accounts.iter().find(|a| a["kind"] == "organization").unwrap();
+    assert_eq!(page["externalId"], linkedin_platform::PAGE);
+    let page_id = page["id"].as_str().unwrap().to_string();
+
+    // Markup characters are escaped on the way out, so LinkedIn keeps the whole text.
+    let text = "Launch (beta) @ 50% off: *today* only_ [ask] <us> ~ {now} | yes";
+    let post = scheduled_on(&s, &owner, &org, &page_id, "linkedin", text, &["spring_sale"]).await;
+    let done = settled(&s, &owner, &org, &post).await;
+    assert_eq!(done["status"], "published", "{done}");
+    let urn = done["published"]["externalId"].as_str().unwrap().to_string();
+    assert!(urn.starts_with("urn:li:share:"), "{done}");
+    assert_eq!(done["published"]["url"], format!("https://www.linkedin.com/feed/update/{urn}"));
+    let stored = li.posts_by(linkedin_platform::PAGE);
+    assert_eq!(stored.len(), 1);
+    assert!(
+        stored[0].starts_with("Launch \\(beta\\) \\@ 50% off: \\*today\\* only\\_"),
+        "{}",
+        stored[0]
+    );
+
+    // The same words again: LinkedIn names the post it duplicates, and that is this one.
+    let again = scheduled_on(&s, &owner, &org, &page_id, "linkedin", text, &["spring_sale"]).await;
+    let found = settled(&s, &owner, &org, &again).await;
+    assert_eq!(found["status"], "published", "{found}");
+    assert_eq!(found["published"]["externalId"], urn.as_str());
+    assert_eq!(li.posts_by(linkedin_platform::PAGE).len(), 1, "not posted twice");
+
+    // The Page's share statistics, under LinkedIn's names.
+    ok(&s, Method::POST, "/local/jobs/job-analytics/run", &owner, None).await;
+    let figures = ok(&s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}/analytics"), &owner, None).await;
+    assert_eq!(figures["metrics"]["impressions"], 900, "{figures}");
+    assert_eq!(figures["metrics"]["clicks"], 25);
+    assert_eq!(figures["metrics"]["platformMetrics"]["likeCount"], 40);
+
+    // Revoked: with no refresh token to try, the post pauses and the Page needs reconnecting;
+    // reconnecting renews it and the post goes out.
+    li.revoke();
+    let paused = scheduled_on(&s, &owner, &org, &page_id, "linkedin", "After the revocation", &[]).await;
+    assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "paused");
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    let page = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == page_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(page["health"], "needs_reauth", "{page}");
+    connect_linkedin(&s, &owner, &org).await;
+    assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "published");
+    let answers = accounts.to_string() + &found.to_string();
+    for token in li.tokens_handed_out() {
+        assert!(!answers.contains(&token));
+    }
+
+    // No refresh token: a week before the 60 days end, both accounts show `expiring`.
+    let job = ok(&s, Method::POST, "/local/jobs/job-token-refresh/run", &owner, None).await;
+    assert_eq!((job["refreshed"].as_u64(), job["expiring"].as_u64()), (Some(0), Some(0)), "{job}");
+    owner = later(&s, &owner, email, 54 * 24 * 60).await;
+    let job = ok(&s, Method::POST, "/local/jobs/job-token-refresh/run", &owner, None).await;
+    assert_eq!(job["expiring"], 2, "{job}");
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    assert!(
+        accounts["items"].as_array().unwrap().iter().all(|a| a["health"] == "expiring"),
+        "{accounts}"
+    );
+}
+
+#[tokio::test]
+async fn a_linkedin_version_the_platform_no_longer_serves_fails_the_post_naming_the_setting_and_shows_on_health() {
+    let li = LinkedinPlatform::start().await;
+    let s = start_linkedin(&li, "202401");
+    let (owner, _) = s.signup("old@social.test").await;
+    let org = s.create_org(&owner, "Old").await;
+    // The member connects (userinfo is not versioned); the Pages lookup is refused with 426.
+    let accounts = connect_linkedin(&s, &owner, &org).await;
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let member = accounts[0]["id"].as_str().unwrap().to_string();
+    let post = scheduled_on(&s, &owner, &org, &member, "linkedin", "Sent with an old version", &[]).await;
+    let failed = settled(&s, &owner, &org, &post).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("CHIEF_LINKEDIN_VERSION"), "{failed}");
+    let (status, health) = s.call(Method::GET, "/v1/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    let linkedin = &data(&health)["checks"]["platforms"]["linkedin"];
+    assert_eq!(linkedin["version"], "202401");
+    assert_eq!(linkedin["ok"], false, "{linkedin}");
+    assert!(linkedin["error"].as_str().unwrap().contains("426"), "{linkedin}");
+    assert!(linkedin["ageDays"].as_i64().unwrap() > 365);
+    assert_eq!(data(&health)["status"], "degraded");
 }

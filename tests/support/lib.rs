@@ -1,6 +1,7 @@
 //! Helpers for the black-box tests: build and start the real binaries, talk HTTP to them.
 
 pub mod faults;
+pub mod linkedin_platform;
 pub mod stand_in;
 pub mod stripe;
 pub mod x_platform;
