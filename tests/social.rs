@@ -4,6 +4,7 @@
 //! never show in an answer or an event; a state is spent once and is the org's own.
 
 use chief_tests::linkedin_platform::{self, LinkedinPlatform};
+use chief_tests::meta_platform::{self, MetaPlatform};
 use chief_tests::x_platform::{CLIENT_ID, CLIENT_SECRET, Next, XPlatform};
 use chief_tests::{Local, data};
 use reqwest::{Method, StatusCode};
@@ -477,4 +478,194 @@ async fn a_linkedin_version_the_platform_no_longer_serves_fails_the_post_naming_
     assert!(linkedin["error"].as_str().unwrap().contains("426"), "{linkedin}");
     assert!(linkedin["ageDays"].as_i64().unwrap() > 365);
     assert_eq!(data(&health)["status"], "degraded");
+}
+
+/// Connect a Meta platform (`facebook` or `instagram`) through the stand-in's dialog.
+async fn connect_meta(s: &Local, token: &str, org: &str, platform: &str) -> Value {
+    let started = ok(s, Method::POST, &format!("/v1/orgs/{org}/social/connect/{platform}"), token, None).await;
+    let consent = started["authorizationUrl"].as_str().unwrap();
+    assert!(consent.contains("/v24.0/dialog/oauth?"), "{consent}");
+    let back = location(&browser().get(consent).send().await.unwrap());
+    let landed = location(&browser().get(&back).send().await.unwrap());
+    assert_eq!(landed, format!("{APP}/orgs/{org}/social?connected={platform}"));
+    let accounts = ok(s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), token, None).await;
+    accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["platform"] == platform)
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and_report_figures_only_when_there_are_some() {
+    let meta = MetaPlatform::start().await;
+    let s = Local::start_with(&[
+        ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ("CHIEF_LOCAL_DEV_ROUTES", "on"),
+        ("CHIEF_APP_URL", APP),
+        ("CHIEF_META_BASE_URL", &meta.base),
+        ("CHIEF_META_APP_ID", meta_platform::APP_ID),
+        ("CHIEF_META_APP_SECRET", meta_platform::APP_SECRET),
+    ]);
+    let email = "meta@social.test";
+    let (mut owner, _) = s.signup(email).await;
+    let org = s.create_org(&owner, "Bakery").await;
+
+    let page = connect_meta(&s, &owner, &org, "facebook").await;
+    assert_eq!(
+        (page["name"].as_str(), page["kind"].as_str()),
+        (Some("Chief Bakery"), Some("page")),
+        "{page}"
+    );
+    assert!(page["authorizationEndsAt"].is_string(), "the user's grant ends: {page}");
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    assert_eq!(
+        accounts["items"].as_array().unwrap().len(),
+        1,
+        "connecting Facebook adds the Page only: {accounts}"
+    );
+    let gram = connect_meta(&s, &owner, &org, "instagram").await;
+    assert_eq!(
+        (gram["name"].as_str(), gram["kind"].as_str()),
+        (Some("@chiefbakery"), Some("instagram_business"))
+    );
+    let (page_id, gram_id) = (page["id"].as_str().unwrap().to_string(), gram["id"].as_str().unwrap().to_string());
+
+    // A Page post, then the same words again: Meta's 506, found, not posted twice.
+    let text = "Fresh sourdough at seven";
+    let post = scheduled_on(&s, &owner, &org, &page_id, "facebook", text, &[]).await;
+    let done = settled(&s, &owner, &org, &post).await;
+    assert_eq!(done["status"], "published", "{done}");
+    let id = done["published"]["externalId"].as_str().unwrap().to_string();
+    assert_eq!(done["published"]["url"], format!("https://www.facebook.com/{id}"));
+    let again = scheduled_on(&s, &owner, &org, &page_id, "facebook", text, &[]).await;
+    assert_eq!(settled(&s, &owner, &org, &again).await["published"]["externalId"], id.as_str());
+    assert_eq!(meta.page_posts_with(text), 1);
+
+    // Throttled (code 32): back on the calendar for the time Meta names, then out.
+    meta.throttle_once();
+    let paced = scheduled_on(&s, &owner, &org, &page_id, "facebook", "Rye on Thursdays", &[]).await;
+    let waiting = until(&s, &owner, &org, &paced, |p| {
+        p["error"].as_str().is_some_and(|e| e.contains("rate limiting"))
+    })
+    .await;
+    assert_eq!(waiting["status"], "scheduled", "{waiting}");
+    owner = later(&s, &owner, email, 4).await;
+    assert_eq!(settled(&s, &owner, &org, &paced).await["status"], "published");
+    assert_eq!(meta.page_posts_with("Rye on Thursdays"), 1);
+
+    // Instagram: no image, no post (400 MEDIA_REQUIRED at approval and at scheduling).
+    let bare = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        &owner,
+        Some(json!({"platform": "instagram", "text": "No picture"})),
+    )
+    .await;
+    let bare = bare["id"].as_str().unwrap();
+    for step in ["approve", "schedule"] {
+        let body = (step == "schedule").then(|| json!({"accountId": gram_id, "at": chrono::Utc::now().to_rfc3339()}).to_string());
+        let (status, answer) = s
+            .call(
+                Method::POST,
+                &format!("/v1/orgs/{org}/posts/{bare}/{step}"),
+                Some(&owner),
+                body.as_deref(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{step}: {answer}");
+        assert_eq!(answer["error"]["code"], "MEDIA_REQUIRED", "{step}: {answer}");
+    }
+    // With an image: a container, checked until FINISHED, then media_publish.
+    let caption = "Croissants, laminated by hand";
+    let made = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        &owner,
+        Some(json!({"platform": "instagram", "text": caption, "mediaUrls": ["https://images.example/croissant.jpg"]})),
+    )
+    .await;
+    let photo = made["id"].as_str().unwrap().to_string();
+    ok(&s, Method::POST, &format!("/v1/orgs/{org}/posts/{photo}/approve"), &owner, None).await;
+    let at = chrono::Utc::now().to_rfc3339();
+    ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts/{photo}/schedule"),
+        &owner,
+        Some(json!({"accountId": gram_id, "at": at})),
+    )
+    .await;
+    let out = settled(&s, &owner, &org, &photo).await;
+    assert_eq!(out["status"], "published", "{out}");
+    assert!(
+        out["published"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://www.instagram.com/p/"),
+        "{out}"
+    );
+    assert_eq!(meta.instagram_media_with(caption), 1);
+    assert!(meta.container_checks()[0] >= 2, "checked while IN_PROGRESS, then FINISHED");
+    // An image Instagram cannot fetch: the container ends in ERROR and the post fails.
+    let broken = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        &owner,
+        Some(json!({"platform": "instagram", "text": "A broken picture", "mediaUrls": [meta_platform::BROKEN_IMAGE]})),
+    )
+    .await;
+    let broken = broken["id"].as_str().unwrap().to_string();
+    ok(&s, Method::POST, &format!("/v1/orgs/{org}/posts/{broken}/approve"), &owner, None).await;
+    let at = chrono::Utc::now().to_rfc3339();
+    ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts/{broken}/schedule"),
+        &owner,
+        Some(json!({"accountId": gram_id, "at": at})),
+    )
+    .await;
+    let failed = settled(&s, &owner, &org, &broken).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+
+    // Figures: the Page's now; Instagram's are "not available" (empty) until they are.
+    let first = ok(&s, Method::POST, "/local/jobs/job-analytics/run", &owner, None).await;
+    assert!(first["postsSkipped"].as_u64().unwrap() >= 1, "{first}");
+    let figures = ok(&s, Method::GET, &format!("/v1/orgs/{org}/posts/{post}/analytics"), &owner, None).await;
+    assert_eq!(
+        (figures["metrics"]["impressions"].as_u64(), figures["metrics"]["reactions"].as_u64()),
+        (Some(321), Some(15)),
+        "{figures}"
+    );
+    let none_yet = ok(&s, Method::GET, &format!("/v1/orgs/{org}/posts/{photo}/analytics"), &owner, None).await;
+    assert!(none_yet["metrics"].is_null(), "an empty answer is not zeros: {none_yet}");
+    meta.instagram_figures_ready();
+    ok(&s, Method::POST, "/local/jobs/job-analytics/run", &owner, None).await;
+    let now_there = ok(&s, Method::GET, &format!("/v1/orgs/{org}/posts/{photo}/analytics"), &owner, None).await;
+    assert_eq!(now_there["metrics"]["impressions"], 640, "{now_there}");
+    assert_eq!(now_there["metrics"]["platformMetrics"]["saved"], 7);
+
+    // Revoked (code 190): no refresh for Meta, so the Page needs reconnecting at once.
+    meta.revoke();
+    let late = scheduled_on(&s, &owner, &org, &page_id, "facebook", "After the password change", &[]).await;
+    assert_eq!(settled(&s, &owner, &org, &late).await["status"], "paused");
+    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
+    let page = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == page_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(page["health"], "needs_reauth", "{page}");
+    let answers = format!("{accounts}{done}{out}{now_there}");
+    for token in meta.tokens_handed_out() {
+        assert!(!answers.contains(&token), "{token}");
+    }
 }

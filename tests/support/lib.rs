@@ -2,6 +2,7 @@
 
 pub mod faults;
 pub mod linkedin_platform;
+pub mod meta_platform;
 pub mod stand_in;
 pub mod stripe;
 pub mod x_platform;
