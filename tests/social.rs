@@ -14,7 +14,7 @@ use std::time::Duration;
 const APP: &str = "https://app.chief.test";
 
 fn start(x: &XPlatform) -> Local {
-    Local::start_with(&[
+    Local::start_logged(&[
         ("CHIEF_LOCAL_SCHEDULES", "off"),
         ("CHIEF_LOCAL_DEV_ROUTES", "on"),
         ("CHIEF_APP_URL", APP),
@@ -149,10 +149,13 @@ async fn an_x_account_connects_by_oauth_publishes_once_pauses_when_revoked_and_r
     assert_eq!(resumed["status"], "published", "{resumed}");
     assert_eq!(x.tweets_with("A second post, after the revocation"), 1);
 
-    // No token X handed out shows in any answer or event.
+    // No token X handed out shows in any answer, event or log line (logged down to debug).
     let events = ok(&s, Method::GET, &format!("/local/orgs/{org}/events"), &owner, None).await;
     assert!(events.to_string().contains("post.published"), "{events}");
     answers.push(events.to_string());
+    let log = s.log();
+    assert!(log.contains("accounts connected"), "the log was written: {log}");
+    answers.push(log);
     let handed_out = x.tokens_handed_out();
     assert!(handed_out.len() >= 4, "{handed_out:?}");
     for token in handed_out {
@@ -296,6 +299,13 @@ async fn x_rate_limits_server_errors_dropped_answers_and_duplicates_each_end_in_
     assert_eq!(figures["metrics"]["source"], "x", "{figures}");
     assert_eq!(figures["metrics"]["impressions"], 480);
     assert_eq!(figures["metrics"]["platformMetrics"]["like_count"], 11);
+
+    // Three hours on, the two-hour token has ended: it is refreshed before the post goes out.
+    let before = x.tokens_handed_out().len();
+    owner = later(&s, &owner, email, 180).await;
+    let fresh = scheduled_now(&s, &owner, &org, &account, "After the token ended").await;
+    assert_eq!(settled(&s, &owner, &org, &fresh).await["status"], "published");
+    assert_eq!(x.tokens_handed_out().len(), before + 2, "refreshed on use");
 
     // The six-hourly job renews X's two-hour token (its refresh token rotates) …
     let before = x.tokens_handed_out().len();

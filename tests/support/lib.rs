@@ -128,13 +128,32 @@ impl Local {
 
     /// `local` on the data folder of an earlier one (after `kill_9`).
     pub fn start_in(path: &Path, data: tempfile::TempDir, env: &[(&str, &str)]) -> Local {
+        Self::spawn(path, data, env, Stdio::inherit())
+    }
+
+    /// `local` writing every log line, down to debug, to `local.log` in its data folder
+    /// (`log`), for tests that look through what it logs.
+    pub fn start_logged(env: &[(&str, &str)]) -> Local {
+        let data = tempfile::tempdir().expect("temp dir");
+        let file = std::fs::File::create(data.path().join("local.log")).expect("log file");
+        let mut env = env.to_vec();
+        env.push(("RUST_LOG", "debug"));
+        Self::spawn(&binary("local"), data, &env, Stdio::from(file))
+    }
+
+    /// What `start_logged` wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("local.log")).unwrap_or_default()
+    }
+
+    fn spawn(path: &Path, data: tempfile::TempDir, env: &[(&str, &str)], stderr: Stdio) -> Local {
         let mut child = Command::new(path)
+            .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .env("PORT", "0")
             .env("CHIEF_DATA_DIR", data.path())
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start local");
         let mut line = String::new();
