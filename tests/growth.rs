@@ -75,15 +75,6 @@ async fn schedule(s: &Local, token: &str, org: &str, post: &str, account: &str, 
     .await
 }
 
-/// A fresh token for a user signed up by `Local::signup` (a moved clock expires the first).
-async fn login(s: &Local, email: &str) -> String {
-    let (status, body) = s
-        .post("/v1/auth/login", None, json!({"email": email, "password": "a long password"}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["data"]["token"].as_str().unwrap().to_string()
-}
-
 async fn executor(s: &Local, token: &str) -> Value {
     ok(s, Method::POST, "/local/executor/run", token, None).await
 }
@@ -306,7 +297,7 @@ async fn profile_strategy_posts_approval_and_a_calendar_across_the_dst_change_pu
         .unwrap()
         .with_timezone(&chrono::Utc);
     advance(&s, &owner, (target - now).num_minutes() + 1).await;
-    let owner = login(&s, "owner@growth.io").await;
+    let owner = s.login("owner@growth.io").await;
     let one = settled(&s, &owner, &org, first).await;
     assert_eq!(one["status"], "published", "{one}");
     assert_eq!(

@@ -175,14 +175,21 @@ async fn a_state_from_one_org_used_by_another_changes_nothing_and_unconfigured_p
     let (other, _) = s.signup("b@social.test").await;
     let org_b = s.create_org(&other, "B").await;
 
-    // B starts a connection; A's consent comes back with B's state swapped for a made-up one.
-    let started = ok(&s, Method::POST, &format!("/v1/orgs/{org_b}/social/connect/x"), &other, None).await;
-    let consent = started["authorizationUrl"].as_str().unwrap();
-    let back = location(&browser().get(consent).send().await.unwrap());
-    let forged = back.replace(started["state"].as_str().unwrap(), "A-made-up-state-of-a-decent-length");
-    let landed = location(&browser().get(&forged).send().await.unwrap());
-    assert_eq!(landed, format!("{APP}/social?error=invalid_state"));
-    // B's state used at another platform's callback is refused too, and not spent.
+    // A starts a connection; B starts one and consents. B's code brought back with A's state
+    // is refused by X (the code was issued for B's PKCE challenge): A's page is told, and
+    // neither org gets an account.
+    let started_a = ok(&s, Method::POST, &format!("/v1/orgs/{org_a}/social/connect/x"), &owner, None).await;
+    let started_b = ok(&s, Method::POST, &format!("/v1/orgs/{org_b}/social/connect/x"), &other, None).await;
+    let back = location(&browser().get(started_b["authorizationUrl"].as_str().unwrap()).send().await.unwrap());
+    let crossed = back.replace(started_b["state"].as_str().unwrap(), started_a["state"].as_str().unwrap());
+    let landed = location(&browser().get(&crossed).send().await.unwrap());
+    assert_eq!(landed, format!("{APP}/orgs/{org_a}/social?error=exchange_failed"));
+    // A made-up state, and B's state at another platform's callback, are refused too.
+    let forged = back.replace(started_b["state"].as_str().unwrap(), "A-made-up-state-of-a-decent-length");
+    assert_eq!(
+        location(&browser().get(&forged).send().await.unwrap()),
+        format!("{APP}/social?error=invalid_state")
+    );
     let elsewhere = back.replace("/callback/x?", "/callback/linkedin?");
     assert_eq!(
         location(&browser().get(&elsewhere).send().await.unwrap()),
@@ -230,18 +237,21 @@ async fn until(s: &Local, token: &str, org: &str, post: &str, done: impl Fn(&Val
     panic!("post {post} never got there: {last}");
 }
 
-async fn login(s: &Local, email: &str) -> String {
-    let (status, body) = s
-        .post("/v1/auth/login", None, json!({"email": email, "password": "a long password"}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["data"]["token"].as_str().unwrap().to_string()
+/// One account of a listing, by its id.
+fn account_by_id(accounts: &Value, id: &str) -> Value {
+    accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .unwrap()
+        .clone()
 }
 
 /// Moves local's clock on by `minutes` and signs in again (the old token's clock moved too).
 async fn later(s: &Local, token: &str, email: &str, minutes: i64) -> String {
     ok(s, Method::POST, &format!("/local/clock?advanceMinutes={minutes}"), token, None).await;
-    login(s, email).await
+    s.login(email).await
 }
 
 #[tokio::test]
@@ -438,13 +448,7 @@ async fn linkedin_connects_the_member_and_their_page_posts_escaped_text_once_mea
     let paused = scheduled_on(&s, &owner, &org, &page_id, "linkedin", "After the revocation", &[]).await;
     assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "paused");
     let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
-    let page = accounts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == page_id.as_str())
-        .unwrap()
-        .clone();
+    let page = account_by_id(&accounts, &page_id);
     assert_eq!(page["health"], "needs_reauth", "{page}");
     connect_linkedin(&s, &owner, &org).await;
     assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "published");
@@ -666,13 +670,7 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
     let late = scheduled_on(&s, &owner, &org, &page_id, "facebook", "After the password change", &[]).await;
     assert_eq!(settled(&s, &owner, &org, &late).await["status"], "paused");
     let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
-    let page = accounts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == page_id.as_str())
-        .unwrap()
-        .clone();
+    let page = account_by_id(&accounts, &page_id);
     assert_eq!(page["health"], "needs_reauth", "{page}");
     let answers = format!("{accounts}{done}{out}{now_there}");
     for token in meta.tokens_handed_out() {

@@ -255,6 +255,15 @@ impl Local {
         )
     }
 
+    /// A fresh token for a user signed up by `signup` (a moved clock expires the first).
+    pub async fn login(&self, email: &str) -> String {
+        let (status, body) = self
+            .post("/v1/auth/login", None, json!({"email": email, "password": "a long password"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["token"].as_str().unwrap().to_string()
+    }
+
     pub async fn create_org(&self, token: &str, name: &str) -> String {
         let (status, body) = self.post("/v1/orgs", Some(token), json!({"name": name})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");

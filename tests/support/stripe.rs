@@ -3,8 +3,7 @@
 //! checks the key, keeps Stripe's idempotency (one key, one object) and answers with Stripe's
 //! published example objects, edited. It can be made to answer as Stripe does when it is down.
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
+use crate::stand_in::{Reply, Seen, serve};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -218,52 +217,27 @@ fn answer(state: &mut State, request: &Recorded) -> (u16, Value) {
     }
 }
 
+/// Records the request, then answers it.
+fn record_and_answer(state: &mut State, seen: &Seen) -> Reply {
+    let recorded = Recorded {
+        method: seen.method.clone(),
+        path: seen.uri.path().to_string(),
+        headers: seen
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect(),
+        form: parse_form(std::str::from_utf8(&seen.body).unwrap_or_default()),
+    };
+    state.requests.push(recorded.clone());
+    let (status, value) = answer(state, &recorded);
+    Reply::json(status, value)
+}
+
 impl StripeFixture {
     pub async fn start() -> StripeFixture {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let state = state.clone();
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let recorded = Recorded {
-                                method: parts.method.to_string(),
-                                path: parts.uri.path().to_string(),
-                                headers: parts
-                                    .headers
-                                    .iter()
-                                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
-                                    .collect(),
-                                form: parse_form(std::str::from_utf8(&body).unwrap_or_default()),
-                            };
-                            let (status, value) = {
-                                let mut state = state.lock().unwrap();
-                                state.requests.push(recorded.clone());
-                                answer(&mut state, &recorded)
-                            };
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(status)
-                                    .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from(value.to_string())))
-                                    .unwrap(),
-                            )
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (base, server) = serve(state.clone(), record_and_answer).await;
         StripeFixture { base, state, server }
     }
 

@@ -673,40 +673,57 @@ impl HttpPlatforms {
             .or(answer["id"].as_str())
             .ok_or_else(|| SocialError::Uncertain("Facebook answered without an id".into()))?
             .to_string();
-        // The link is asked for; the post stands without it.
-        let url = self
-            .graph_get(&format!("/{id}"), token, &[("fields", "permalink_url")])
-            .await
-            .ok()
-            .and_then(|v| v["permalink_url"].as_str().map(str::to_string))
-            .or_else(|| Some(format!("https://www.facebook.com/{id}")));
-        Ok(Published {
-            external_id: id,
-            url,
-            published_at: self.clock.now(),
-        })
+        let mut published = self.meta_published(id, token, "permalink_url").await;
+        if published.url.is_none() {
+            published.url = Some(format!("https://www.facebook.com/{}", published.external_id));
+        }
+        Ok(published)
     }
 
     async fn facebook_find(&self, channel: &Channel<'_>, text: &str) -> Result<Option<Published>, SocialError> {
-        let feed = self
+        self.meta_find(channel, "feed", ["message", "permalink_url", "created_time"], text)
+            .await
+    }
+
+    /// The account's latest ten posts on `edge` (a Page's `feed`, an Instagram account's
+    /// `media`), the one whose text (its `fields[0]`) is `text`; `fields[1]` is its link and
+    /// `fields[2]` its time.
+    async fn meta_find(&self, channel: &Channel<'_>, edge: &str, fields: [&str; 3], text: &str) -> Result<Option<Published>, SocialError> {
+        let [text_field, link_field, time_field] = fields;
+        let asked = format!("id,{text_field},{link_field},{time_field}");
+        let found = self
             .graph_get(
-                &format!("/{}/feed", channel.external_id),
+                &format!("/{}/{edge}", channel.external_id),
                 Self::token(channel)?,
-                &[("fields", "id,message,created_time,permalink_url"), ("limit", "10")],
+                &[("fields", asked.as_str()), ("limit", "10")],
             )
             .await?;
-        Ok(feed["data"]
+        Ok(found["data"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|p| p["message"].as_str() == Some(text))
+            .find(|p| p[text_field].as_str() == Some(text))
             .and_then(|p| {
                 Some(Published {
                     external_id: p["id"].as_str()?.to_string(),
-                    url: p["permalink_url"].as_str().map(str::to_string),
-                    published_at: meta_time(p["created_time"].as_str()).unwrap_or_else(|| self.clock.now()),
+                    url: p[link_field].as_str().map(str::to_string),
+                    published_at: meta_time(p[time_field].as_str()).unwrap_or_else(|| self.clock.now()),
                 })
             }))
+    }
+
+    /// A post just made, with its link asked for (`field`): the post stands without it.
+    async fn meta_published(&self, id: String, token: &str, field: &str) -> Published {
+        let url = self
+            .graph_get(&format!("/{id}"), token, &[("fields", field)])
+            .await
+            .ok()
+            .and_then(|v| v[field].as_str().map(str::to_string));
+        Published {
+            external_id: id,
+            url,
+            published_at: self.clock.now(),
+        }
     }
 
     async fn insights(&self, channel: &Channel<'_>, id: &str, metrics: &str) -> Result<BTreeMap<String, u64>, SocialError> {
@@ -795,38 +812,11 @@ impl HttpPlatforms {
             .as_str()
             .ok_or_else(|| SocialError::Uncertain("Instagram answered without a media id".into()))?
             .to_string();
-        let url = self
-            .graph_get(&format!("/{id}"), token, &[("fields", "permalink")])
-            .await
-            .ok()
-            .and_then(|v| v["permalink"].as_str().map(str::to_string));
-        Ok(Published {
-            external_id: id,
-            url,
-            published_at: self.clock.now(),
-        })
+        Ok(self.meta_published(id, token, "permalink").await)
     }
 
     async fn instagram_find(&self, channel: &Channel<'_>, text: &str) -> Result<Option<Published>, SocialError> {
-        let media = self
-            .graph_get(
-                &format!("/{}/media", channel.external_id),
-                Self::token(channel)?,
-                &[("fields", "id,caption,permalink,timestamp"), ("limit", "10")],
-            )
-            .await?;
-        Ok(media["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|m| m["caption"].as_str() == Some(text))
-            .and_then(|m| {
-                Some(Published {
-                    external_id: m["id"].as_str()?.to_string(),
-                    url: m["permalink"].as_str().map(str::to_string),
-                    published_at: meta_time(m["timestamp"].as_str()).unwrap_or_else(|| self.clock.now()),
-                })
-            }))
+        self.meta_find(channel, "media", ["caption", "permalink", "timestamp"], text).await
     }
 
     async fn meta_token(&self, query: &[(&str, &str)]) -> Result<Value, SocialError> {
