@@ -370,15 +370,10 @@ async fn connect_linkedin(s: &Local, token: &str, org: &str) -> Vec<Value> {
     accounts["items"].as_array().unwrap().clone()
 }
 
-async fn scheduled_on(s: &Local, token: &str, org: &str, account: &str, platform: &str, text: &str, hashtags: &[&str]) -> String {
-    let post = ok(
-        s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/posts"),
-        token,
-        Some(json!({"platform": platform, "text": text, "hashtags": hashtags})),
-    )
-    .await;
+/// A post made from `body` (`platform`, `text`, and any of `hashtags`, `mediaUrls`),
+/// approved and scheduled for now through `account`, answering its id.
+async fn scheduled_on(s: &Local, token: &str, org: &str, account: &str, body: Value) -> String {
+    let post = ok(s, Method::POST, &format!("/v1/orgs/{org}/posts"), token, Some(body)).await;
     let id = post["id"].as_str().unwrap().to_string();
     ok(s, Method::POST, &format!("/v1/orgs/{org}/posts/{id}/approve"), token, None).await;
     ok(
@@ -414,7 +409,14 @@ async fn linkedin_connects_the_member_and_their_page_posts_escaped_text_once_mea
 
     // Markup characters are escaped on the way out, so LinkedIn keeps the whole text.
     let text = "Launch (beta) @ 50% off: *today* only_ [ask] <us> ~ {now} | yes";
-    let post = scheduled_on(&s, &owner, &org, &page_id, "linkedin", text, &["spring_sale"]).await;
+    let post = scheduled_on(
+        &s,
+        &owner,
+        &org,
+        &page_id,
+        json!({"platform": "linkedin", "text": text, "hashtags": ["spring_sale"]}),
+    )
+    .await;
     let done = settled(&s, &owner, &org, &post).await;
     assert_eq!(done["status"], "published", "{done}");
     let urn = done["published"]["externalId"].as_str().unwrap().to_string();
@@ -429,7 +431,14 @@ async fn linkedin_connects_the_member_and_their_page_posts_escaped_text_once_mea
     );
 
     // The same words again: LinkedIn names the post it duplicates, and that is this one.
-    let again = scheduled_on(&s, &owner, &org, &page_id, "linkedin", text, &["spring_sale"]).await;
+    let again = scheduled_on(
+        &s,
+        &owner,
+        &org,
+        &page_id,
+        json!({"platform": "linkedin", "text": text, "hashtags": ["spring_sale"]}),
+    )
+    .await;
     let found = settled(&s, &owner, &org, &again).await;
     assert_eq!(found["status"], "published", "{found}");
     assert_eq!(found["published"]["externalId"], urn.as_str());
@@ -445,7 +454,14 @@ async fn linkedin_connects_the_member_and_their_page_posts_escaped_text_once_mea
     // Revoked: with no refresh token to try, the post pauses and the Page needs reconnecting;
     // reconnecting renews it and the post goes out.
     li.revoke();
-    let paused = scheduled_on(&s, &owner, &org, &page_id, "linkedin", "After the revocation", &[]).await;
+    let paused = scheduled_on(
+        &s,
+        &owner,
+        &org,
+        &page_id,
+        json!({"platform": "linkedin", "text": "After the revocation"}),
+    )
+    .await;
     assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "paused");
     let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
     let page = account_by_id(&accounts, &page_id);
@@ -480,7 +496,14 @@ async fn a_linkedin_version_the_platform_no_longer_serves_fails_the_post_naming_
     let accounts = connect_linkedin(&s, &owner, &org).await;
     assert_eq!(accounts.len(), 1, "{accounts:?}");
     let member = accounts[0]["id"].as_str().unwrap().to_string();
-    let post = scheduled_on(&s, &owner, &org, &member, "linkedin", "Sent with an old version", &[]).await;
+    let post = scheduled_on(
+        &s,
+        &owner,
+        &org,
+        &member,
+        json!({"platform": "linkedin", "text": "Sent with an old version"}),
+    )
+    .await;
     let failed = settled(&s, &owner, &org, &post).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert!(failed["error"].as_str().unwrap().contains("CHIEF_LINKEDIN_VERSION"), "{failed}");
@@ -549,18 +572,25 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
 
     // A Page post, then the same words again: Meta's 506, found, not posted twice.
     let text = "Fresh sourdough at seven";
-    let post = scheduled_on(&s, &owner, &org, &page_id, "facebook", text, &[]).await;
+    let post = scheduled_on(&s, &owner, &org, &page_id, json!({"platform": "facebook", "text": text})).await;
     let done = settled(&s, &owner, &org, &post).await;
     assert_eq!(done["status"], "published", "{done}");
     let id = done["published"]["externalId"].as_str().unwrap().to_string();
     assert_eq!(done["published"]["url"], format!("https://www.facebook.com/{id}"));
-    let again = scheduled_on(&s, &owner, &org, &page_id, "facebook", text, &[]).await;
+    let again = scheduled_on(&s, &owner, &org, &page_id, json!({"platform": "facebook", "text": text})).await;
     assert_eq!(settled(&s, &owner, &org, &again).await["published"]["externalId"], id.as_str());
     assert_eq!(meta.page_posts_with(text), 1);
 
     // Throttled (code 32): back on the calendar for the time Meta names, then out.
     meta.throttle_once();
-    let paced = scheduled_on(&s, &owner, &org, &page_id, "facebook", "Rye on Thursdays", &[]).await;
+    let paced = scheduled_on(
+        &s,
+        &owner,
+        &org,
+        &page_id,
+        json!({"platform": "facebook", "text": "Rye on Thursdays"}),
+    )
+    .await;
     let waiting = until(&s, &owner, &org, &paced, |p| {
         p["error"].as_str().is_some_and(|e| e.contains("rate limiting"))
     })
@@ -595,23 +625,12 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
     }
     // With an image: a container, checked until FINISHED, then media_publish.
     let caption = "Croissants, laminated by hand";
-    let made = ok(
+    let photo = scheduled_on(
         &s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/posts"),
         &owner,
-        Some(json!({"platform": "instagram", "text": caption, "mediaUrls": ["https://images.example/croissant.jpg"]})),
-    )
-    .await;
-    let photo = made["id"].as_str().unwrap().to_string();
-    ok(&s, Method::POST, &format!("/v1/orgs/{org}/posts/{photo}/approve"), &owner, None).await;
-    let at = chrono::Utc::now().to_rfc3339();
-    ok(
-        &s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/posts/{photo}/schedule"),
-        &owner,
-        Some(json!({"accountId": gram_id, "at": at})),
+        &org,
+        &gram_id,
+        json!({"platform": "instagram", "text": caption, "mediaUrls": ["https://images.example/croissant.jpg"]}),
     )
     .await;
     let out = settled(&s, &owner, &org, &photo).await;
@@ -626,23 +645,12 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
     assert_eq!(meta.instagram_media_with(caption), 1);
     assert!(meta.container_checks()[0] >= 2, "checked while IN_PROGRESS, then FINISHED");
     // An image Instagram cannot fetch: the container ends in ERROR and the post fails.
-    let broken = ok(
+    let broken = scheduled_on(
         &s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/posts"),
         &owner,
-        Some(json!({"platform": "instagram", "text": "A broken picture", "mediaUrls": [meta_platform::BROKEN_IMAGE]})),
-    )
-    .await;
-    let broken = broken["id"].as_str().unwrap().to_string();
-    ok(&s, Method::POST, &format!("/v1/orgs/{org}/posts/{broken}/approve"), &owner, None).await;
-    let at = chrono::Utc::now().to_rfc3339();
-    ok(
-        &s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/posts/{broken}/schedule"),
-        &owner,
-        Some(json!({"accountId": gram_id, "at": at})),
+        &org,
+        &gram_id,
+        json!({"platform": "instagram", "text": "A broken picture", "mediaUrls": [meta_platform::BROKEN_IMAGE]}),
     )
     .await;
     let failed = settled(&s, &owner, &org, &broken).await;
@@ -667,7 +675,14 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
 
     // Revoked (code 190): no refresh for Meta, so the Page needs reconnecting at once.
     meta.revoke();
-    let late = scheduled_on(&s, &owner, &org, &page_id, "facebook", "After the password change", &[]).await;
+    let late = scheduled_on(
+        &s,
+        &owner,
+        &org,
+        &page_id,
+        json!({"platform": "facebook", "text": "After the password change"}),
+    )
+    .await;
     assert_eq!(settled(&s, &owner, &org, &late).await["status"], "paused");
     let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
     let page = account_by_id(&accounts, &page_id);

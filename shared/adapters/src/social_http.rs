@@ -195,6 +195,14 @@ impl HttpPlatforms {
         Ok(Answer { status, headers, body })
     }
 
+    /// A form-encoded POST.
+    fn form_post(&self, url: String, form: &[(&str, &str)]) -> RequestBuilder {
+        self.client()
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish())
+    }
+
     fn token<'a>(channel: &'a Channel<'_>) -> Result<&'a str, SocialError> {
         channel
             .token
@@ -314,6 +322,18 @@ impl HttpPlatforms {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| SocialError::Uncertain("LinkedIn answered 201 without x-restli-id".into()))?;
         Ok(self.linkedin_published(urn))
+    }
+
+    /// LinkedIn's token endpoint, the app's id and secret in the form.
+    async fn linkedin_token(&self, form: &[(&str, &str)]) -> Result<Answer, SocialError> {
+        let keys = self.app("linkedin").await?;
+        let mut form = form.to_vec();
+        form.extend([
+            ("client_id", keys.client_id.as_str()),
+            ("client_secret", keys.client_secret.as_str()),
+        ]);
+        let request = self.form_post(format!("{}/oauth/v2/accessToken", self.linkedin_www()), &form);
+        self.send(request, false).await
     }
 
     fn linkedin_published(&self, urn: &str) -> Published {
@@ -590,11 +610,8 @@ impl HttpPlatforms {
         let mut form = form.to_vec();
         form.push(("client_id", &keys.client_id));
         let request = self
-            .client()
-            .post(format!("{}/2/oauth2/token", self.x_api()))
-            .basic_auth(&keys.client_id, Some(&keys.client_secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish());
+            .form_post(format!("{}/2/oauth2/token", self.x_api()), &form)
+            .basic_auth(&keys.client_id, Some(&keys.client_secret));
         let answer = self.send(request, false).await?;
         match answer.status.as_u16() {
             200 => self.grant(&answer.body),
@@ -646,11 +663,7 @@ impl HttpPlatforms {
     async fn graph_post(&self, path: &str, token: &str, form: &[(&str, &str)]) -> Result<Value, SocialError> {
         let mut form = form.to_vec();
         form.push(("access_token", token));
-        let request = self
-            .client()
-            .post(format!("{}{path}", self.graph()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish());
+        let request = self.form_post(format!("{}{path}", self.graph()), &form);
         let answer = self.send(request, true).await?;
         if !answer.status.is_success() {
             return Err(self.meta_error(&answer, true));
@@ -967,20 +980,9 @@ impl Social for HttpPlatforms {
     async fn exchange_code(&self, platform: &str, code: &str, verifier: Option<&Secret>, redirect_uri: &str) -> Result<Grant, SocialError> {
         match platform {
             "linkedin" => {
-                let keys = self.app(platform).await?;
-                let form = [
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", redirect_uri),
-                    ("client_id", &keys.client_id),
-                    ("client_secret", &keys.client_secret),
-                ];
-                let request = self
-                    .client()
-                    .post(format!("{}/oauth/v2/accessToken", self.linkedin_www()))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish());
-                let answer = self.send(request, false).await?;
+                let answer = self
+                    .linkedin_token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)])
+                    .await?;
                 if !answer.status.is_success() {
                     return Err(SocialError::Invalid(format!("LinkedIn refused the code ({})", answer.status)));
                 }
@@ -1093,19 +1095,9 @@ impl Social for HttpPlatforms {
                     .await
             }
             "linkedin" => {
-                let keys = self.app(platform).await?;
-                let form = [
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh.expose()),
-                    ("client_id", &keys.client_id),
-                    ("client_secret", &keys.client_secret),
-                ];
-                let request = self
-                    .client()
-                    .post(format!("{}/oauth/v2/accessToken", self.linkedin_www()))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish());
-                let answer = self.send(request, false).await?;
+                let answer = self
+                    .linkedin_token(&[("grant_type", "refresh_token"), ("refresh_token", refresh.expose())])
+                    .await?;
                 match answer.status.as_u16() {
                     200 => self.grant(&answer.body),
                     400 | 401 => Err(SocialError::AuthRevoked("LinkedIn refused the refresh token".into())),
