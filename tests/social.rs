@@ -237,6 +237,17 @@ async fn until(s: &Local, token: &str, org: &str, post: &str, done: impl Fn(&Val
     panic!("post {post} never got there: {last}");
 }
 
+/// A post through `account` after the platform revoked it: paused, and the account needs
+/// reconnecting; answers the post's id and the accounts as listed then.
+async fn paused_by_revocation(s: &Local, token: &str, org: &str, account: &str, body: Value) -> (String, Value) {
+    let post = scheduled_on(s, token, org, account, body).await;
+    assert_eq!(settled(s, token, org, &post).await["status"], "paused");
+    let accounts = ok(s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), token, None).await;
+    let revoked = account_by_id(&accounts, account);
+    assert_eq!(revoked["health"], "needs_reauth", "{revoked}");
+    (post, accounts)
+}
+
 /// One account of a listing, by its id.
 fn account_by_id(accounts: &Value, id: &str) -> Value {
     accounts["items"]
@@ -454,20 +465,14 @@ async fn linkedin_connects_the_member_and_their_page_posts_escaped_text_once_mea
     // Revoked: with no refresh token to try, the post pauses and the Page needs reconnecting;
     // reconnecting renews it and the post goes out.
     li.revoke();
-    let paused = scheduled_on(
-        &s,
-        &owner,
-        &org,
-        &page_id,
-        json!({"platform": "linkedin", "text": "After the revocation"}),
-    )
-    .await;
-    assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "paused");
-    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
-    let page = account_by_id(&accounts, &page_id);
-    assert_eq!(page["health"], "needs_reauth", "{page}");
+    let text = "After the revocation";
+    let (paused, accounts) = paused_by_revocation(&s, &owner, &org, &page_id, json!({"platform": "linkedin", "text": text})).await;
     connect_linkedin(&s, &owner, &org).await;
     assert_eq!(settled(&s, &owner, &org, &paused).await["status"], "published");
+    assert_eq!(
+        li.posts_by(linkedin_platform::PAGE).iter().filter(|c| c.as_str() == text).count(),
+        1
+    );
     let answers = accounts.to_string() + &found.to_string();
     for token in li.tokens_handed_out() {
         assert!(!answers.contains(&token));
@@ -675,7 +680,7 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
 
     // Revoked (code 190): no refresh for Meta, so the Page needs reconnecting at once.
     meta.revoke();
-    let late = scheduled_on(
+    let (_, accounts) = paused_by_revocation(
         &s,
         &owner,
         &org,
@@ -683,10 +688,6 @@ async fn facebook_pages_and_instagram_business_accounts_connect_publish_once_and
         json!({"platform": "facebook", "text": "After the password change"}),
     )
     .await;
-    assert_eq!(settled(&s, &owner, &org, &late).await["status"], "paused");
-    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
-    let page = account_by_id(&accounts, &page_id);
-    assert_eq!(page["health"], "needs_reauth", "{page}");
     let answers = format!("{accounts}{done}{out}{now_there}");
     for token in meta.tokens_handed_out() {
         assert!(!answers.contains(&token), "{token}");

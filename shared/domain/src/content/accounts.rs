@@ -56,6 +56,21 @@ pub struct SocialAccount {
 }
 
 impl SocialAccount {
+    /// The account as the Social port is called through it, with the token it posts with.
+    pub fn channel<'a>(
+        &'a self,
+        org_id: &'a crate::ids::OrgId,
+        token: Option<&'a crate::ports::social::Secret>,
+    ) -> crate::ports::social::Channel<'a> {
+        crate::ports::social::Channel {
+            org_id,
+            account_id: &self.id,
+            platform: &self.platform,
+            external_id: &self.external_id,
+            token,
+        }
+    }
+
     pub fn is_sandbox(&self) -> bool {
         self.platform == SANDBOX_PLATFORM
     }

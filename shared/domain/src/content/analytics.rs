@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::platforms::Platform;
-use crate::ports::social::{Channel, Metrics, Published};
+use crate::ports::social::{Metrics, Published};
 use crate::ports::table::{Query, query_all};
 use crate::tenancy::TenantCtx;
 use chrono::{DateTime, Duration, Utc};
@@ -59,13 +59,7 @@ async fn measure_org(app: &App, tenant: &TenantCtx, report: &mut MeasureReport) 
                 continue;
             }
         };
-        let channel = Channel {
-            org_id: tenant.org_id(),
-            account_id: &account.id,
-            platform: &account.platform,
-            external_id: &account.external_id,
-            token: token.as_ref(),
-        };
+        let channel = account.channel(tenant.org_id(), token.as_ref());
         let published = Published {
             external_id: record.external_id.clone(),
             url: record.url.clone(),

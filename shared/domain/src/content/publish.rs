@@ -214,13 +214,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
     let ledger: Option<LedgerEntry> = ledger.map(from_item).transpose()?;
     let key = format!("{}:{}", post.id, account.id);
     let text = post.outgoing_text();
-    let channel = Channel {
-        org_id: tenant.org_id(),
-        account_id: &account.id,
-        platform: &account.platform,
-        external_id: &account.external_id,
-        token: token.as_ref(),
-    };
+    let channel = account.channel(tenant.org_id(), token.as_ref());
     let now = app.clock.now();
     if let Some(entry) = &ledger {
         match entry.outcome {
