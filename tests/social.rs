@@ -121,17 +121,7 @@ async fn an_x_account_connects_by_oauth_publishes_once_pauses_when_revoked_and_r
     let paused = settled(&s, &owner, &org, &second).await;
     answers.push(paused.to_string());
     assert_eq!(paused["status"], "paused", "{paused}");
-    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
-    assert_eq!(accounts["items"][0]["health"], "needs_reauth", "{accounts}");
-    let tasks = ok(
-        &s,
-        Method::GET,
-        &format!("/v1/orgs/{org}/tasks?type=reconnect_account"),
-        &owner,
-        None,
-    )
-    .await;
-    assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+    asks_to_reconnect_once(&s, &owner, &org).await;
 
     // Reconnected: the same account, healthy, and its paused post goes out.
     let landed = connect(&s, &owner, &org).await;
@@ -248,6 +238,14 @@ async fn paused_by_revocation(s: &Local, token: &str, org: &str, account: &str, 
     (post, accounts)
 }
 
+/// The org's one account needs reconnecting, and one `reconnect_account` task says so.
+async fn asks_to_reconnect_once(s: &Local, token: &str, org: &str) {
+    let accounts = ok(s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), token, None).await;
+    assert_eq!(accounts["items"][0]["health"], "needs_reauth", "{accounts}");
+    let tasks = ok(s, Method::GET, &format!("/v1/orgs/{org}/tasks?type=reconnect_account"), token, None).await;
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+}
+
 /// One account of a listing, by its id.
 fn account_by_id(accounts: &Value, id: &str) -> Value {
     accounts["items"]
@@ -338,17 +336,7 @@ async fn x_rate_limits_server_errors_dropped_answers_and_duplicates_each_end_in_
     for _ in 0..2 {
         ok(&s, Method::POST, "/local/jobs/job-token-refresh/run", &owner, None).await;
     }
-    let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), &owner, None).await;
-    assert_eq!(accounts["items"][0]["health"], "needs_reauth", "{accounts}");
-    let tasks = ok(
-        &s,
-        Method::GET,
-        &format!("/v1/orgs/{org}/tasks?type=reconnect_account"),
-        &owner,
-        None,
-    )
-    .await;
-    assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{tasks}");
+    asks_to_reconnect_once(&s, &owner, &org).await;
     let mails: Vec<String> = std::fs::read_dir(s.data.path().join("outbox"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
