@@ -185,6 +185,26 @@ async fn a_state_from_one_org_used_by_another_changes_nothing_and_unconfigured_p
         location(&browser().get(&elsewhere).send().await.unwrap()),
         format!("{APP}/social?error=invalid_state")
     );
+    // The user says no at the consent page: the org's page is told, with its state spent.
+    let started = ok(&s, Method::POST, &format!("/v1/orgs/{org_a}/social/connect/x"), &owner, None).await;
+    let state = started["state"].as_str().unwrap();
+    let declined = format!("{}/v1/social/callback/x?error=access_denied&state={state}", s.base);
+    assert_eq!(
+        location(&browser().get(&declined).send().await.unwrap()),
+        format!("{APP}/orgs/{org_a}/social?error=denied")
+    );
+    assert_eq!(
+        location(&browser().get(&declined).send().await.unwrap()),
+        format!("{APP}/social?error=invalid_state")
+    );
+    // A state older than 10 minutes is refused.
+    let started = ok(&s, Method::POST, &format!("/v1/orgs/{org_a}/social/connect/x"), &owner, None).await;
+    let back = location(&browser().get(started["authorizationUrl"].as_str().unwrap()).send().await.unwrap());
+    ok(&s, Method::POST, "/local/clock?advanceMinutes=11", &owner, None).await;
+    assert_eq!(
+        location(&browser().get(&back).send().await.unwrap()),
+        format!("{APP}/social?error=invalid_state")
+    );
     for (org, token) in [(&org_a, &owner), (&org_b, &other)] {
         let accounts = ok(&s, Method::GET, &format!("/v1/orgs/{org}/social/accounts"), token, None).await;
         assert_eq!(accounts["items"].as_array().unwrap().len(), 0, "{accounts}");
@@ -194,6 +214,25 @@ async fn a_state_from_one_org_used_by_another_changes_nothing_and_unconfigured_p
         .call(Method::POST, &format!("/v1/orgs/{org_b}/social/connect/x"), Some(&owner), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A member of B is not an admin (403); a platform that does not connect is 400.
+    let member = s.join(&other, &org_b, "member@social.test", "member").await;
+    let (status, _) = s
+        .call(Method::POST, &format!("/v1/orgs/{org_b}/social/connect/x"), Some(&member), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = s
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/{org_b}/social/connect/myspace"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")),
+        "{body}"
+    );
     // LinkedIn has no app here: 503 naming what to set.
     let (status, body) = s
         .call(

@@ -402,3 +402,48 @@ async fn analytics_measure_published_posts_and_sum_them_per_platform() {
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(csv.contains("\"Two, with \"\"quotes\"\"\n\n#growth\""), "{csv}");
 }
+
+#[tokio::test]
+async fn a_reconnected_accounts_paused_posts_keep_a_time_ahead_go_now_within_the_hour_and_wait_when_older() {
+    let t = testing::app();
+    let tenant = org(&t, Plan::Pro).await;
+    let account = sandbox(&t, &tenant).await;
+    let start = t.app.clock.now();
+    let mut ids = Vec::new();
+    for (text, after) in [
+        ("ahead", Duration::hours(5)),
+        ("just passed", Duration::minutes(150)),
+        ("long passed", Duration::zero()),
+    ] {
+        let post = scheduled(&t, &tenant, &account, text).await;
+        let post = posts::schedule(&t.app, &tenant, Plan::Pro, post, &account, start + after, false)
+            .await
+            .unwrap();
+        ids.push(post.id.to_string());
+    }
+    let pending = accounts::pending_posts(&t.app, &tenant, &account.id).await.unwrap();
+    assert_eq!(pending.len(), 3);
+    let steps = accounts::pause_steps(&tenant, pending, "its account must be connected again", start).unwrap();
+    t.app.table.transact(steps).await.unwrap();
+
+    t.clock.advance(Duration::hours(3));
+    let now = t.app.clock.now();
+    assert_eq!(crate::social::resume_posts(&t.app, &tenant, &account.id).await.unwrap(), 2);
+    let (ahead, just, long) = (
+        stored(&t, &tenant, &ids[0]).await,
+        stored(&t, &tenant, &ids[1]).await,
+        stored(&t, &tenant, &ids[2]).await,
+    );
+    assert_eq!(
+        (ahead.status, ahead.due_at()),
+        (PostStatus::Scheduled, Some(start + Duration::hours(5)))
+    );
+    assert_eq!(
+        (just.status, just.due_at()),
+        (PostStatus::Scheduled, Some(now)),
+        "30 minutes late: at once"
+    );
+    assert_eq!(long.status, PostStatus::Paused, "3 hours late: it waits for a new time");
+    assert_eq!(long.error.as_deref(), Some(crate::social::MISSED));
+    assert_eq!(long.scheduled_at, Some(start), "its time is kept, to be changed");
+}

@@ -312,7 +312,7 @@ async fn store_identities(app: &App, vault: &Vault, tenant: &TenantCtx, grant: &
 
 /// The account's paused posts go back on the calendar: at their own time if it is still
 /// ahead, at once if it passed less than an hour ago; an older one stays paused, to be given
-/// a new time. Each keeps its approval and the quota it held.
+/// a new time. Each keeps its approval and the quota it held. Answers how many resumed.
 pub async fn resume_posts(app: &App, tenant: &TenantCtx, account_id: &AccountId) -> AppResult<usize> {
     let now = app.clock.now();
     let posts: Vec<Post> = query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::POST_PREFIX))
@@ -321,6 +321,7 @@ pub async fn resume_posts(app: &App, tenant: &TenantCtx, account_id: &AccountId)
         .map(from_item::<Post>)
         .collect::<AppResult<_>>()?;
     let mut steps = Vec::new();
+    let mut resumed = 0;
     for mut post in posts
         .into_iter()
         .filter(|p| p.account_id.as_ref() == Some(account_id) && p.status == PostStatus::Paused)
@@ -345,8 +346,8 @@ pub async fn resume_posts(app: &App, tenant: &TenantCtx, account_id: &AccountId)
         post.version += 1;
         post.updated_at = now;
         steps.push(post.write(tenant, read)?);
+        resumed += 1;
     }
-    let resumed = steps.len();
     for chunk in steps.chunks(crate::ports::table::MAX_TRANSACTION_OPS) {
         if let Err(e) = app.table.transact(chunk.to_vec()).await {
             tracing::warn!(error = %e, "some paused posts changed meanwhile and were left as they are");
