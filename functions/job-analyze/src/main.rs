@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chief_lambda::run_job(&chief::jobs::ANALYZE, |w| w.ai()?.events()).await
+    chief_lambda::run_job(&chief::jobs::ANALYZE, |w| w.ai()?.events()?.mailer()).await
 }

@@ -3,7 +3,7 @@
 //! it for a model's writing.
 
 use async_trait::async_trait;
-use chief::ports::ai::{Ai, AiError, AiUse, Completion, OFFLINE_PROVIDER, Prompt, estimate_tokens, example_of};
+use chief::ports::ai::{Ai, AiError, AiUse, Completion, OFFLINE_PROVIDER, Prompt, estimate_tokens};
 
 pub struct OfflineAi;
 
@@ -26,7 +26,9 @@ impl Ai for OfflineAi {
         };
         // A structured prompt gets a value of its schema, each text labelled.
         let text = match &prompt.output {
-            Some(output) => example_of(&output.schema, &format!("offline AI {kind}, no model was called")).to_string(),
+            Some(output) => output
+                .offline_answer(ask, &format!("offline AI {kind}, no model was called"))
+                .to_string(),
             None => format!(
                 "[offline AI {kind}, no model was called] {}",
                 excerpt(ask, (prompt.max_tokens as usize * 4).clamp(40, 400))

@@ -33,6 +33,9 @@ pub enum AppError {
     MethodNotAllowed { allow: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// What the request names existed and has ended (an expired survey link).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("{0}")]
     QuotaExceeded(String),
     /// Too many attempts; `retry_after` (seconds) goes out as the `Retry-After` header.
@@ -170,6 +173,7 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. }
             | AppError::Conflict { code, .. }
+            | AppError::Gone { code, .. }
             | AppError::Disabled { code, .. }
             | AppError::Upstream { code, .. } => code,
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",

@@ -166,6 +166,21 @@ id_type!(
     AccountId
 );
 
+id_type!(
+    /// A client of the org (client success).
+    ClientId
+);
+
+id_type!(
+    /// An NPS survey of an org.
+    SurveyId
+);
+
+id_type!(
+    /// An alert about a client's health.
+    AlertId
+);
+
 /// Ids are ULIDs: 26 characters of Crockford's base 32.
 /// What `check` accepts, as a pattern for the contract: 26 characters of Crockford's
 /// base 32 (any case), the first at most 7 so that it fits 128 bits.

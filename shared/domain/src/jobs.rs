@@ -18,6 +18,7 @@ pub enum Job {
     Publish,
     Analytics,
     TokenRefresh,
+    ClientHealth,
 }
 
 /// A background job, declared once: its function, what triggers it and with what handler,
@@ -125,7 +126,9 @@ pub const RUN_TASK: JobSpec = JobSpec {
     ports: &[Port::Ai, Port::Mailer, Port::Social, Port::Events],
 };
 
-/// One message may rescore 20 leads and propose a post (an AI call).
+/// One message may rescore 20 leads and propose a post (an AI call); or read one
+/// interaction's sentiment (an AI call) and recompute its client; or recompute every active
+/// client of one org for the day (at most 5,000, one store write each).
 pub const ANALYZE: JobSpec = JobSpec {
     function: "job-analyze",
     trigger: Trigger::Queue(Consumer {
@@ -135,9 +138,17 @@ pub const ANALYZE: JobSpec = JobSpec {
             batch_size: 10,
             item_budget: std::time::Duration::from_secs(90),
         },
-        handle: |app, body| Box::pin(async move { report(crate::agent::run_job(app, body).await?) }),
+        handle: |app, body| {
+            Box::pin(async move {
+                if crate::clients::daily::ClientJob::is_one(body) {
+                    crate::clients::daily::run_job(app, body).await
+                } else {
+                    report(crate::agent::run_job(app, body).await?)
+                }
+            })
+        },
     }),
-    ports: &[Port::Ai, Port::Events],
+    ports: &[Port::Ai, Port::Events, Port::Mailer],
 };
 
 /// One message is one post: two store reads, a ledger write, one platform call (or a check
@@ -176,11 +187,21 @@ pub const TOKEN_REFRESH: JobSpec = JobSpec {
     ports: &[Port::Social, Port::Mailer],
 };
 
+/// Once a day: one recompute job per org with active clients (see `clients::daily`).
+pub const CLIENT_HEALTH: JobSpec = JobSpec {
+    function: "job-client-health",
+    trigger: Trigger::Schedule(Scheduled {
+        every: Rate::Day,
+        run: |app| Box::pin(async move { report(crate::clients::daily::fan_out(app).await?) }),
+    }),
+    ports: &[Port::Queue(QueueName::Analysis)],
+};
+
 /// Receives before a message becomes a dead letter: `maxReceiveCount` in `template.yaml`.
 pub const MAX_RECEIVES: u32 = 5;
 
 impl Job {
-    pub const ALL: [Job; 7] = [
+    pub const ALL: [Job; 8] = [
         Job::Executor,
         Job::RunTask,
         Job::Agent,
@@ -188,6 +209,7 @@ impl Job {
         Job::Publish,
         Job::Analytics,
         Job::TokenRefresh,
+        Job::ClientHealth,
     ];
 
     pub fn spec(self) -> &'static JobSpec {
@@ -199,6 +221,7 @@ impl Job {
             Job::Publish => &PUBLISH,
             Job::Analytics => &ANALYTICS,
             Job::TokenRefresh => &TOKEN_REFRESH,
+            Job::ClientHealth => &CLIENT_HEALTH,
         }
     }
 

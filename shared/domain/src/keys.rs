@@ -178,3 +178,59 @@ pub const UNMAPPED_PRICES_PK: &str = "BILLING#UNMAPPEDPRICES";
 pub fn unmapped_price_sk(price: &str) -> String {
     format!("PRICE#{price}")
 }
+
+/// Clients (client success): the client's own fields, apart from its health state
+/// (`CLIENTHEALTH#`), which jobs rewrite without touching what a person edits.
+pub const CLIENT_PREFIX: &str = "CLIENT#";
+pub fn client_sk(client_id: &str) -> String {
+    format!("{CLIENT_PREFIX}{client_id}")
+}
+pub fn client_health_sk(client_id: &str) -> String {
+    format!("CLIENTHEALTH#{client_id}")
+}
+/// How many of the org's clients are active (not churned): the plan's bound.
+pub const CLIENT_COUNT_SK: &str = "CLIENTCOUNT";
+/// A client's interactions; an interaction's id is a ULID of when it happened, so they sort
+/// by time.
+pub fn interaction_prefix(client_id: &str) -> String {
+    format!("CLIENTINT#{client_id}#")
+}
+pub fn interaction_sk(client_id: &str, interaction_id: &str) -> String {
+    format!("CLIENTINT#{client_id}#{interaction_id}")
+}
+/// A client's health history: a point per change of score, by time.
+pub fn health_history_prefix(client_id: &str) -> String {
+    format!("CLIENTHIST#{client_id}#")
+}
+pub fn health_history_sk(client_id: &str, at: &DateTime<Utc>, id: &str) -> String {
+    let at = crate::clock::timestamp(*at);
+    format!("CLIENTHIST#{client_id}#{at}#{id}")
+}
+/// The org's health settings (one per org).
+pub const HEALTH_SETTINGS_SK: &str = "HEALTHSETTINGS";
+/// Alerts about clients, and the claim that keeps one open per (client, reason).
+pub const ALERT_PREFIX: &str = "ALERT#";
+pub fn alert_sk(alert_id: &str) -> String {
+    format!("{ALERT_PREFIX}{alert_id}")
+}
+pub fn open_alert_sk(client_id: &str, reason: &str) -> String {
+    format!("ALERTOPEN#{client_id}#{reason}")
+}
+/// That the daily recompute ran for an org on a day (expires after a week).
+pub fn health_run_sk(day: &str) -> String {
+    format!("CLIENTHEALTHRUN#{day}")
+}
+/// Surveys, their answers, and the public links, found by the SHA-256 of their token.
+pub const SURVEY_PREFIX: &str = "SURVEY#";
+pub fn survey_sk(survey_id: &str) -> String {
+    format!("{SURVEY_PREFIX}{survey_id}")
+}
+pub fn survey_response_prefix(survey_id: &str) -> String {
+    format!("SURVEYRESP#{survey_id}#")
+}
+pub fn survey_response_sk(survey_id: &str, response_id: &str) -> String {
+    format!("SURVEYRESP#{survey_id}#{response_id}")
+}
+pub fn survey_link_pk(token_hash: &str) -> String {
+    format!("SURVEYLINK#{token_hash}")
+}

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod billing;
 pub mod ceo;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod content;

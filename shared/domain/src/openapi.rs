@@ -39,6 +39,10 @@ fn path_parameter(name: &str) -> Value {
         "accountId" => ulid("social account"),
         "conversationId" => ulid("conversation"),
         "userId" => ulid("member"),
+        "clientId" => ulid("client"),
+        "interactionId" => ulid("interaction"),
+        "surveyId" => ulid("survey"),
+        "alertId" => ulid("alert"),
         "email" => {
             json!({"description": "The invited address (percent-encoded: `@` as `%40`).", "schema": {"type": "string", "minLength": 3, "maxLength": 254}})
         }
@@ -46,7 +50,7 @@ fn path_parameter(name: &str) -> Value {
             json!({"description": "A platform that connects by OAuth.", "schema": {"type": "string", "enum": ["linkedin", "x", "facebook", "instagram"]}})
         }
         "token" => {
-            json!({"description": "The invitation's token, from the link in its mail.", "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+            json!({"description": "The secret of the link: an invitation's, from its mail, or a survey link's, as `POST …/surveys/{surveyId}/links` answered it.", "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
         }
         other => panic!("the path parameter {{{other}}} has no description in openapi::path_parameter"),
     }

@@ -69,13 +69,15 @@ pub enum Group {
     Content,
     /// Social accounts, connected by OAuth, and the platforms' callback.
     Social,
+    /// Clients, their health, surveys (with their public pages) and alerts.
+    Clients,
     Health,
     /// Stripe's deliveries, on a function URL of their own.
     StripeWebhook,
 }
 
 impl Group {
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::Auth,
         Group::Orgs,
         Group::Leads,
@@ -84,6 +86,7 @@ impl Group {
         Group::Tasks,
         Group::Content,
         Group::Social,
+        Group::Clients,
         Group::Health,
         Group::StripeWebhook,
     ];
@@ -98,6 +101,7 @@ impl Group {
             Group::Tasks => &crate::tasks::http::ROUTES,
             Group::Content => &crate::content::http::ROUTES,
             Group::Social => &crate::social::http::ROUTES,
+            Group::Clients => &crate::clients::http::ROUTES,
             Group::Health => &api_health::ROUTES,
             Group::StripeWebhook => &crate::billing::http::stripe_webhook::ROUTES,
         }
@@ -114,6 +118,7 @@ impl Group {
             Group::Tasks => crate::tasks::http::schemas,
             Group::Content => crate::content::http::schemas,
             Group::Social => crate::social::http::schemas,
+            Group::Clients => crate::clients::http::schemas,
             Group::Health => api_health::schemas,
             Group::StripeWebhook => crate::billing::http::stripe_webhook::schemas,
         }
@@ -150,6 +155,9 @@ mod tests {
         assert_eq!(Group::for_path("/v1/orgs/abc/insights"), Some(Group::Tasks));
         assert_eq!(Group::for_path("/v1/orgs/abc/leads/l/score"), Some(Group::Leads));
         assert_eq!(Group::for_path("/v1/orgs/abc/invitations/x%40y.io"), Some(Group::Orgs));
+        assert_eq!(Group::for_path("/v1/orgs/abc/clients/c/health/history"), Some(Group::Clients));
+        assert_eq!(Group::for_path("/v1/surveys/t/responses"), Some(Group::Clients));
+        assert_eq!(Group::for_path("/v1/orgs/abc/surveys/s/links"), Some(Group::Clients));
         assert_eq!(Group::for_path("/v2/x"), None);
     }
 

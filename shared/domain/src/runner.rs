@@ -106,7 +106,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
             TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
             TaskType::EmailCampaign => campaign(app, &tenant, &org, &mut task).await,
             TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await.map(Step::Done),
-            TaskType::ReconnectAccount => Err(AppError::validation("a reconnect task is a person's to do")),
+            TaskType::ReconnectAccount | TaskType::ClientFollowup => Err(AppError::validation("this task is a person's to do")),
         },
     };
     match work {

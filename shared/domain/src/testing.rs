@@ -356,7 +356,7 @@ impl Ai for Recorder {
         let scripted = self.scripted.lock().ok().and_then(|mut s| s.pop_front());
         let text = match (scripted, &prompt.output) {
             (Some(text), _) => text,
-            (None, Some(output)) => crate::ports::ai::example_of(&output.schema, "test AI").to_string(),
+            (None, Some(output)) => output.offline_answer(ask, "test AI").to_string(),
             (None, None) => format!("[test AI] {}", ask.chars().take(200).collect::<String>()),
         };
         Ok(Completion {

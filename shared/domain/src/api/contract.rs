@@ -110,7 +110,53 @@ pub mod query {
     pub const TASK_TYPE: QueryParam = QueryParam {
         name: "type",
         description: "Only tasks of this type.",
-        kind: QueryKind::OneOf(&["social_media_post", "email_campaign", "lead_followup", "reconnect_account"]),
+        kind: QueryKind::OneOf(&[
+            "social_media_post",
+            "email_campaign",
+            "lead_followup",
+            "reconnect_account",
+            "client_followup",
+        ]),
+    };
+    pub const CLIENT_BAND: QueryParam = QueryParam {
+        name: "band",
+        description: "Only clients whose health is in this band.",
+        kind: QueryKind::OneOf(&["healthy", "at_risk", "critical", "unknown"]),
+    };
+    pub const CLIENT_OWNER: QueryParam = QueryParam {
+        name: "ownerId",
+        description: "Only clients this member owns (a user id).",
+        kind: QueryKind::Text { max_length: 64 },
+    };
+    pub const CLIENT_STAGE: QueryParam = QueryParam {
+        name: "stage",
+        description: "Only clients at this stage.",
+        kind: QueryKind::OneOf(&["onboarding", "active", "renewal", "churned"]),
+    };
+    pub const CLIENT_TAG: QueryParam = QueryParam {
+        name: "tag",
+        description: "Only clients with this tag (any case).",
+        kind: QueryKind::Text { max_length: 40 },
+    };
+    pub const ALERT_STATUS: QueryParam = QueryParam {
+        name: "status",
+        description: "Only alerts with this status.",
+        kind: QueryKind::OneOf(&["open", "acknowledged", "resolved"]),
+    };
+    pub const CLIENT_ID: QueryParam = QueryParam {
+        name: "clientId",
+        description: "Only alerts about this client.",
+        kind: QueryKind::Text { max_length: 64 },
+    };
+    pub const SINCE: QueryParam = QueryParam {
+        name: "from",
+        description: "From this time (RFC 3339), inclusive.",
+        kind: QueryKind::Text { max_length: 40 },
+    };
+    pub const UNTIL: QueryParam = QueryParam {
+        name: "to",
+        description: "Up to this time (RFC 3339), exclusive.",
+        kind: QueryKind::Text { max_length: 40 },
     };
 }
 
@@ -186,6 +232,9 @@ pub mod codes {
         POST_NOT_FAILED 409 "Only a failed post can be retried.";
         POST_NOT_PUBLISHED 409 "The post has not gone out yet, so it has no figures.";
         ACCOUNT_NEEDS_REAUTH 409 "The social account must be connected again before it can post.";
+        ALREADY_ANSWERED 409 "This survey link takes one answer, and has it.";
+        ALERT_RESOLVED 409 "The alert is resolved already.";
+        SURVEY_EXPIRED 410 "The survey link has expired.";
         PAYLOAD_TOO_LARGE 413 "The body is over the route's limit.";
         RATE_LIMITED 429 "Too many attempts; the Retry-After header says when to try again.";
         INTERNAL 500 "A failure on our side; the message names the request.";

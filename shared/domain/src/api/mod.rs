@@ -480,6 +480,7 @@ pub fn status(err: &AppError) -> StatusCode {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::Gone { .. } => StatusCode::GONE,
         AppError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Unavailable { .. } | AppError::Disabled { .. } | AppError::AiRateLimited(_) | AppError::AiUnavailable(_) => {

@@ -36,11 +36,43 @@ pub struct Prompt {
     pub output: Option<OutputSchema>,
 }
 
-/// The JSON schema an answer must follow, with a name for the provider (`a-z`, `_`).
+/// The JSON schema an answer must follow, with a name for the provider (`a-z`, `_`), and
+/// what a provider without a model answers instead (by default a value of the schema built
+/// from the schema alone, see [`example_of`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputSchema {
     pub name: &'static str,
     pub schema: serde_json::Value,
+    pub offline: Option<OfflineAnswer>,
+}
+
+/// How a provider without a model answers a structured prompt, from the prompt's last
+/// message: for the flows whose offline answer must follow what they are given (a
+/// sentiment from the words of the text), not only the schema's shape.
+#[derive(Clone, Copy)]
+pub struct OfflineAnswer(pub fn(&str) -> serde_json::Value);
+
+impl PartialEq for OfflineAnswer {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl std::fmt::Debug for OfflineAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OfflineAnswer")
+    }
+}
+
+impl OutputSchema {
+    /// What a provider without a model answers: the flow's own offline answer, or a value
+    /// of the schema with each text saying `label`.
+    pub fn offline_answer(&self, ask: &str, label: &str) -> serde_json::Value {
+        match self.offline {
+            Some(OfflineAnswer(answer)) => answer(ask),
+            None => example_of(&self.schema, label),
+        }
+    }
 }
 
 impl Prompt {
@@ -56,8 +88,20 @@ impl Prompt {
 
     /// A prompt whose answer is one JSON value of `schema`.
     pub fn structured(mut self, name: &'static str, schema: serde_json::Value, max_tokens: u32) -> Self {
-        self.output = Some(OutputSchema { name, schema });
+        self.output = Some(OutputSchema {
+            name,
+            schema,
+            offline: None,
+        });
         self.max_tokens = max_tokens;
+        self
+    }
+
+    /// What a provider without a model answers to this structured prompt (see [`OfflineAnswer`]).
+    pub fn answered_offline_by(mut self, answer: fn(&str) -> serde_json::Value) -> Self {
+        if let Some(output) = &mut self.output {
+            output.offline = Some(OfflineAnswer(answer));
+        }
         self
     }
 }

@@ -52,7 +52,8 @@ impl AutonomyPolicy {
         match kind {
             TaskType::SocialMediaPost => self.post,
             TaskType::EmailCampaign => self.email,
-            TaskType::LeadFollowup => self.follow_up,
+            // A client follow-up is a person's to-do, made under the follow-up policy.
+            TaskType::LeadFollowup | TaskType::ClientFollowup => self.follow_up,
             // A person's to-do, never run: nothing for the AI to do alone.
             TaskType::ReconnectAccount => Autonomy::Off,
         }

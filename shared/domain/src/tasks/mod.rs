@@ -32,6 +32,9 @@ pub enum TaskType {
     /// For a person: connect a social account again (made by the pipeline when a platform
     /// revokes one). Never run by the executor.
     ReconnectAccount,
+    /// For a person: look after a client at risk (made by the agent from an open alert, for
+    /// the client's owner). Never run by the executor; resolving its alert completes it.
+    ClientFollowup,
 }
 
 impl TaskType {
@@ -46,7 +49,13 @@ impl TaskType {
             TaskType::EmailCampaign => "email_campaign",
             TaskType::LeadFollowup => "lead_followup",
             TaskType::ReconnectAccount => "reconnect_account",
+            TaskType::ClientFollowup => "client_followup",
         }
+    }
+
+    /// A person's to-do that Chief makes: the executor never runs it.
+    pub fn is_todo(self) -> bool {
+        matches!(self, TaskType::ReconnectAccount | TaskType::ClientFollowup)
     }
 }
 
@@ -151,7 +160,7 @@ pub struct Draft {
 impl Task {
     /// When the executor should look at this task, if ever.
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
-        if self.kind == TaskType::ReconnectAccount {
+        if self.kind.is_todo() {
             return None;
         }
         match (self.status, self.approval) {
@@ -271,10 +280,11 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
             }
             serde_json::to_value(followup)
         }
-        TaskType::ReconnectAccount => {
-            return Err(AppError::validation(
-                "type: reconnect_account tasks are made by Chief when a platform revokes an account",
-            ));
+        TaskType::ReconnectAccount | TaskType::ClientFollowup => {
+            return Err(AppError::validation(format!(
+                "type: {} tasks are made by Chief (when a platform revokes an account, or for a client at risk)",
+                kind.as_str()
+            )));
         }
     };
     Ok(cleaned?)
@@ -400,7 +410,7 @@ pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResul
     };
     match task.kind {
         // Its post's quota is the pipeline's.
-        TaskType::SocialMediaPost | TaskType::ReconnectAccount => {}
+        TaskType::SocialMediaPost | TaskType::ReconnectAccount | TaskType::ClientFollowup => {}
         TaskType::EmailCampaign => {
             let markers = crate::ports::table::query_all(
                 &*app.table,

@@ -43,6 +43,16 @@ impl Plan {
         }
     }
 
+    /// How many clients (not churned) the org may have at once: a bound on a count, not a
+    /// monthly quota.
+    pub fn active_clients(self) -> i64 {
+        match self {
+            Plan::Free => 25,
+            Plan::Pro => 500,
+            Plan::Enterprise => 5_000,
+        }
+    }
+
     /// Whether the hourly agent looks at the org by itself (free orgs analyse by hand).
     pub fn hourly_agent(self) -> bool {
         self != Plan::Free
