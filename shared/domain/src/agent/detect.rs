@@ -3,7 +3,9 @@
 //! whether to act is decided by the confidence alone ([`acts`]).
 
 use crate::ceo::{self, is_open, is_stale};
-use crate::ids::LeadId;
+use crate::clients::alerts::AlertReason;
+use crate::clients::health::{Band, Trend};
+use crate::ids::{AlertId, ClientId, LeadId, UserId};
 use crate::leads::Lead;
 use crate::leads::score::HOT;
 use crate::tasks::{Task, TaskStatus, TaskType};
@@ -28,6 +30,7 @@ pub enum InsightKind {
     LowContent,
     TaskBacklog,
     NoNewLeads,
+    ClientsAtRisk,
 }
 
 impl InsightKind {
@@ -38,6 +41,7 @@ impl InsightKind {
             InsightKind::LowContent => "low_content",
             InsightKind::TaskBacklog => "task_backlog",
             InsightKind::NoNewLeads => "no_new_leads",
+            InsightKind::ClientsAtRisk => "clients_at_risk",
         }
     }
 }
@@ -54,6 +58,39 @@ pub struct Seen {
     pub week_start: DateTime<Utc>,
     /// The config's `postsPerWeek`.
     pub posts_goal: usize,
+    /// Clients with an open alert, each with its newest open alert and its health now.
+    pub clients_at_risk: Vec<ClientAtRisk>,
+}
+
+/// A client with an open alert, as the agent sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientAtRisk {
+    pub client_id: ClientId,
+    pub name: String,
+    pub owner_id: Option<UserId>,
+    pub band: Band,
+    pub trend: Option<Trend>,
+    pub alert_id: AlertId,
+    pub reason: AlertReason,
+}
+
+impl ClientAtRisk {
+    /// How sure the agent is that the client needs a person now: from its band (critical
+    /// 0.85, at risk 0.65, otherwise 0.5), a tenth more when it is going down, a tenth less
+    /// when it is going up.
+    pub fn confidence(&self) -> f64 {
+        let base: f64 = match self.band {
+            Band::Critical => 0.85,
+            Band::AtRisk => 0.65,
+            Band::Healthy | Band::Unknown => 0.5,
+        };
+        let trend = match self.trend {
+            Some(Trend::Down) => 0.1,
+            Some(Trend::Up) => -0.1,
+            Some(Trend::Flat) | None => 0.0,
+        };
+        (base + trend).clamp(0.0, 1.0)
+    }
 }
 
 /// A finding before it is stored: what to act on, if anything.
@@ -68,7 +105,17 @@ pub struct Finding {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Planned {
-    Followup { lead_id: LeadId, why: String },
+    Followup {
+        lead_id: LeadId,
+        why: String,
+    },
+    /// A to-do for the client's owner (or, without one, the org's people), once per alert.
+    ClientFollowup {
+        client_id: ClientId,
+        alert_id: AlertId,
+        owner_id: Option<UserId>,
+        why: String,
+    },
     Post,
     Warning,
 }
@@ -86,6 +133,7 @@ pub fn all(seen: &Seen, now: DateTime<Utc>) -> Vec<Finding> {
         low_content(seen),
         task_backlog(seen),
         no_new_leads(seen, now),
+        clients_at_risk(seen),
     ]
     .into_iter()
     .flatten()
@@ -220,6 +268,41 @@ pub fn no_new_leads(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
     })
 }
 
+/// Clients with an open alert: the finding is as sure as the surest of them, and each one
+/// surer than `ACT_ABOVE` gets a follow-up for its owner (the riskiest `MAX_FOLLOWUPS`).
+pub fn clients_at_risk(seen: &Seen) -> Option<Finding> {
+    if seen.clients_at_risk.is_empty() {
+        return None;
+    }
+    let mut clients: Vec<&ClientAtRisk> = seen.clients_at_risk.iter().collect();
+    clients.sort_by(|a, b| b.confidence().total_cmp(&a.confidence()));
+    let confidence = clients[0].confidence();
+    Some(Finding {
+        kind: InsightKind::ClientsAtRisk,
+        confidence,
+        reasons: vec![format!(
+            "{} clients have an open health alert; {} of them are critical",
+            clients.len(),
+            clients.iter().filter(|c| c.band == Band::Critical).count()
+        )],
+        inputs: json!({"clients": clients.iter().map(|c| json!({
+            "clientId": c.client_id, "band": c.band, "trend": c.trend, "alertId": c.alert_id,
+            "reason": c.reason, "confidence": c.confidence()
+        })).collect::<Vec<_>>()}),
+        plan: clients
+            .iter()
+            .filter(|c| acts(c.confidence()))
+            .take(MAX_FOLLOWUPS)
+            .map(|c| Planned::ClientFollowup {
+                client_id: c.client_id.clone(),
+                alert_id: c.alert_id.clone(),
+                owner_id: c.owner_id.clone(),
+                why: format!("{} is {} ({})", c.name, c.band.as_str(), c.reason.as_str()),
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +373,7 @@ mod tests {
             posts_this_week: 3,
             week_start: now() - Duration::days(4),
             posts_goal: 3,
+            clients_at_risk: Vec::new(),
         }
     }
 

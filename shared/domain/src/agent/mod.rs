@@ -12,6 +12,7 @@ pub mod detect;
 
 use crate::app::App;
 use crate::ceo::{self, is_open};
+use crate::clients;
 use crate::content::publish::PublishedRecord;
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrgId, TaskId, UserId};
@@ -121,6 +122,7 @@ pub enum Trigger {
 pub enum ActionKind {
     CreateFollowupTask,
     CreatePostTask,
+    CreateClientFollowup,
     RecordWarning,
 }
 
@@ -129,6 +131,7 @@ impl ActionKind {
         match self {
             ActionKind::CreateFollowupTask => "create_followup_task",
             ActionKind::CreatePostTask => "create_post_task",
+            ActionKind::CreateClientFollowup => "create_client_followup",
             ActionKind::RecordWarning => "record_warning",
         }
     }
@@ -307,11 +310,54 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
         posts_this_week: posts.iter().filter(|p| p.published_at >= week).count(),
         week_start: week,
         posts_goal: org.config.posts_per_week as usize,
+        clients_at_risk: clients_at_risk(app, tenant, now).await?,
         leads,
         tasks,
         partial,
     };
     Ok((seen, numbers, to_score.len()))
+}
+
+/// Open alerts the agent reads at most per run (the newest).
+pub const ALERTS_READ: usize = 100;
+
+/// The clients with an open alert (each with its newest), and their health now: one read of
+/// the alerts, one batch of the clients and their states.
+async fn clients_at_risk(app: &App, tenant: &TenantCtx, now: DateTime<Utc>) -> AppResult<Vec<detect::ClientAtRisk>> {
+    let mut newest: Vec<clients::alerts::Alert> = Vec::new();
+    for alert in clients::alerts::open(app, tenant, ALERTS_READ).await? {
+        if !newest.iter().any(|a| a.client_id == alert.client_id) {
+            newest.push(alert);
+        }
+    }
+    let mut keys = Vec::with_capacity(newest.len() * 2);
+    for alert in &newest {
+        keys.push(tenant.key(keys::client_sk(&alert.client_id)));
+        keys.push(tenant.key(keys::client_health_sk(&alert.client_id)));
+    }
+    let mut read = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(crate::ports::table::MAX_BATCH_GET) {
+        read.extend(app.table.get_many(chunk).await?);
+    }
+    let mut at_risk = Vec::new();
+    for (alert, pair) in newest.into_iter().zip(read.chunks(2)) {
+        let [Some(client), state] = [pair[0].clone(), pair[1].clone()] else {
+            continue;
+        };
+        let client: clients::Client = from_item(client)?;
+        let state = clients::recompute::state_from(state, &client.id)?;
+        let health = state.summary(now);
+        at_risk.push(detect::ClientAtRisk {
+            client_id: client.id,
+            name: client.name,
+            owner_id: client.owner_id,
+            band: health.band,
+            trend: health.trend,
+            alert_id: alert.id,
+            reason: alert.reason,
+        });
+    }
+    Ok(at_risk)
 }
 
 /// Stores each finding as the hour's insight of its kind, keeping the actions earlier runs
@@ -416,10 +462,12 @@ fn recently_declined(tasks: &[tasks::Task], now: DateTime<Utc>) -> Vec<(TaskType
         .collect()
 }
 
-/// What a proposal is about: the lead of a follow-up; a post is about the week.
+/// What a proposal is about: the lead of a follow-up, the alert of a client's; a post is
+/// about the week.
 fn proposal_subject(kind: TaskType, input: &Value) -> String {
     match kind {
         TaskType::LeadFollowup => input.get("leadId").and_then(Value::as_str).unwrap_or_default().to_string(),
+        TaskType::ClientFollowup => input.get("alertId").and_then(Value::as_str).unwrap_or_default().to_string(),
         _ => POST_SUBJECT.to_string(),
     }
 }
@@ -448,6 +496,7 @@ async fn act(
         }
         Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.to_string()),
         Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
+        Planned::ClientFollowup { alert_id, .. } => (ActionKind::CreateClientFollowup, TaskType::ClientFollowup, alert_id.to_string()),
     };
     let not_taken = |outcome| Action {
         kind: action_kind,
@@ -462,6 +511,30 @@ async fn act(
     }
     if declined.iter().any(|(t, s)| *t == task_type && *s == subject) {
         return Ok(not_taken(Outcome::RecentlyDeclined));
+    }
+    if let Planned::ClientFollowup {
+        client_id,
+        alert_id,
+        owner_id,
+        why,
+    } = planned
+    {
+        // A person's to-do (it spends no quota), one per alert ever: its id is the alert's.
+        let for_user = owner_id.clone().unwrap_or_else(UserId::background);
+        let input = json!({"clientId": client_id, "alertId": alert_id, "note": format!("The agent found this client at risk: {why}.")});
+        let mut task = tasks::todo(TaskType::ClientFollowup, app.clock.now(), &for_user, input)?;
+        task.id = clients::alerts::followup_task_id(alert_id);
+        let outcome = match tasks::insert(app, tenant, org.plan, &task).await {
+            Ok(()) => Outcome::Created,
+            Err(AppError::Conflict { .. }) => Outcome::AlreadyCreated,
+            Err(e) => return Err(e),
+        };
+        return Ok(Action {
+            kind: action_kind,
+            subject: Some(subject),
+            task_id: Some(task.id),
+            outcome,
+        });
     }
     if org.used(usage::Metric::Tasks) >= org.plan.limit(usage::Metric::Tasks) {
         return Ok(not_taken(Outcome::OverQuota));

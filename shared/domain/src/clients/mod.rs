@@ -253,7 +253,10 @@ pub async fn create(app: &App, tenant: &TenantCtx, plan: Plan, fields: ClientFie
     };
     let new_owner = fields.apply(&mut client)?;
     owner_must_be_member(owner, &new_owner)?;
-    let state = HealthState::new(&client.id);
+    let state = HealthState {
+        version: 1,
+        ..HealthState::new(&client.id)
+    };
     let mut ops = vec![
         TxOp::Put {
             item: client_item(tenant, &client)?,
@@ -439,3 +442,6 @@ pub async fn list(
     }
     Ok((kept, cursor_at))
 }
+
+#[cfg(test)]
+mod tests;

@@ -542,13 +542,16 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
     save(app, tenant.org_id(), task).await
 }
 
-/// The task that asks the member who connected an account to connect it again.
-/// `account` says which (its id, platform and name, and why), for the person to read.
-pub fn reconnect_task(now: DateTime<Utc>, connected_by: &UserId, account: Value) -> AppResult<Task> {
+/// A person's to-do that Chief makes (`kind` is one that `is_todo`): `for_user` is whom it
+/// is for, `input` says what about, for the person to read. It spends no quota: nothing runs.
+pub fn todo(kind: TaskType, now: DateTime<Utc>, for_user: &UserId, input: Value) -> AppResult<Task> {
+    if !kind.is_todo() {
+        return Err(AppError::internal("only a to-do is made this way"));
+    }
     Ok(Task {
         id: TaskId::generate(),
-        kind: TaskType::ReconnectAccount,
-        input: account,
+        kind,
+        input,
         status: TaskStatus::Pending,
         approval: Approval::NotRequired,
         origin: Origin::Agent,
@@ -557,7 +560,7 @@ pub fn reconnect_task(now: DateTime<Utc>, connected_by: &UserId, account: Value)
         error: None,
         attempts: 0,
         lease_until: None,
-        created_by: connected_by.clone(),
+        created_by: for_user.clone(),
         decided_by: None,
         created_at: now,
         updated_at: now,
