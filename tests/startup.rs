@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-const FUNCTIONS: [&str; 17] = [
+const FUNCTIONS: [&str; 19] = [
     "api-auth",
     "api-orgs",
     "api-leads",
@@ -17,6 +17,7 @@ const FUNCTIONS: [&str; 17] = [
     "api-tasks",
     "api-content",
     "api-social",
+    "api-clients",
     "api-health",
     "stripe-webhook",
     "job-executor",
@@ -26,6 +27,7 @@ const FUNCTIONS: [&str; 17] = [
     "job-publish",
     "job-analytics",
     "job-token-refresh",
+    "job-client-health",
 ];
 
 /// The file-system calls a function makes from `execve` to its first poll, as strace wrote them.

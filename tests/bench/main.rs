@@ -85,7 +85,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The function binaries measured, after the two references.
-const BINARIES: [&str; 19] = [
+const BINARIES: [&str; 21] = [
     "hello_lambda",
     "naive_lambda",
     "api-health",
@@ -98,6 +98,7 @@ const BINARIES: [&str; 19] = [
     "api-tasks",
     "api-content",
     "api-social",
+    "api-clients",
     "job-executor",
     "job-run-task",
     "job-agent",
@@ -105,6 +106,7 @@ const BINARIES: [&str; 19] = [
     "job-publish",
     "job-analytics",
     "job-token-refresh",
+    "job-client-health",
 ];
 
 /// Starts of each binary for its start-up figure: a start takes about 2 ms, and the medians
@@ -728,6 +730,122 @@ async fn fan_out_bench() {
     );
 }
 
+/// The daily client-health recompute over 1,000 orgs of 200 active clients each: the
+/// fan-out, then every org's job as `job-analyze` runs it, counting store calls per client.
+async fn client_health_bench() {
+    use chief::clients::health::{AnswerPoint, SentimentPoint, Stage};
+    use chief::clients::recompute::HealthState;
+    const ORGS: usize = 1_000;
+    const CLIENTS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, table, queue) = counted_app(dir.path());
+    let now = chrono::Utc::now();
+    let days_ago = |d: i64| now - chrono::Duration::days(d);
+    let loading = Instant::now();
+    for o in 0..ORGS {
+        let org = chief::orgs::Org {
+            id: chief::ids::OrgId::generate(),
+            name: format!("Org {o}"),
+            plan: chief::usage::Plan::Pro,
+            plan_until: None,
+            time_zone: "UTC".into(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let pk = chief::keys::org_pk(&org.id);
+        let mut items = vec![
+            org.to_item().unwrap(),
+            chief::model::to_item(&pk, chief::keys::CLIENT_COUNT_SK, &serde_json::json!({"active": CLIENTS})).unwrap(),
+        ];
+        for c in 0..CLIENTS {
+            let client = chief::clients::Client {
+                id: chief::ids::ClientId::generate(),
+                name: format!("Client {c}"),
+                company: None,
+                email: None,
+                owner_id: None,
+                contract_value: Some(12_000.0),
+                currency: Some("EUR".into()),
+                renewal_date: Some((now + chrono::Duration::days(20 + (c as i64 % 300))).date_naive()),
+                stage: Stage::Active,
+                tags: Vec::new(),
+                created_by: "bench".into(),
+                created_at: days_ago(100),
+                updated_at: days_ago(100),
+                version: 1,
+            };
+            // Evidence of a usual client: a few readings of the last weeks, an answer, a
+            // last interaction some days ago; the score as it stood yesterday.
+            let mut state = HealthState::new(&client.id);
+            for i in 0..5i64 {
+                state.sentiments.push(SentimentPoint {
+                    interaction_id: chief::model::new_id(),
+                    at: days_ago(3 + 7 * i + c as i64 % 5),
+                    score: ((c as f64 * 0.37 + i as f64).sin() * 0.8),
+                });
+            }
+            state.answers.push(AnswerPoint {
+                response_id: chief::model::new_id(),
+                at: days_ago(40),
+                score: (c % 11) as u8,
+            });
+            state.last_interaction_at = Some(days_ago(3 + c as i64 % 40));
+            state.version = 1;
+            items.push(chief::model::to_item(&pk, &chief::keys::client_sk(&client.id), &client).unwrap());
+            items.push(state.to_item_for(&org.id).unwrap());
+        }
+        load(&table, items).await;
+    }
+    let loaded = loading.elapsed();
+    table.take();
+    let started = Instant::now();
+    let fan_out = chief::clients::daily::fan_out(&app).await.unwrap();
+    let fan_out_took = started.elapsed();
+    let fan_out_calls = table.take();
+    let started = Instant::now();
+    let (mut runs, mut clients, mut changed, mut alerts) = (0, 0, 0, 0);
+    loop {
+        let messages = app.queue.receive(chief::ports::queue::QueueName::Analysis, 10).await.unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let run = chief::clients::daily::run_job(&app, &message.body).await.unwrap();
+            runs += 1;
+            clients += run["clients"].as_u64().unwrap_or(0);
+            changed += run["changed"].as_u64().unwrap_or(0);
+            alerts += run["alertsRaised"].as_u64().unwrap_or(0);
+            app.queue
+                .ack(chief::ports::queue::QueueName::Analysis, &message.receipt)
+                .await
+                .unwrap();
+        }
+    }
+    let took = started.elapsed();
+    let calls = table.take();
+    println!(
+        "
+## Daily client-health recompute over {ORGS} orgs × {CLIENTS} clients (embedded store, release)
+
+Loaded in {:.1} s. The fan-out read {} orgs and sent {} jobs in {} queue sends: {fan_out_calls} store calls, {:.2} s.
+",
+        loaded.as_secs_f64(),
+        fan_out.orgs_seen,
+        fan_out.messages,
+        queue.sends.swap(0, Ordering::SeqCst),
+        fan_out_took.as_secs_f64()
+    );
+    println!("| org jobs | clients recomputed | scores changed | alerts raised | store calls | per client | time | per org job |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {runs} | {clients} | {changed} | {alerts} | {calls} | {:.3} | {:.1} s | {:.1} ms |",
+        calls as f64 / clients.max(1) as f64,
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1000.0 / runs.max(1) as f64
+    );
+}
+
 /// One HTTP request off a connection of the stub Runtime API: its request line and body.
 fn read_request(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
     let mut head = Vec::new();
@@ -934,13 +1052,14 @@ async fn first_answer_table() {
 const WARM: usize = 10_000;
 
 /// The sections, by the name an argument picks them with.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "startup",
     "first-answer",
     "store-calls",
     "tick",
     "posts-tick",
     "fan-out",
+    "client-health",
     "hash",
     "load",
     "cost",
@@ -972,6 +1091,9 @@ async fn main() {
     }
     if runs("fan-out") {
         fan_out_bench().await;
+    }
+    if runs("client-health") {
+        client_health_bench().await;
     }
     if runs("hash") {
         hash_bench();

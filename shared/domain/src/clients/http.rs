@@ -46,7 +46,7 @@ route_group! {
     /// Log an interaction; the AI reads its sentiment and emotions in the background.
     POST "/v1/orgs/{orgId}/clients/{clientId}/interactions" => log_interaction, errors [CONFLICT];
     /// Open or close a ticket; the client's health follows.
-    PATCH "/v1/orgs/{orgId}/clients/{clientId}/interactions/{interactionId}" => change_ticket, errors [VERSION_CONFLICT, CONFLICT];
+    PATCH "/v1/orgs/{orgId}/clients/{clientId}/interactions/{interactionId}" => change_ticket, errors [CONFLICT];
     /// The client's health: its score, band, trend and every factor.
     GET "/v1/orgs/{orgId}/clients/{clientId}/health" => read_health;
     /// The client's health history, newest first.
@@ -115,11 +115,12 @@ async fn list(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Cli
 
 async fn create(app: &App, req: Req<Json<ClientFields>>, params: Params) -> AppResult<Created<ClientView>> {
     let fields = req.json()?;
-    let also = [keys::ORG_SK.to_string()];
-    let (tenant, [org], owner) =
+    let also = [keys::ORG_SK.to_string(), keys::HEALTH_SETTINGS_SK.to_string()];
+    let (tenant, [org, settings], owner) =
         authorize_reading(app, req.principal()?, params.get("orgId"), Role::Member, also, owner_sk(&fields)).await?;
     let plan = org_from(org)?.plan_at(app.clock.now());
-    Reply::created(super::create(app, &tenant, plan, fields, owner.as_ref()).await?)
+    let settings = HealthSettings::from_stored(settings)?;
+    Reply::created(super::create(app, &tenant, plan, &settings, fields, owner.as_ref()).await?)
 }
 
 async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply<ClientView>> {

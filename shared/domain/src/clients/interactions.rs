@@ -117,11 +117,12 @@ pub struct NewInteraction {
     pub ticket_open: Option<bool>,
 }
 
+/// Opens or closes a ticket. No `version`: it sets one fact, whatever the reading of the
+/// text (which a job writes meanwhile) has done to the interaction.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TicketChange {
     pub ticket_open: bool,
-    pub version: u64,
 }
 
 /// The analysis queue's message for one interaction.
@@ -137,6 +138,8 @@ pub struct AnalyseInteraction {
 
 /// A job that finds no interaction this soon after it was logged waits for its write.
 const WRITE_GRACE: Duration = Duration::minutes(5);
+/// Reads, 200 ms apart, of an interaction not written yet before its job comes back.
+const WRITE_WAITS: usize = 3;
 
 fn interaction_id(at: DateTime<Utc>) -> String {
     ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, rand::random::<u128>()).to_string()
@@ -240,7 +243,8 @@ pub async fn list(
     model::newest_first(&*app.table, tenant.pk(), keys::interaction_prefix(client_id), limit, cursor).await
 }
 
-/// Opens or closes a ticket, and recomputes the client's health with it.
+/// Opens or closes a ticket (over the version read, read again when a job wrote meanwhile),
+/// and recomputes the client's health with it.
 pub async fn change_ticket(
     app: &App,
     tenant: &TenantCtx,
@@ -253,25 +257,31 @@ pub async fn change_ticket(
     if interaction.channel != Channel::Ticket {
         return Err(AppError::validation("ticketOpen is for a ticket only"));
     }
-    if change.version != interaction.version {
-        return Err(model::stale_version("interaction", interaction.version));
+    for _ in 0..3 {
+        let read = interaction.version;
+        interaction.ticket_open = Some(change.ticket_open);
+        interaction.version += 1;
+        match app.table.put(interaction.item(tenant)?, Some(Condition::VersionEquals(read))).await {
+            Ok(()) => {
+                let id = interaction.id.clone();
+                let open = change.ticket_open;
+                recompute::recompute(app, tenant, client, state, settings, Cause::TicketChanged, |s| {
+                    s.set_ticket(&id, open)
+                })
+                .await?;
+                return Ok(interaction);
+            }
+            Err(TableError::ConditionFailed { .. }) => {
+                let item = app
+                    .table
+                    .get(&tenant.key(keys::interaction_sk(&interaction.client_id, &interaction.id)))
+                    .await?;
+                interaction = interaction_from(item)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    interaction.ticket_open = Some(change.ticket_open);
-    interaction.version += 1;
-    app.table
-        .put(interaction.item(tenant)?, Some(Condition::VersionEquals(change.version)))
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => model::stale_version("interaction", change.version),
-            other => other.into(),
-        })?;
-    let id = interaction.id.clone();
-    let open = change.ticket_open;
-    recompute::recompute(app, tenant, client, state, settings, Cause::TicketChanged, |s| {
-        s.set_ticket(&id, open)
-    })
-    .await?;
-    Ok(interaction)
+    Err(AppError::conflict("CONFLICT", "the interaction kept changing meanwhile: try again"))
 }
 
 #[derive(Debug, Serialize)]
@@ -314,7 +324,17 @@ pub async fn analyse(app: &App, job: AnalyseInteraction) -> AppResult<AnalysisOu
     ];
     wanted.extend(OrgContext::sort_keys(now));
     let keys: Vec<_> = wanted.into_iter().map(|sk| tenant.key(sk)).collect();
-    let mut items = app.table.get_many(&keys).await?.into_iter();
+    let mut read = app.table.get_many(&keys).await?;
+    // The job is queued just before its interaction is written: one that overtakes the
+    // write waits for it a moment rather than coming back at once.
+    for _ in 0..WRITE_WAITS {
+        if read[0].is_some() || now - job.logged_at >= WRITE_GRACE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        read = app.table.get_many(&keys).await?;
+    }
+    let mut items = read.into_iter();
     let [interaction, client, state, settings] = std::array::from_fn(|_| items.next().flatten());
     let Some(interaction) = interaction else {
         if now - job.logged_at < WRITE_GRACE {

@@ -227,7 +227,14 @@ fn owner_must_be_member(owner: Option<&Item>, new_owner: &Option<UserId>) -> App
 
 /// Adds a client with its (empty) health state; an active one counts against the plan's
 /// bound in the same transaction (402, nothing stored, past it).
-pub async fn create(app: &App, tenant: &TenantCtx, plan: Plan, fields: ClientFields, owner: Option<&Item>) -> AppResult<ClientView> {
+pub async fn create(
+    app: &App,
+    tenant: &TenantCtx,
+    plan: Plan,
+    settings: &recompute::HealthSettings,
+    fields: ClientFields,
+    owner: Option<&Item>,
+) -> AppResult<ClientView> {
     if fields.version.is_some() {
         return Err(AppError::validation("version is set by the server on create"));
     }
@@ -253,10 +260,7 @@ pub async fn create(app: &App, tenant: &TenantCtx, plan: Plan, fields: ClientFie
     };
     let new_owner = fields.apply(&mut client)?;
     owner_must_be_member(owner, &new_owner)?;
-    let state = HealthState {
-        version: 1,
-        ..HealthState::new(&client.id)
-    };
+    let (state, first_point) = recompute::first_state(tenant, &client, settings, now)?;
     let mut ops = vec![
         TxOp::Put {
             item: client_item(tenant, &client)?,
@@ -267,11 +271,13 @@ pub async fn create(app: &App, tenant: &TenantCtx, plan: Plan, fields: ClientFie
             condition: Some(Condition::NotExists),
         },
     ];
-    if client.stage != Stage::Churned {
+    let counted = client.stage != Stage::Churned;
+    if counted {
         ops.push(one_more_active(tenant, plan));
     }
+    ops.extend(first_point);
     app.table.transact(ops).await.map_err(|e| match e {
-        TableError::ConditionFailed { op: Some(2) } => over_bound(plan),
+        TableError::ConditionFailed { op: Some(2) } if counted => over_bound(plan),
         other => other.into(),
     })?;
     Ok(ClientView::of(client, Some(&state), now))

@@ -78,7 +78,12 @@ impl HealthState {
     }
 
     pub fn to_item(&self, tenant: &TenantCtx) -> AppResult<Item> {
-        to_item(&tenant.pk(), &keys::client_health_sk(&self.client_id), self)
+        self.to_item_for(tenant.org_id())
+    }
+
+    /// The item under an org's partition (for loading a store, as the benchmark does).
+    pub fn to_item_for(&self, org_id: &crate::ids::OrgId) -> AppResult<Item> {
+        to_item(&keys::org_pk(org_id), &keys::client_health_sk(&self.client_id), self)
     }
 
     pub fn summary(&self, now: DateTime<Utc>) -> HealthSummary {
@@ -259,7 +264,7 @@ pub async fn change_settings(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
-    InteractionLogged,
+    ClientCreated,
     InteractionAnalysed,
     TicketChanged,
     SurveyAnswered,
@@ -278,6 +283,38 @@ pub struct HistoryPoint {
     pub band: Band,
     pub factors: Vec<Factor>,
     pub cause: Cause,
+}
+
+/// A new client's state, scored from what it starts with (a renewal date is evidence), and
+/// the history point of that first score, if there is one.
+pub fn first_state(
+    tenant: &TenantCtx,
+    client: &Client,
+    settings: &HealthSettings,
+    now: DateTime<Utc>,
+) -> AppResult<(HealthState, Option<TxOp>)> {
+    let mut state = HealthState {
+        version: 1,
+        computed_at: Some(now),
+        ..HealthState::new(&client.id)
+    };
+    let assessed = health::assess(&state.evidence(client), &settings.weights, &settings.bands, now);
+    state.score = assessed.score;
+    state.band = assessed.band;
+    state.factors = assessed.factors;
+    let Some(score) = state.score else {
+        return Ok((state, None));
+    };
+    state.trail.push(ScorePoint { at: now, score });
+    let point = HistoryPoint {
+        at: now,
+        score: state.score,
+        band: state.band,
+        factors: state.factors.clone(),
+        cause: Cause::ClientCreated,
+    };
+    let item = to_item(&tenant.pk(), &keys::health_history_sk(&client.id, &now, &model::new_id()), &point)?;
+    Ok((state, Some(TxOp::Put { item, condition: None })))
 }
 
 /// What a recomputation did.

@@ -24,7 +24,9 @@ async fn client(t: &TestApp, tenant: &TenantCtx, plan: Plan, name: &str) -> Clie
         stage: Some(Stage::Active),
         ..ClientFields::default()
     };
-    super::create(&t.app, tenant, plan, fields, None).await.unwrap()
+    super::create(&t.app, tenant, plan, &recompute::HealthSettings::default(), fields, None)
+        .await
+        .unwrap()
 }
 
 /// An owner of the org, who hears of alerts about clients nobody owns.
@@ -306,7 +308,9 @@ async fn active_clients_are_bounded_by_plan_and_churned_ones_do_not_count() {
         name: Some("One too many".into()),
         ..ClientFields::default()
     };
-    let err = super::create(&t.app, &tenant, Plan::Free, over, None).await.unwrap_err();
+    let err = super::create(&t.app, &tenant, Plan::Free, &recompute::HealthSettings::default(), over, None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "QUOTA_EXCEEDED");
     let clients = Query::partition(tenant.pk()).prefix(keys::CLIENT_PREFIX);
     assert_eq!(
@@ -320,7 +324,9 @@ async fn active_clients_are_bounded_by_plan_and_churned_ones_do_not_count() {
         stage: Some(Stage::Churned),
         ..ClientFields::default()
     };
-    let former = super::create(&t.app, &tenant, Plan::Free, churned, None).await.unwrap();
+    let former = super::create(&t.app, &tenant, Plan::Free, &recompute::HealthSettings::default(), churned, None)
+        .await
+        .unwrap();
     let back = ClientFields {
         stage: Some(Stage::Active),
         version: Some(former.client.version),
