@@ -232,6 +232,10 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
         "{callback}"
     );
 
+    // A survey link Chief never made: 404 from the public route, no login asked for.
+    let survey = invoke_when_ready(port, "api-clients", "events/api-clients.json");
+    assert_eq!(survey["statusCode"], 404, "{survey}");
+
     // The webhook fixture, signed now: applied once, then a duplicate.
     let fresh = tempfile::NamedTempFile::new().unwrap();
     let now = std::time::SystemTime::now()
@@ -264,6 +268,13 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let analyses = take_messages(&sqs, &analysis_queue).await;
     assert_eq!(analyses.len(), 1);
     assert!(analyses[0].contains(FIXTURE_ORG));
+    // The daily client-health fan-out sees the org, which has no clients: no job for it.
+    let daily = invoke_when_ready(port, "job-client-health", "events/job-client-health.json");
+    assert_eq!(
+        (daily["orgsSeen"].as_u64(), daily["messages"].as_u64()),
+        (Some(1), Some(0)),
+        "{daily}"
+    );
     deliver(port, "job-analyze", &analyses[0]);
     // With no posts this week, the analysis drafted a post task for the executor.
     let tasks = store
