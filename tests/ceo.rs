@@ -3,7 +3,7 @@
 
 use chief::billing::signature::sign;
 use chief_tests::stripe::{SECRET_KEY, StripeFixture, stripe_object};
-use chief_tests::{Local, data, error_code};
+use chief_tests::{Local, data, error_code, ok};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -18,12 +18,6 @@ fn start() -> Local {
 /// A time `days` ago (ahead, when negative).
 fn days_ago(days: i64) -> String {
     chief::clock::timestamp(chrono::Utc::now() - chrono::Duration::days(days))
-}
-
-async fn ok(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
-    let (status, answer) = s.call(method, path, Some(token), body.map(|b| b.to_string()).as_deref()).await;
-    assert!(status.is_success(), "{path}: {status} {answer}");
-    data(&answer).clone()
 }
 
 async fn lead(s: &Local, token: &str, org: &str, body: Value) -> String {

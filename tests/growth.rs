@@ -3,19 +3,13 @@
 //! → analytics, with the schedules left to `POST /local/executor/run` and the clock moved
 //! by `POST /local/clock`.
 
-use chief_tests::{Local, data, error_code};
+use chief_tests::{Local, error_code, ok};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 fn start() -> Local {
     Local::start_with(&[("CHIEF_LOCAL_SCHEDULES", "off"), ("CHIEF_LOCAL_DEV_ROUTES", "on")])
-}
-
-async fn ok(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
-    let (status, answer) = s.call(method, path, Some(token), body.map(|b| b.to_string()).as_deref()).await;
-    assert!(status.is_success(), "{path}: {status} {answer}");
-    data(&answer).clone()
 }
 
 async fn refused(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>, expected: StatusCode) -> String {

@@ -6,7 +6,7 @@
 use chief_tests::linkedin_platform::{self, LinkedinPlatform};
 use chief_tests::meta_platform::{self, MetaPlatform};
 use chief_tests::x_platform::{CLIENT_ID, CLIENT_SECRET, Next, XPlatform};
-use chief_tests::{Local, data};
+use chief_tests::{Local, data, ok};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -30,12 +30,6 @@ fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-async fn ok(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
-    let (status, answer) = s.call(method, path, Some(token), body.map(|b| b.to_string()).as_deref()).await;
-    assert!(status.is_success(), "{path}: {status} {answer}");
-    data(&answer).clone()
 }
 
 fn location(response: &reqwest::Response) -> String {

@@ -325,6 +325,13 @@ impl Drop for Local {
     }
 }
 
+/// A call that must succeed, answering its `data`.
+pub async fn ok(s: &Local, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+    let (status, answer) = s.call(method, path, Some(token), body.map(|b| b.to_string()).as_deref()).await;
+    assert!(status.is_success(), "{path}: {status} {answer}");
+    data(&answer).clone()
+}
+
 /// The `data` of a successful envelope (asserting `success`).
 pub fn data(body: &Value) -> &Value {
     assert_eq!(body["success"], true, "{body}");

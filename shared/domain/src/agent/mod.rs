@@ -23,7 +23,7 @@ use crate::orgs::Org;
 use crate::ports::ai::AiUse;
 use crate::ports::events::DomainEvent;
 use crate::ports::queue::QueueName;
-use crate::ports::table::{Index, Query};
+use crate::ports::table::Query;
 use crate::tasks::autonomy::Autonomy;
 use crate::tasks::context::OrgContext;
 use crate::tasks::{self, NewTask, Origin, TaskStatus, TaskType};
@@ -73,19 +73,10 @@ pub async fn fan_out(app: &App) -> AppResult<FanOutReport> {
     for plan in [Plan::Pro, Plan::Enterprise] {
         let mut cursor = None;
         loop {
-            let page = app
-                .table
-                .query(
-                    Query::partition(keys::plan_index_pk(plan.as_str()))
-                        .on(Index::Plan)
-                        .limit(FAN_OUT_PAGE)
-                        .after(cursor),
-                )
-                .await?;
+            let (orgs, next) = crate::orgs::orgs_on_plan(app, plan, FAN_OUT_PAGE, cursor).await?;
             report.index_pages += 1;
-            let mut jobs = Vec::with_capacity(page.items.len());
-            for item in page.items {
-                let org: Org = from_item(item)?;
+            let mut jobs = Vec::with_capacity(orgs.len());
+            for org in orgs {
                 report.orgs_seen += 1;
                 if !org.plan_at(now).hourly_agent() {
                     report.orgs_lapsed += 1;
@@ -101,7 +92,7 @@ pub async fn fan_out(app: &App) -> AppResult<FanOutReport> {
                 report.batches += app.queue.send(QueueName::Analysis, &jobs).await?;
                 report.messages += jobs.len();
             }
-            match page.cursor {
+            match next {
                 Some(next) => cursor = Some(next),
                 None => break,
             }

@@ -14,9 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 use crate::keys;
 use crate::model::from_item;
-use crate::orgs::Org;
 use crate::ports::queue::QueueName;
-use crate::ports::table::{Condition, Index, Query};
+use crate::ports::table::{Condition, Query};
 use crate::tenancy::TenantCtx;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,17 +78,8 @@ pub async fn fan_out(app: &App) -> AppResult<FanOutReport> {
     for plan in [crate::usage::Plan::Free, crate::usage::Plan::Pro, crate::usage::Plan::Enterprise] {
         let mut cursor = None;
         loop {
-            let page = app
-                .table
-                .query(
-                    Query::partition(keys::plan_index_pk(plan.as_str()))
-                        .on(Index::Plan)
-                        .limit(FAN_OUT_PAGE)
-                        .after(cursor),
-                )
-                .await?;
+            let (orgs, next) = crate::orgs::orgs_on_plan(app, plan, FAN_OUT_PAGE, cursor).await?;
             report.store_calls += 1;
-            let orgs: Vec<Org> = page.items.into_iter().map(from_item).collect::<AppResult<_>>()?;
             report.orgs_seen += orgs.len();
             for chunk in orgs.chunks(crate::ports::table::MAX_BATCH_GET) {
                 let keys: Vec<_> = chunk
@@ -115,7 +105,7 @@ pub async fn fan_out(app: &App) -> AppResult<FanOutReport> {
                     report.messages += jobs.len();
                 }
             }
-            match page.cursor {
+            match next {
                 Some(next) => cursor = Some(next),
                 None => break,
             }

@@ -93,12 +93,34 @@ impl Membership {
 pub async fn all_orgs(app: &crate::app::App) -> AppResult<Vec<Org>> {
     let mut orgs = Vec::new();
     for plan in [crate::usage::Plan::Free, crate::usage::Plan::Pro, crate::usage::Plan::Enterprise] {
-        let query = crate::ports::table::Query::partition(keys::plan_index_pk(plan.as_str())).on(crate::ports::table::Index::Plan);
-        for item in crate::ports::table::query_all(&*app.table, query).await? {
-            orgs.push(from_item(item)?);
+        let mut cursor = None;
+        loop {
+            let (page, next) = orgs_on_plan(app, plan, 1_000, cursor).await?;
+            orgs.extend(page);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
     }
     Ok(orgs)
+}
+
+/// A page of the orgs on a plan, from the plan index, and the cursor of the next page (the
+/// fan-outs read the index page by page).
+pub async fn orgs_on_plan(
+    app: &crate::app::App,
+    plan: crate::usage::Plan,
+    limit: usize,
+    cursor: Option<String>,
+) -> AppResult<(Vec<Org>, Option<String>)> {
+    let query = crate::ports::table::Query::partition(keys::plan_index_pk(plan.as_str()))
+        .on(crate::ports::table::Index::Plan)
+        .limit(limit)
+        .after(cursor);
+    let page = app.table.query(query).await?;
+    let orgs = page.items.into_iter().map(from_item).collect::<AppResult<_>>()?;
+    Ok((orgs, page.cursor))
 }
 
 pub fn owners_key(org_id: &OrgId) -> Key {
