@@ -776,21 +776,46 @@ async fn client_health_bench() {
                 version: 1,
             };
             // Evidence of a usual client: a few readings of the last weeks, an answer, a
-            // last interaction some days ago; the score as it stood yesterday.
+            // last interaction some days ago (one in 40 silent for 35 days, one in 50 a
+            // detractor), scored yesterday, with the alerts of yesterday's causes raised: the
+            // recompute then does what a usual day asks of it.
             let mut state = HealthState::new(&client.id);
             for i in 0..5i64 {
                 state.sentiments.push(SentimentPoint {
                     interaction_id: chief::model::new_id(),
                     at: days_ago(3 + 7 * i + c as i64 % 5),
-                    score: ((c as f64 * 0.37 + i as f64).sin() * 0.8),
+                    score: 0.3 + 0.5 * (c as f64 * 0.37 + i as f64).sin(),
                 });
             }
-            state.answers.push(AnswerPoint {
+            let answer = AnswerPoint {
                 response_id: chief::model::new_id(),
                 at: days_ago(40),
-                score: (c % 11) as u8,
-            });
-            state.last_interaction_at = Some(days_ago(3 + c as i64 % 40));
+                score: if c % 50 == 0 { 4 } else { 7 + (c % 4) as u8 },
+            };
+            let silent_for = if c % 40 == 0 { 35 } else { 1 + c as i64 % 20 };
+            state.last_interaction_at = Some(days_ago(silent_for));
+            if answer.score <= 6 {
+                state.alerted.insert("detractor".into(), answer.response_id.clone());
+            }
+            if silent_for >= 30 {
+                state.alerted.insert("silent".into(), chief::clock::timestamp(days_ago(silent_for)));
+            }
+            state.answers.push(answer);
+            let yesterday = days_ago(1);
+            let evidence = chief::clients::health::Evidence {
+                sentiments: &state.sentiments,
+                answers: &state.answers,
+                last_interaction_at: state.last_interaction_at,
+                open_tickets: 0,
+                tickets_ever: 0,
+                renewal_date: client.renewal_date,
+                stage: client.stage,
+            };
+            let assessed = chief::clients::health::assess(&evidence, &Default::default(), &Default::default(), yesterday);
+            state.score = assessed.score;
+            state.band = assessed.band;
+            state.factors = assessed.factors;
+            state.computed_at = Some(yesterday);
             state.version = 1;
             items.push(chief::model::to_item(&pk, &chief::keys::client_sk(&client.id), &client).unwrap());
             items.push(state.to_item_for(&org.id).unwrap());

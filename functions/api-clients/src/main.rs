@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(&chief::clients::http::ROUTES, |w| w.ai()?.events()?.mailer().map(|w| w.queue())).await
+    chief_lambda::run_api(&chief::clients::http::ROUTES, |w| Ok(w.ai()?.queue())).await
 }

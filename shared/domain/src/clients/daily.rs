@@ -11,7 +11,7 @@ use super::recompute::{self, Cause, HealthSettings};
 use super::{Client, active_count};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::OrgId;
+use crate::ids::{ClientId, OrgId};
 use crate::keys;
 use crate::model::from_item;
 use crate::ports::queue::QueueName;
@@ -36,6 +36,62 @@ pub enum ClientJob {
     Interaction(AnalyseInteraction),
     /// Recompute every active client of one org for one day.
     OrgHealth(OrgHealthJob),
+    /// Recompute one client after a change the API stored (its fields, a ticket, an answer).
+    Client(RecomputeClient),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecomputeClient {
+    pub org_id: OrgId,
+    pub client_id: ClientId,
+    pub cause: Cause,
+}
+
+/// Queues a client's recomputation after the API stored a change to what it is scored from.
+/// The API does not recompute itself: alerts mail and emit from `job-analyze`, which keeps the
+/// mail and event clients out of `api-clients`. A send that fails is logged: the change is
+/// stored, and the daily recompute scores it at the latest.
+pub async fn queue_recompute(app: &App, tenant: &TenantCtx, client_id: &ClientId, cause: Cause) {
+    let job = ClientJob::Client(RecomputeClient {
+        org_id: tenant.org_id().clone(),
+        client_id: client_id.clone(),
+        cause,
+    });
+    let sent = match serde_json::to_string(&job) {
+        Ok(body) => app
+            .queue
+            .send(QueueName::Analysis, &[body])
+            .await
+            .map(|_| ())
+            .map_err(AppError::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "the client's recompute was not queued; the daily one will score it");
+    }
+}
+
+/// Recomputes one client from what is stored. Idempotent: the same evidence gives the same
+/// score (no history point without a change) and raises nothing it raised before.
+pub async fn recompute_client(app: &App, job: RecomputeClient) -> AppResult<recompute::Recomputed> {
+    crate::ids::check(&job.org_id, "orgId")?;
+    crate::ids::check(&job.client_id, "clientId")?;
+    let tenant = TenantCtx::background(&job.org_id);
+    let keys = [
+        tenant.key(keys::client_sk(&job.client_id)),
+        tenant.key(keys::client_health_sk(&job.client_id)),
+        tenant.key(keys::HEALTH_SETTINGS_SK),
+    ];
+    let mut read = app.table.get_many(&keys).await?.into_iter();
+    let [client, state, settings] = std::array::from_fn(|_| read.next().flatten());
+    let Some(client) = client else {
+        return Ok(recompute::Recomputed::default());
+    };
+    let client: Client = from_item(client)?;
+    let state = recompute::state_from(state, &client.id)?;
+    let settings = HealthSettings::from_stored(settings)?;
+    recompute::recompute(app, &tenant, client, state, &settings, job.cause, |_| {}).await
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -203,5 +259,6 @@ pub async fn run_job(app: &App, body: &str) -> AppResult<serde_json::Value> {
     Ok(match job {
         ClientJob::Interaction(job) => serde_json::to_value(interactions::analyse(app, job).await?)?,
         ClientJob::OrgHealth(job) => serde_json::to_value(run_org(app, job).await?)?,
+        ClientJob::Client(job) => serde_json::to_value(recompute_client(app, job).await?)?,
     })
 }

@@ -30,7 +30,7 @@ route_group! {
         "/v1/orgs/{orgId}/alerts",
         "/v1/surveys",
     ],
-    body_limit: None, ports: &[Port::Ai, Port::Events, Port::Mailer, Port::Queue(QueueName::Analysis)];
+    body_limit: None, ports: &[Port::Ai, Port::Queue(QueueName::Analysis)];
     /// The org's clients with their health, newest first.
     GET "/v1/orgs/{orgId}/clients" => list, query [CLIENT_BAND, CLIENT_OWNER, CLIENT_STAGE, CLIENT_TAG, LIMIT, CURSOR];
     /// Add a client (an active one counts against the plan's bound).
@@ -132,25 +132,17 @@ async fn read(app: &App, req: Req, params: Params) -> AppResult<Reply<ClientView
     Reply::ok(ClientView::of(client, Some(&state), app.clock.now()))
 }
 
-/// A change of the client recomputes its health at once (its stage and renewal are factors).
+/// A change of the client queues its recomputation (its stage and renewal are factors).
 async fn update(app: &App, req: Req<Json<ClientFields>>, params: Params) -> AppResult<Reply<ClientView>> {
     let id = client_id(&params)?;
     let fields = req.json()?;
-    let also = [
-        keys::client_sk(&id),
-        keys::client_health_sk(&id),
-        keys::HEALTH_SETTINGS_SK.to_string(),
-        keys::ORG_SK.to_string(),
-    ];
-    let (tenant, [client, state, settings, org], owner) =
+    let also = [keys::client_sk(&id), keys::client_health_sk(&id), keys::ORG_SK.to_string()];
+    let (tenant, [client, state, org], owner) =
         authorize_reading(app, req.principal()?, params.get("orgId"), Role::Member, also, owner_sk(&fields)).await?;
     let client = client_from(client)?;
     let plan = org_from(org)?.plan_at(app.clock.now());
     let client = super::update(app, &tenant, plan, client, fields, owner.as_ref()).await?;
-    let state = state_from(state, &client.id)?;
-    let settings = HealthSettings::from_stored(settings)?;
-    recompute::recompute(app, &tenant, client.clone(), state, &settings, Cause::ClientUpdated, |_| {}).await?;
-    let state = app.table.get(&tenant.key(keys::client_health_sk(&client.id))).await?;
+    super::daily::queue_recompute(app, &tenant, &client.id, Cause::ClientUpdated).await;
     let state = state_from(state, &client.id)?;
     Reply::ok(ClientView::of(client, Some(&state), app.clock.now()))
 }
@@ -189,16 +181,13 @@ async fn change_ticket(app: &App, req: Req<Json<TicketChange>>, params: Params) 
     let also = [
         keys::client_sk(&id),
         keys::client_health_sk(&id),
-        keys::HEALTH_SETTINGS_SK.to_string(),
         keys::interaction_sk(&id, interaction_id),
     ];
-    let (tenant, [client, state, settings, interaction]) =
-        authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    let (tenant, [client, state, interaction]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
     let client = client_from(client)?;
     let interaction = interaction_from(interaction)?;
     let state = state_from(state, &client.id)?;
-    let settings = HealthSettings::from_stored(settings)?;
-    Reply::ok(interactions::change_ticket(app, &tenant, client, state, &settings, interaction, change).await?)
+    Reply::ok(interactions::change_ticket(app, &tenant, state, interaction, change).await?)
 }
 
 /// A client's health as the API explains it.

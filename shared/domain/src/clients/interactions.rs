@@ -198,11 +198,6 @@ pub async fn log(app: &App, tenant: &TenantCtx, client: &Client, mut state: Heal
         let mut after = state.clone();
         after.saw_interaction(&interaction.id, occurred_at, ticket_open);
         after.version = state.version + 1;
-        let condition = if state.version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::VersionEquals(state.version)
-        };
         let ops = vec![
             TxOp::Put {
                 item: interaction.item(tenant)?,
@@ -210,7 +205,7 @@ pub async fn log(app: &App, tenant: &TenantCtx, client: &Client, mut state: Heal
             },
             TxOp::Put {
                 item: after.to_item(tenant)?,
-                condition: Some(condition),
+                condition: Some(recompute::over(&state)),
             },
         ];
         match app.table.transact(ops).await {
@@ -243,40 +238,50 @@ pub async fn list(
     model::newest_first(&*app.table, tenant.pk(), keys::interaction_prefix(client_id), limit, cursor).await
 }
 
-/// Opens or closes a ticket (over the version read, read again when a job wrote meanwhile),
-/// and recomputes the client's health with it.
+/// Opens or closes a ticket: the interaction and the client's open tickets in one
+/// transaction (each over the version read, read again when a job wrote meanwhile), then the
+/// client's recomputation is queued.
 pub async fn change_ticket(
     app: &App,
     tenant: &TenantCtx,
-    client: Client,
-    state: HealthState,
-    settings: &HealthSettings,
+    mut state: HealthState,
     mut interaction: Interaction,
     change: TicketChange,
 ) -> AppResult<Interaction> {
     if interaction.channel != Channel::Ticket {
         return Err(AppError::validation("ticketOpen is for a ticket only"));
     }
+    let client_id = interaction.client_id.clone();
     for _ in 0..3 {
-        let read = interaction.version;
-        interaction.ticket_open = Some(change.ticket_open);
-        interaction.version += 1;
-        match app.table.put(interaction.item(tenant)?, Some(Condition::VersionEquals(read))).await {
+        let mut changed = interaction.clone();
+        changed.ticket_open = Some(change.ticket_open);
+        changed.version += 1;
+        let mut after = state.clone();
+        after.set_ticket(&changed.id, change.ticket_open);
+        after.version = state.version + 1;
+        let ops = vec![
+            TxOp::Put {
+                item: changed.item(tenant)?,
+                condition: Some(Condition::VersionEquals(interaction.version)),
+            },
+            TxOp::Put {
+                item: after.to_item(tenant)?,
+                condition: Some(recompute::over(&state)),
+            },
+        ];
+        match app.table.transact(ops).await {
             Ok(()) => {
-                let id = interaction.id.clone();
-                let open = change.ticket_open;
-                recompute::recompute(app, tenant, client, state, settings, Cause::TicketChanged, |s| {
-                    s.set_ticket(&id, open)
-                })
-                .await?;
-                return Ok(interaction);
+                super::daily::queue_recompute(app, tenant, &client_id, Cause::TicketChanged).await;
+                return Ok(changed);
             }
             Err(TableError::ConditionFailed { .. }) => {
-                let item = app
-                    .table
-                    .get(&tenant.key(keys::interaction_sk(&interaction.client_id, &interaction.id)))
-                    .await?;
-                interaction = interaction_from(item)?;
+                let keys = [
+                    tenant.key(keys::interaction_sk(&client_id, &interaction.id)),
+                    tenant.key(keys::client_health_sk(&client_id)),
+                ];
+                let mut read = app.table.get_many(&keys).await?.into_iter();
+                interaction = interaction_from(read.next().flatten())?;
+                state = recompute::state_from(read.next().flatten(), &client_id)?;
             }
             Err(e) => return Err(e.into()),
         }

@@ -157,6 +157,15 @@ impl HealthState {
     }
 }
 
+/// The condition of writing a state over the one read: absent when none was stored.
+pub fn over(state: &HealthState) -> Condition {
+    if state.version == 0 {
+        Condition::NotExists
+    } else {
+        Condition::VersionEquals(state.version)
+    }
+}
+
 pub fn state_from(item: Option<Item>, client_id: &ClientId) -> AppResult<HealthState> {
     item.map(from_item)
         .transpose()
@@ -435,14 +444,9 @@ pub async fn recompute(
                 version: 1,
             })
             .collect();
-        let condition = if state.version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::VersionEquals(state.version)
-        };
         let mut ops = vec![TxOp::Put {
             item: after.to_item(tenant)?,
-            condition: Some(condition),
+            condition: Some(over(&state)),
         }];
         if score_changed {
             let point = HistoryPoint {

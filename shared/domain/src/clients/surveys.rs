@@ -4,7 +4,7 @@
 //! client: the public side reaches nothing else. An answer feeds its client's health.
 
 use super::health::AnswerPoint;
-use super::recompute::{self, Cause, HealthSettings};
+use super::recompute::{self, Cause};
 use super::{Client, client_from};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -266,8 +266,7 @@ fn already_answered() -> AppError {
 
 /// Takes an answer: the link's count, the response and the client's health evidence in one
 /// transaction (a second answer on a single-answer link is 409 even when two race), then
-/// the client's health is recomputed (a failure there is logged: the evidence is stored,
-/// and the daily recompute reads it).
+/// queues the client's recomputation.
 pub async fn answer(app: &App, token: &str, answer: Answer) -> AppResult<Received> {
     if answer.score > 10 {
         return Err(AppError::validation("score must be a whole number from 0 to 10"));
@@ -282,10 +281,9 @@ pub async fn answer(app: &App, token: &str, answer: Answer) -> AppResult<Receive
         let keys = [
             tenant.key(keys::client_sk(&link.client_id)),
             tenant.key(keys::client_health_sk(&link.client_id)),
-            tenant.key(keys::HEALTH_SETTINGS_SK),
         ];
         let mut read = app.table.get_many(&keys).await?.into_iter();
-        let [client, state, settings] = std::array::from_fn(|_| read.next().flatten());
+        let [client, state] = std::array::from_fn(|_| read.next().flatten());
         // A client deleted since the link was made: the link opens nothing now.
         let client: Client = client_from(client).map_err(|_| AppError::NotFound("survey"))?;
         let state = recompute::state_from(state, &client.id)?;
@@ -312,11 +310,6 @@ pub async fn answer(app: &App, token: &str, answer: Answer) -> AppResult<Receive
         link.version += 1;
         let mut link_item = to_item(&keys::survey_link_pk(&token_hash(token)), LINK_SK, &link)?;
         link_item.insert("ttl".into(), (link.expires_at + Duration::days(LINK_KEPT_DAYS)).timestamp().into());
-        let state_condition = if state.version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::VersionEquals(state.version)
-        };
         let ops = vec![
             TxOp::Put {
                 item: link_item,
@@ -332,15 +325,12 @@ pub async fn answer(app: &App, token: &str, answer: Answer) -> AppResult<Receive
             },
             TxOp::Put {
                 item: fed.to_item(&tenant)?,
-                condition: Some(state_condition),
+                condition: Some(recompute::over(&state)),
             },
         ];
         match app.table.transact(ops).await {
             Ok(()) => {
-                let settings = HealthSettings::from_stored(settings)?;
-                if let Err(e) = recompute::recompute(app, &tenant, client, fed, &settings, Cause::SurveyAnswered, |_| {}).await {
-                    tracing::warn!(error = %e, "the answer is stored; the client's health waits for its next recompute");
-                }
+                super::daily::queue_recompute(app, &tenant, &client.id, Cause::SurveyAnswered).await;
                 return Ok(Received {
                     received: true,
                     score: answer.score,
