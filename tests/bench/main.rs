@@ -784,7 +784,8 @@ async fn client_health_bench() {
                 state.sentiments.push(SentimentPoint {
                     interaction_id: chief::model::new_id(),
                     at: days_ago(3 + 7 * i + c as i64 % 5),
-                    score: 0.3 + 0.5 * (c as f64 * 0.37 + i as f64).sin(),
+                    // Spread over −0.2..0.8 without a pattern in time.
+                    score: -0.2 + ((c as u64 * 7_919 + i as u64 * 104_729) % 1_000) as f64 / 1_000.0,
                 });
             }
             let answer = AnswerPoint {
