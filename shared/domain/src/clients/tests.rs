@@ -425,3 +425,52 @@ async fn a_job_for_an_interaction_not_written_yet_comes_back_and_one_for_a_gone_
     let outcome = daily::run_job(&t.app, &serde_json::to_string(&day).unwrap()).await.unwrap();
     assert_eq!(outcome["skipped"], "the organisation is gone");
 }
+
+#[tokio::test]
+async fn an_alert_about_an_owned_client_is_mailed_to_its_owner_alone() {
+    let t = testing::app();
+    let tenant = org(&t, Plan::Pro).await;
+    owner(&t).await;
+    let manager = crate::ids::UserId::generate();
+    let membership = crate::orgs::Membership {
+        org_id: ORG.into(),
+        user_id: manager.clone(),
+        email: "manager@example.com".into(),
+        name: "Manager".into(),
+        role: crate::tenancy::Role::Member,
+        joined_at: t.app.clock.now(),
+        version: 1,
+    };
+    t.app.table.put(membership.to_item().unwrap(), None).await.unwrap();
+    let fields = ClientFields {
+        name: Some("Managed".into()),
+        stage: Some(Stage::Active),
+        owner_id: Some(Some(manager.to_string())),
+        ..ClientFields::default()
+    };
+    let owner_item = t.app.table.get(&tenant.key(keys::member_sk(&manager))).await.unwrap();
+    let managed = super::create(
+        &t.app,
+        &tenant,
+        Plan::Pro,
+        &recompute::HealthSettings::default(),
+        fields,
+        owner_item.as_ref(),
+    )
+    .await
+    .unwrap();
+    log(&t, &tenant, &managed, "We love it, great, thanks").await;
+    drain(&t, 1).await;
+    for text in ["furious, unacceptable", "terrible, angry, cancel", "awful and broken"] {
+        log(&t, &tenant, &managed, text).await;
+    }
+    drain(&t, 1).await;
+    let raised = all_alerts(&t, &tenant).await;
+    assert!(!raised.is_empty());
+    assert!(raised.iter().all(|a| a.owner_id.as_deref() == Some(manager.as_str())));
+    let recipients: Vec<String> = t.recorder.emails.lock().unwrap().iter().map(|m| m.to.clone()).collect();
+    assert!(
+        !recipients.is_empty() && recipients.iter().all(|to| to == "manager@example.com"),
+        "{recipients:?}"
+    );
+}
