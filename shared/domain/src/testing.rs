@@ -290,6 +290,8 @@ pub struct Recorder {
     completions: std::sync::atomic::AtomicUsize,
     /// Answers the AI gives next, in order, before it goes back to writing its own.
     scripted: Mutex<std::collections::VecDeque<String>>,
+    /// While set, every mail fails (the mail server is down).
+    pub mail_down: std::sync::atomic::AtomicBool,
 }
 
 impl Recorder {
@@ -328,6 +330,9 @@ pub async fn sandbox_posts(app: &App, org_id: &str) -> Vec<crate::content::sandb
 #[async_trait]
 impl Mailer for Recorder {
     async fn send(&self, email: Email) -> Result<(), MailError> {
+        if self.mail_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(MailError::Failed("the test's mail server is down".into()));
+        }
         self.emails
             .lock()
             .map_err(|_| MailError::Failed("lock poisoned".into()))?

@@ -6,7 +6,7 @@
 use super::health::Band;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AlertId, ClientId, TaskId};
+use crate::ids::{AlertId, ClientId, TaskId, UserId};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::ports::table::{Condition, Item, Query, TableError, TxOp, query_all};
@@ -76,6 +76,11 @@ pub struct Alert {
     #[serde(default, with = "crate::clock::rfc3339::option")]
     #[schemars(with = "Option<crate::clock::Timestamp>")]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When its mail went to everyone it was for; `null` until then (the daily recompute
+    /// sends what is still owed).
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
+    pub mailed_at: Option<DateTime<Utc>>,
     pub version: u64,
 }
 
@@ -158,6 +163,89 @@ pub async fn open(app: &App, tenant: &TenantCtx, limit: usize) -> AppResult<Vec<
             .await?
             .0,
     )
+}
+
+/// Mails an alert to whom it is for (the client's owner while a member, else the org's
+/// owners) and, once every mail went, records it (`mailedAt`). A mail that fails leaves the
+/// alert owed, for the daily recompute to send again: a recipient may then get it twice,
+/// never not at all.
+pub async fn mail(app: &App, tenant: &TenantCtx, mut alert: Alert) -> AppResult<bool> {
+    let recipients = recipients(app, tenant, alert.owner_id.as_deref()).await?;
+    let link = format!(
+        "{}/orgs/{}/clients/{}",
+        app.settings.app_url.trim_end_matches('/'),
+        tenant.org_id(),
+        alert.client_id
+    );
+    let mut all_sent = true;
+    for to in recipients {
+        let email = crate::ports::mailer::Email {
+            to,
+            subject: format!("{}: {}", alert.client_name, alert.reason.as_str().replace('_', " ")),
+            text: format!(
+                "{}.\nHealth: {} ({}).\nSee the client and its factors: {link}\n",
+                alert.message,
+                alert.score.map_or("no score".to_string(), |s| s.to_string()),
+                alert.band.as_str()
+            ),
+        };
+        if let Err(e) = app.mailer.send(email).await {
+            tracing::warn!(error = %e, "an alert mail was not sent; the daily recompute sends it again");
+            all_sent = false;
+        }
+    }
+    if !all_sent {
+        return Ok(false);
+    }
+    for _ in 0..2 {
+        let read = alert.version;
+        alert.mailed_at = Some(app.clock.now());
+        alert.version += 1;
+        match app.table.put(alert.item(tenant)?, Some(Condition::VersionEquals(read))).await {
+            Ok(()) => return Ok(true),
+            // Acknowledged meanwhile: record it on what is stored now.
+            Err(TableError::ConditionFailed { .. }) => {
+                alert = alert_from(app.table.get(&tenant.key(keys::alert_sk(&alert.id))).await?)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
+
+/// Who hears of a client's alerts: its owner while a member, else the org's owners.
+async fn recipients(app: &App, tenant: &TenantCtx, owner: Option<&str>) -> AppResult<Vec<String>> {
+    if let Some(owner) = owner.map(UserId::read).transpose()?
+        && let Some(item) = app.table.get(&tenant.key(keys::member_sk(&owner))).await?
+    {
+        let member: crate::orgs::Membership = from_item(item)?;
+        return Ok(vec![member.email]);
+    }
+    let members = query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX)).await?;
+    let mut owners = Vec::new();
+    for item in members {
+        let member: crate::orgs::Membership = from_item(item)?;
+        if member.role == crate::tenancy::Role::Owner {
+            owners.push(member.email);
+        }
+    }
+    Ok(owners)
+}
+
+/// How long an alert's first mail is given before the daily recompute sends it again.
+const MAIL_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Sends the mail still owed for the org's open alerts (those of the newest 100 whose mail
+/// failed); answers how many went.
+pub async fn mail_owed(app: &App, tenant: &TenantCtx) -> AppResult<usize> {
+    let now = app.clock.now();
+    let owed = |alert: &Alert| alert.is_open() && alert.mailed_at.is_none() && now - alert.raised_at >= MAIL_GRACE;
+    let (alerts, _) = model::newest_matching(&*app.table, tenant.pk(), keys::ALERT_PREFIX, 100, None, true, owed).await?;
+    let mut sent = 0;
+    for alert in alerts {
+        sent += usize::from(mail(app, tenant, alert).await?);
+    }
+    Ok(sent)
 }
 
 fn resolved_already() -> AppError {

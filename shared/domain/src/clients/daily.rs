@@ -178,6 +178,8 @@ pub struct OrgRun {
     pub clients: usize,
     pub changed: usize,
     pub alerts_raised: usize,
+    /// Mails of earlier alerts that had not gone, sent now.
+    pub alert_mails_sent_late: usize,
     /// Store calls the run made (reads and writes), for the figures.
     pub store_calls: usize,
     pub skipped: Option<&'static str>,
@@ -238,6 +240,8 @@ pub async fn run_org(app: &App, job: OrgHealthJob) -> AppResult<OrgRun> {
             None => break,
         }
     }
+    run.alert_mails_sent_late = super::alerts::mail_owed(app, &tenant).await?;
+    run.store_calls += 1;
     let marker = json!({"clients": run.clients, "ttl": (app.clock.now() + Duration::days(MARKER_DAYS)).timestamp()});
     app.table
         .put(

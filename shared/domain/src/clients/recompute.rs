@@ -18,8 +18,8 @@ use crate::ids::{AlertId, ClientId};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::ports::events::DomainEvent;
-use crate::ports::table::{Condition, Item, Query, TableError, TxOp, query_all};
-use crate::tenancy::{Role, TenantCtx};
+use crate::ports::table::{Condition, Item, Query, TableError, TxOp};
+use crate::tenancy::TenantCtx;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -441,6 +441,7 @@ pub async fn recompute(
                 acknowledged_at: None,
                 resolved_by: None,
                 resolved_at: None,
+                mailed_at: None,
                 version: 1,
             })
             .collect();
@@ -507,9 +508,9 @@ pub async fn recompute(
     ))
 }
 
-/// Tells the bus of a band change and each raised alert, and mails each alert to the
-/// client's owner (or the org's owners). Written already, so a failure here is logged: the
-/// alert itself is listed whatever the mail does.
+/// Tells the bus of a band change and each raised alert, and mails each alert (see
+/// `alerts::mail`). Written already, so a failure here is logged: a mail that did not go is
+/// sent by the daily recompute.
 async fn announce(app: &App, tenant: &TenantCtx, client: &Client, before: &HealthState, after: &HealthState, raised: &[Alert]) {
     let mut events = Vec::new();
     if after.band != before.band {
@@ -537,58 +538,11 @@ async fn announce(app: &App, tenant: &TenantCtx, client: &Client, before: &Healt
     {
         tracing::warn!(error = %e, "client events not published");
     }
-    if raised.is_empty() {
-        return;
-    }
-    let recipients = match recipients(app, tenant, client).await {
-        Ok(recipients) => recipients,
-        Err(e) => {
-            tracing::warn!(error = %e, "alert mail not sent: its recipients could not be read");
-            return;
-        }
-    };
-    let link = format!(
-        "{}/orgs/{}/clients/{}",
-        app.settings.app_url.trim_end_matches('/'),
-        tenant.org_id(),
-        client.id
-    );
     for alert in raised {
-        for to in &recipients {
-            let email = crate::ports::mailer::Email {
-                to: to.clone(),
-                subject: format!("{}: {}", client.name, alert.reason.as_str().replace('_', " ")),
-                text: format!(
-                    "{}.\nHealth: {} ({}).\nSee the client and its factors: {link}\n",
-                    alert.message,
-                    alert.score.map_or("no score".to_string(), |s| s.to_string()),
-                    alert.band.as_str()
-                ),
-            };
-            if let Err(e) = app.mailer.send(email).await {
-                tracing::warn!(error = %e, "an alert mail was not sent");
-            }
+        if let Err(e) = super::alerts::mail(app, tenant, alert.clone()).await {
+            tracing::warn!(error = %e, "an alert mail was not sent; the daily recompute sends it again");
         }
     }
-}
-
-/// Who hears of a client's alerts: its owner while a member, else the org's owners.
-async fn recipients(app: &App, tenant: &TenantCtx, client: &Client) -> AppResult<Vec<String>> {
-    if let Some(owner) = &client.owner_id
-        && let Some(item) = app.table.get(&tenant.key(keys::member_sk(owner))).await?
-    {
-        let member: crate::orgs::Membership = from_item(item)?;
-        return Ok(vec![member.email]);
-    }
-    let members = query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX)).await?;
-    let mut owners = Vec::new();
-    for item in members {
-        let member: crate::orgs::Membership = from_item(item)?;
-        if member.role == Role::Owner {
-            owners.push(member.email);
-        }
-    }
-    Ok(owners)
 }
 
 /// A client's history, newest first, between `from` (inclusive) and `to` (exclusive).

@@ -474,3 +474,42 @@ async fn an_alert_about_an_owned_client_is_mailed_to_its_owner_alone() {
         "{recipients:?}"
     );
 }
+
+#[tokio::test]
+async fn an_alert_whose_mail_failed_is_mailed_by_the_next_daily_recompute_and_only_then() {
+    let t = testing::app();
+    let tenant = org(&t, Plan::Pro).await;
+    owner(&t).await;
+    let slipping = client(&t, &tenant, Plan::Pro, "Slipping").await;
+    log(&t, &tenant, &slipping, "Great work, thanks, we love it").await;
+    drain(&t, 1).await;
+    t.recorder.mail_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    for text in ["Furious: unacceptable.", "Terrible, awful, cancel.", "Angry and broken."] {
+        log(&t, &tenant, &slipping, text).await;
+    }
+    drain(&t, 1).await;
+    let owed: Vec<Alert> = all_alerts(&t, &tenant).await;
+    assert!(!owed.is_empty() && owed.iter().all(|a| a.mailed_at.is_none()), "{owed:?}");
+    assert!(t.recorder.emails.lock().unwrap().is_empty());
+
+    t.recorder.mail_down.store(false, std::sync::atomic::Ordering::SeqCst);
+    t.clock.advance(Duration::days(1));
+    daily::fan_out(&t.app).await.unwrap();
+    let runs = drain(&t, 1).await;
+    assert_eq!(runs[0]["alertMailsSentLate"], owed.len(), "{runs:?}");
+    let mailed = all_alerts(&t, &tenant).await;
+    assert!(
+        mailed
+            .iter()
+            .filter(|a| owed.iter().any(|o| o.id == a.id))
+            .all(|a| a.mailed_at.is_some())
+    );
+    let sent = t.recorder.emails.lock().unwrap().len();
+    assert!(sent >= owed.len(), "each owed alert went to the org's owner");
+
+    // Mailed, they are not sent again.
+    t.clock.advance(Duration::days(1));
+    daily::fan_out(&t.app).await.unwrap();
+    let runs = drain(&t, 1).await;
+    assert_eq!(runs[0]["alertMailsSentLate"], 0);
+}
