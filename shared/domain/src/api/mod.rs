@@ -241,6 +241,11 @@ impl<B> Req<B> {
             code: "INVALID_JSON",
             message: format!("the body is not valid JSON: {e}"),
         })?;
+        // Every body of the API is an object: serde would read a struct from an array too,
+        // field by field in order (`["shorter"]` as `{"feedback": "shorter"}`).
+        if !value.is_object() {
+            return Err(AppError::validation("the body must be a JSON object"));
+        }
         serde_json::from_value(value).map_err(|e| AppError::validation(e.to_string()))
     }
 }
@@ -573,4 +578,29 @@ async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Answ
         );
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Feedback {
+        feedback: String,
+    }
+
+    fn body(text: &str) -> Req<Json<Feedback>> {
+        Req::new(Method::POST, "/".into(), HeaderMap::new(), HashMap::new(), text.as_bytes().to_vec()).typed()
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array_read_field_by_field() {
+        assert_eq!(body(r#"{"feedback": "shorter"}"#).json().unwrap().feedback, "shorter");
+        for bad in [r#"["shorter"]"#, r#""shorter""#, "7", "null"] {
+            let err = body(bad).json().unwrap_err();
+            assert_eq!(err.code(), "VALIDATION_ERROR", "{bad}");
+        }
+        assert_eq!(body("[1, 2").json().unwrap_err().code(), "INVALID_JSON");
+    }
 }
