@@ -302,28 +302,49 @@ pub fn first_state(
     settings: &HealthSettings,
     now: DateTime<Utc>,
 ) -> AppResult<(HealthState, Option<TxOp>)> {
+    let unscored = HealthState::new(&client.id);
     let mut state = HealthState {
         version: 1,
-        computed_at: Some(now),
-        ..HealthState::new(&client.id)
+        ..unscored.clone()
     };
-    let assessed = health::assess(&state.evidence(client), &settings.weights, &settings.bands, now);
-    state.score = assessed.score;
-    state.band = assessed.band;
-    state.factors = assessed.factors;
-    let Some(score) = state.score else {
-        return Ok((state, None));
-    };
-    state.trail.push(ScorePoint { at: now, score });
+    let point = rescore(tenant, &unscored, &mut state, client, settings, now, Cause::ClientCreated)?;
+    Ok((state, point))
+}
+
+/// Scores `after` from its evidence at `now`: its score, band, factors and time, and its
+/// trail when the score moved from `before`'s; answers the history point to write with it
+/// when the score or band changed.
+fn rescore(
+    tenant: &TenantCtx,
+    before: &HealthState,
+    after: &mut HealthState,
+    client: &Client,
+    settings: &HealthSettings,
+    now: DateTime<Utc>,
+    cause: Cause,
+) -> AppResult<Option<TxOp>> {
+    let assessed = health::assess(&after.evidence(client), &settings.weights, &settings.bands, now);
+    let changed = assessed.score != before.score || assessed.band != before.band;
+    after.score = assessed.score;
+    after.band = assessed.band;
+    after.factors = assessed.factors;
+    after.computed_at = Some(now);
+    if changed && let Some(score) = after.score {
+        after.trail.push(ScorePoint { at: now, score });
+    }
+    health::trim_trail(&mut after.trail, now);
+    if !changed {
+        return Ok(None);
+    }
     let point = HistoryPoint {
         at: now,
-        score: state.score,
-        band: state.band,
-        factors: state.factors.clone(),
-        cause: Cause::ClientCreated,
+        score: after.score,
+        band: after.band,
+        factors: after.factors.clone(),
+        cause,
     };
     let item = to_item(&tenant.pk(), &keys::health_history_sk(&client.id, &now, &model::new_id()), &point)?;
-    Ok((state, Some(TxOp::Put { item, condition: None })))
+    Ok(Some(TxOp::Put { item, condition: None }))
 }
 
 /// What a recomputation did.
@@ -409,17 +430,9 @@ pub async fn recompute(
         let mut after = state.clone();
         add(&mut after);
         after.prune(now);
-        let assessed = health::assess(&after.evidence(&client), &settings.weights, &settings.bands, now);
-        let score_changed = assessed.score != state.score || assessed.band != state.band;
-        after.score = assessed.score;
-        after.band = assessed.band;
-        after.factors = assessed.factors;
-        after.computed_at = Some(now);
         after.version = state.version + 1;
-        if score_changed && let Some(score) = after.score {
-            after.trail.push(ScorePoint { at: now, score });
-        }
-        health::trim_trail(&mut after.trail, now);
+        let point = rescore(tenant, &state, &mut after, &client, settings, now, cause)?;
+        let score_changed = point.is_some();
         let mut calls = called_for(&state, &after, &client, settings, now);
         for (reason, subject, _) in &calls {
             after.alerted.insert(reason.as_str().to_string(), subject.clone());
@@ -449,19 +462,7 @@ pub async fn recompute(
             item: after.to_item(tenant)?,
             condition: Some(over(&state)),
         }];
-        if score_changed {
-            let point = HistoryPoint {
-                at: now,
-                score: after.score,
-                band: after.band,
-                factors: after.factors.clone(),
-                cause,
-            };
-            ops.push(TxOp::Put {
-                item: to_item(&tenant.pk(), &keys::health_history_sk(&client.id, &now, &model::new_id()), &point)?,
-                condition: None,
-            });
-        }
+        ops.extend(point);
         let alerts_from = ops.len();
         for alert in &raised {
             ops.extend(alert.raising(tenant)?);

@@ -82,6 +82,24 @@ async fn drain(t: &TestApp, times: usize) -> Vec<serde_json::Value> {
     }
 }
 
+/// Logs a word of praise and has it read: the client is healthy.
+async fn praise(t: &TestApp, tenant: &TenantCtx, client: &ClientView) {
+    log(t, tenant, client, "Great work, thanks, we love it").await;
+    drain(t, 1).await;
+}
+
+/// Logs three angry words and has them read, each message delivered `times` times.
+async fn anger(t: &TestApp, tenant: &TenantCtx, client: &ClientView, times: usize) {
+    for text in [
+        "Furious: this is unacceptable.",
+        "Terrible, awful, we want to cancel.",
+        "Angry and frustrated, broken again.",
+    ] {
+        log(t, tenant, client, text).await;
+    }
+    drain(t, times).await;
+}
+
 async fn interaction(t: &TestApp, tenant: &TenantCtx, logged: &Interaction) -> Interaction {
     let item = t
         .app
@@ -189,17 +207,9 @@ async fn a_band_crossing_raises_one_alert_and_one_mail_even_when_its_job_is_deli
     let tenant = org(&t, Plan::Pro).await;
     owner(&t).await;
     let slipping = client(&t, &tenant, Plan::Pro, "Slipping").await;
-    log(&t, &tenant, &slipping, "Great work, thanks, we love it").await;
-    drain(&t, 1).await;
+    praise(&t, &tenant, &slipping).await;
     assert_eq!(state(&t, &tenant, &slipping).await.band, Band::Healthy);
-    for text in [
-        "Furious: this is unacceptable.",
-        "Terrible, awful, we want to cancel.",
-        "Angry and frustrated, broken again.",
-    ] {
-        log(&t, &tenant, &slipping, text).await;
-    }
-    drain(&t, 2).await;
+    anger(&t, &tenant, &slipping, 2).await;
     let after = state(&t, &tenant, &slipping).await;
     assert!(after.band.is_at_risk(), "{:?} {:?}", after.score, after.factors);
     let raised: Vec<Alert> = all_alerts(&t, &tenant)
@@ -344,10 +354,7 @@ async fn the_agent_makes_one_follow_up_per_alert_for_a_critical_client_and_resol
     let tenant = org(&t, Plan::Pro).await;
     owner(&t).await;
     let angry = client(&t, &tenant, Plan::Pro, "Angry").await;
-    for text in ["furious unacceptable", "terrible awful angry", "cancel, furious, broken"] {
-        log(&t, &tenant, &angry, text).await;
-    }
-    drain(&t, 1).await;
+    anger(&t, &tenant, &angry, 1).await;
     // Then silence: the daily recompute takes it to critical.
     t.clock.advance(Duration::days(60));
     daily::fan_out(&t.app).await.unwrap();
@@ -459,12 +466,8 @@ async fn an_alert_about_an_owned_client_is_mailed_to_its_owner_alone() {
     )
     .await
     .unwrap();
-    log(&t, &tenant, &managed, "We love it, great, thanks").await;
-    drain(&t, 1).await;
-    for text in ["furious, unacceptable", "terrible, angry, cancel", "awful and broken"] {
-        log(&t, &tenant, &managed, text).await;
-    }
-    drain(&t, 1).await;
+    praise(&t, &tenant, &managed).await;
+    anger(&t, &tenant, &managed, 1).await;
     let raised = all_alerts(&t, &tenant).await;
     assert!(!raised.is_empty());
     assert!(raised.iter().all(|a| a.owner_id.as_deref() == Some(manager.as_str())));
@@ -481,13 +484,9 @@ async fn an_alert_whose_mail_failed_is_mailed_by_the_next_daily_recompute_and_on
     let tenant = org(&t, Plan::Pro).await;
     owner(&t).await;
     let slipping = client(&t, &tenant, Plan::Pro, "Slipping").await;
-    log(&t, &tenant, &slipping, "Great work, thanks, we love it").await;
-    drain(&t, 1).await;
+    praise(&t, &tenant, &slipping).await;
     t.recorder.mail_down.store(true, std::sync::atomic::Ordering::SeqCst);
-    for text in ["Furious: unacceptable.", "Terrible, awful, cancel.", "Angry and broken."] {
-        log(&t, &tenant, &slipping, text).await;
-    }
-    drain(&t, 1).await;
+    anger(&t, &tenant, &slipping, 1).await;
     let owed: Vec<Alert> = all_alerts(&t, &tenant).await;
     assert!(!owed.is_empty() && owed.iter().all(|a| a.mailed_at.is_none()), "{owed:?}");
     assert!(t.recorder.emails.lock().unwrap().is_empty());
