@@ -512,16 +512,26 @@ async fn surveys_by_public_link_answer_once_expire_and_never_show_another_org() 
     .await;
     assert_eq!(code, "SURVEY_EXPIRED");
 
-    // 30 requests a minute per address on a public route, then 429 with Retry-After.
-    let mut limited = None;
-    for _ in 0..31 {
-        let (status, body) = s.call(Method::GET, &format!("/v1/surveys/{token}"), None, None).await;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            limited = Some(body);
-            break;
+    // 30 requests a minute per address on each public route, then 429.
+    let answer = json!({"score": 9}).to_string();
+    for (method, path, body) in [
+        (Method::GET, format!("/v1/surveys/{token}"), None),
+        (Method::POST, format!("/v1/surveys/{token}/responses"), Some(answer.as_str())),
+    ] {
+        let mut limited = None;
+        for _ in 0..31 {
+            let (status, reply) = s.call(method.clone(), &path, None, body).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(reply);
+                break;
+            }
         }
+        assert_eq!(
+            limited.expect("429 within 31 requests")["error"]["code"],
+            "RATE_LIMITED",
+            "{method} {path}"
+        );
     }
-    assert_eq!(limited.expect("429 within 31 requests")["error"]["code"], "RATE_LIMITED");
 }
 
 #[tokio::test]
