@@ -666,6 +666,7 @@ async fn posts_tick_bench() {
             media_urls: Vec::new(),
             pillar: None,
             content_id: None,
+            thread: Vec::new(),
         };
         let mut post = new_post(now, "bench", input).unwrap();
         approve_now(&mut post, "bench", now).unwrap();

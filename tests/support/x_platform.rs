@@ -38,6 +38,8 @@ struct State {
     issued: u32,
     revoked: bool,
     tweets: Vec<(String, String)>,
+    /// (reply, the tweet it answers), for threads.
+    replies: Vec<(String, String)>,
     /// Every token this stand-in handed out: none may show in Chief's answers or events.
     handed_out: Vec<String>,
     requests: Vec<String>,
@@ -139,6 +141,13 @@ fn answer(state: &mut State, seen: &Seen) -> Reply {
                 Next::ServerError => return problem(503, "Service Unavailable", "Service Unavailable"),
                 Next::AcceptThenDrop | Next::Normal => {}
             }
+            // A thread's part answers a post that exists.
+            if let Some(previous) = seen.json()["reply"]["in_reply_to_tweet_id"].as_str() {
+                if !state.tweets.iter().any(|(id, _)| id == previous) {
+                    return problem(400, "Invalid Request", "The Tweet you are replying to does not exist.");
+                }
+                state.replies.push((format!("18{:017}", state.tweets.len() + 1), previous.to_string()));
+            }
             if state.tweets.iter().any(|(_, t)| *t == text) {
                 return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.");
             }
@@ -192,6 +201,21 @@ impl XPlatform {
 
     pub fn tweets_with(&self, text: &str) -> usize {
         self.state.lock().unwrap().tweets.iter().filter(|(_, t)| t == text).count()
+    }
+
+    /// The tweets in order, each with the tweet it replies to.
+    pub fn thread_of(&self, first_text: &str) -> Vec<(String, Option<String>)> {
+        let state = self.state.lock().unwrap();
+        let Some((mut id, text)) = state.tweets.iter().find(|(_, t)| t == first_text).cloned() else {
+            return Vec::new();
+        };
+        let mut thread = vec![(text, None)];
+        while let Some((reply, _)) = state.replies.iter().find(|(_, to)| *to == id).cloned() {
+            let text = state.tweets.iter().find(|(i, _)| *i == reply).map(|(_, t)| t.clone()).unwrap_or_default();
+            thread.push((text, Some(id.clone())));
+            id = reply;
+        }
+        thread
     }
 
     pub fn tokens_handed_out(&self) -> Vec<String> {

@@ -545,7 +545,12 @@ impl HttpPlatforms {
             .client()
             .post(format!("{}/2/tweets", self.x_api()))
             .bearer_auth(Self::token(channel)?);
-        let answer = self.send(request.json(&json!({"text": post.text})), true).await?;
+        // A thread's later part answers the part before it (`reply.in_reply_to_tweet_id`).
+        let body = match post.reply_to {
+            Some(previous) => json!({"text": post.text, "reply": {"in_reply_to_tweet_id": previous}}),
+            None => json!({"text": post.text}),
+        };
+        let answer = self.send(request.json(&body), true).await?;
         if answer.status != StatusCode::CREATED && answer.status != StatusCode::OK {
             return Err(self.x_error(&answer, true));
         }
@@ -881,6 +886,12 @@ fn metrics_from(
 #[async_trait]
 impl Social for HttpPlatforms {
     async fn publish(&self, channel: &Channel<'_>, post: &Outgoing<'_>) -> Result<Published, SocialError> {
+        if post.reply_to.is_some() && !matches!(channel.platform, SANDBOX_PLATFORM | "x") {
+            return Err(SocialError::Invalid(format!(
+                "{} takes no threads: only X posts reply to one another here",
+                channel.platform
+            )));
+        }
         match channel.platform {
             SANDBOX_PLATFORM => self.sandbox.publish(channel, post).await,
             "linkedin" => self.linkedin_publish(channel, post).await,

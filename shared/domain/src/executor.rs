@@ -59,6 +59,8 @@ pub struct TickReport {
     /// Due posts claimed for `job-publish`, and the jobs sent for them.
     pub posts_claimed: usize,
     pub publish_enqueued: usize,
+    /// Deals whose follow-up fell due: a `sponsor_followup` task made for each.
+    pub follow_ups_fired: usize,
     pub batches: usize,
     /// More was due than one tick takes: the next tick goes on from `toMinute`.
     pub more_due: bool,
@@ -136,12 +138,18 @@ pub async fn tick(app: &App) -> AppResult<TickReport> {
     let mut orgs: HashMap<OrgId, OrgRules> = HashMap::new();
     let (mut jobs, mut publish_jobs) = (Vec::new(), Vec::new());
     for entry in entries {
+        let sk = entry.get("SK").and_then(|sk| sk.as_str()).unwrap_or_default();
+        // Deals share the index too: a due follow-up becomes a task, run from the next tick.
+        if sk.starts_with(keys::DEAL_PREFIX) {
+            let org_id = entry_org(&entry)?;
+            match crate::deals::followups::fire(app, &org_id, entry, now).await? {
+                crate::deals::followups::Fired::Made => report.follow_ups_fired += 1,
+                crate::deals::followups::Fired::Skipped => report.lost_races += 1,
+            }
+            continue;
+        }
         // Posts share the due index with tasks; their claims feed the publishing pipeline.
-        if entry
-            .get("SK")
-            .and_then(|sk| sk.as_str())
-            .is_some_and(|sk| sk.starts_with(keys::POST_PREFIX))
-        {
+        if sk.starts_with(keys::POST_PREFIX) {
             let org_id = entry_org(&entry)?;
             match crate::content::publish::claim(app, &org_id, entry, now).await? {
                 Some(job) => {

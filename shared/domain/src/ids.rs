@@ -180,6 +180,22 @@ id_type!(
     /// An alert about a client's health.
     AlertId
 );
+id_type!(
+    /// A content item: a script, article or transcript planned once and repurposed per platform.
+    ContentId
+);
+id_type!(
+    /// A sponsor (a brand a creator works with).
+    SponsorId
+);
+id_type!(
+    /// A deal with a sponsor.
+    DealId
+);
+id_type!(
+    /// A deal's deliverable.
+    DeliverableId
+);
 
 /// Ids are ULIDs: 26 characters of Crockford's base 32.
 /// What `check` accepts, as a pattern for the contract: 26 characters of Crockford's

@@ -234,3 +234,49 @@ pub fn survey_response_sk(survey_id: &str, response_id: &str) -> String {
 pub fn survey_link_pk(token_hash: &str) -> String {
     format!("SURVEYLINK#{token_hash}")
 }
+/// Content items (creator ops), and one link per post repurposed from an item, holding the
+/// post's status so that the item's status follows its posts.
+pub const CONTENT_PREFIX: &str = "CONTENT#";
+pub fn content_sk(content_id: &str) -> String {
+    format!("{CONTENT_PREFIX}{content_id}")
+}
+pub fn content_post_prefix(content_id: &str) -> String {
+    format!("CONTENTPOST#{content_id}#")
+}
+pub fn content_post_sk(content_id: &str, post_id: &str) -> String {
+    format!("CONTENTPOST#{content_id}#{post_id}")
+}
+/// Sponsors and their deals; a deal's activities by time, its deliverables, and a link per
+/// post or content item a deliverable names, so that a published post finds its deliverables.
+pub const SPONSOR_PREFIX: &str = "SPONSOR#";
+pub fn sponsor_sk(sponsor_id: &str) -> String {
+    format!("{SPONSOR_PREFIX}{sponsor_id}")
+}
+pub const DEAL_PREFIX: &str = "DEAL#";
+pub fn deal_sk(deal_id: &str) -> String {
+    format!("{DEAL_PREFIX}{deal_id}")
+}
+pub fn deal_activity_prefix(deal_id: &str) -> String {
+    format!("DEALACT#{deal_id}#")
+}
+pub fn deal_activity_sk(deal_id: &str, at: &DateTime<Utc>, id: &str) -> String {
+    let at = crate::clock::timestamp(*at);
+    format!("DEALACT#{deal_id}#{at}#{id}")
+}
+pub fn deliverable_prefix(deal_id: &str) -> String {
+    format!("DELIV#{deal_id}#")
+}
+pub fn deliverable_sk(deal_id: &str, deliverable_id: &str) -> String {
+    format!("DELIV#{deal_id}#{deliverable_id}")
+}
+/// `linked_id` is a post's or a content item's id (both ULIDs, so they never collide).
+pub fn deliverable_link_prefix(linked_id: &str) -> String {
+    format!("DELIVLINK#{linked_id}#")
+}
+pub fn deliverable_link_sk(linked_id: &str, deal_id: &str, deliverable_id: &str) -> String {
+    format!("DELIVLINK#{linked_id}#{deal_id}#{deliverable_id}")
+}
+/// That a task's notice to a member went (a follow-up's reminder to the deal's owner).
+pub fn task_notice_sk(task_id: &str) -> String {
+    format!("TASKNOTICE#{task_id}")
+}

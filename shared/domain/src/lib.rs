@@ -13,6 +13,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod deals;
 pub mod error;
 pub mod executor;
 pub mod health;

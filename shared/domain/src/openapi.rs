@@ -43,6 +43,10 @@ fn path_parameter(name: &str) -> Value {
         "interactionId" => ulid("interaction"),
         "surveyId" => ulid("survey"),
         "alertId" => ulid("alert"),
+        "contentId" => ulid("content item"),
+        "sponsorId" => ulid("sponsor"),
+        "dealId" => ulid("deal"),
+        "deliverableId" => ulid("deliverable"),
         "email" => {
             json!({"description": "The invited address (percent-encoded: `@` as `%40`).", "schema": {"type": "string", "minLength": 3, "maxLength": 254}})
         }

@@ -238,9 +238,145 @@ pub fn fit(platform: Platform, text: &str, mut hashtags: Vec<String>) -> (String
     (format!("{cut}…"), hashtags)
 }
 
+/// Parts an X thread holds at most.
+pub const MAX_THREAD: usize = 25;
+
+/// A long text for X as a thread: parts numbered `1/3 …`, each within 280 weighted
+/// characters, split at sentence ends where they allow, else at words (a word longer than a
+/// part, by characters); the hashtags close the last part when they fit. Text that fits in
+/// one post is one part, unnumbered. Past `MAX_THREAD` parts the rest is cut with `…`.
+pub fn thread(texts: &[String], hashtags: &[String]) -> Vec<String> {
+    let whole = texts.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n\n");
+    let max = Platform::X.rules().max_length;
+    let weigh = |text: &str| length(text, Counting::XWeighted);
+    if weigh(&outgoing_text(&whole, hashtags)) <= max {
+        return vec![outgoing_text(&whole, hashtags)];
+    }
+    // Room for the widest number, "25/25 ".
+    let budget = max - 6;
+    let mut units: Vec<String> = Vec::new();
+    for sentence in sentences(&whole) {
+        if weigh(&sentence) <= budget {
+            units.push(sentence);
+            continue;
+        }
+        for word in sentence.split_whitespace() {
+            let mut word = word.to_string();
+            while weigh(&word) > budget {
+                let mut head = String::new();
+                let mut chars = word.chars();
+                for c in chars.by_ref() {
+                    if weigh(&format!("{head}{c}")) > budget {
+                        let rest: String = std::iter::once(c).chain(chars).collect();
+                        units.push(head);
+                        word = rest;
+                        break;
+                    }
+                    head.push(c);
+                }
+            }
+            units.push(word);
+        }
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for unit in units {
+        match parts.last_mut() {
+            Some(last) if weigh(&format!("{last} {unit}")) <= budget => {
+                last.push(' ');
+                last.push_str(&unit);
+            }
+            _ => parts.push(unit),
+        }
+    }
+    if parts.len() > MAX_THREAD {
+        parts.truncate(MAX_THREAD);
+        let last = parts.last_mut().expect("a thread has parts");
+        while weigh(&format!("{last}…")) > budget {
+            last.pop();
+        }
+        last.push('…');
+    }
+    let count = parts.len();
+    let mut numbered: Vec<String> = parts.into_iter().enumerate().map(|(i, part)| format!("{}/{count} {part}", i + 1)).collect();
+    if let Some(last) = numbered.last_mut() {
+        let tagged = outgoing_text(last, hashtags);
+        if weigh(&tagged) <= max {
+            *last = tagged;
+        }
+    }
+    numbered
+}
+
+/// A text's sentences (and its lines), each trimmed, none empty.
+fn sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut current = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            current.push(c);
+            if matches!(c, '.' | '!' | '?') && chars.peek().is_none_or(|n| n.is_whitespace()) {
+                out.push(current.trim().to_string());
+                current.clear();
+            }
+        }
+        out.push(current.trim().to_string());
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Refuses a thread that breaks X's rules: 2 to `MAX_THREAD` parts, each within 280
+/// weighted characters, none empty.
+pub fn check_thread(platform: Platform, parts: &[String]) -> AppResult<()> {
+    if parts.is_empty() {
+        return Ok(());
+    }
+    if platform != Platform::X {
+        return Err(AppError::validation(format!(
+            "thread: only x posts can be threads; this post is for {}",
+            platform.as_str()
+        )));
+    }
+    if parts.len() < 2 || parts.len() > MAX_THREAD {
+        return Err(AppError::validation(format!("thread: a thread has 2 to {MAX_THREAD} parts")));
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let weighed = length(part, Counting::XWeighted);
+        if part.trim().is_empty() || weighed > Platform::X.rules().max_length {
+            return Err(AppError::validation(format!(
+                "thread: part {} has {weighed} weighted characters; x allows 1 to 280",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_text_becomes_a_numbered_thread_within_xs_count() {
+        let long = "Chief plans a piece once. It then rewrites it for every platform! Does it fit? ".repeat(12);
+        let parts = thread(&[long.clone()], &["creators".into()]);
+        assert!(parts.len() > 1, "{parts:?}");
+        let n = parts.len();
+        for (i, part) in parts.iter().enumerate() {
+            assert!(part.starts_with(&format!("{}/{n} ", i + 1)), "{part}");
+            assert!(length(part, Counting::XWeighted) <= 280, "{part}");
+        }
+        assert!(parts.last().unwrap().ends_with("#creators"));
+        assert!(check_thread(Platform::X, &parts).is_ok());
+        let words: usize = parts.iter().map(|p| p.split_whitespace().count() - 1).sum();
+        assert_eq!(words, long.split_whitespace().count() + 1, "every word kept, plus the hashtag");
+        assert_eq!(thread(&["short".into()], &[]), vec!["short".to_string()]);
+        let wide = "日本語".repeat(200);
+        assert!(thread(&[wide], &[]).iter().all(|p| length(p, Counting::XWeighted) <= 280));
+        assert!(check_thread(Platform::Linkedin, &parts).is_err());
+        assert!(check_thread(Platform::X, &["only one".into()]).is_err());
+    }
 
     #[test]
     fn x_counts_urls_as_23_and_wide_characters_as_2() {

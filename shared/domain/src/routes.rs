@@ -71,13 +71,15 @@ pub enum Group {
     Social,
     /// Clients, their health, surveys (with their public pages) and alerts.
     Clients,
+    /// Sponsors, deals, their deliverables and follow-ups, and the pipeline.
+    Deals,
     Health,
     /// Stripe's deliveries, on a function URL of their own.
     StripeWebhook,
 }
 
 impl Group {
-    pub const ALL: [Group; 11] = [
+    pub const ALL: [Group; 12] = [
         Group::Auth,
         Group::Orgs,
         Group::Leads,
@@ -87,6 +89,7 @@ impl Group {
         Group::Content,
         Group::Social,
         Group::Clients,
+        Group::Deals,
         Group::Health,
         Group::StripeWebhook,
     ];
@@ -102,6 +105,7 @@ impl Group {
             Group::Content => &crate::content::http::ROUTES,
             Group::Social => &crate::social::http::ROUTES,
             Group::Clients => &crate::clients::http::ROUTES,
+            Group::Deals => &crate::deals::http::ROUTES,
             Group::Health => &api_health::ROUTES,
             Group::StripeWebhook => &crate::billing::http::stripe_webhook::ROUTES,
         }
@@ -119,6 +123,7 @@ impl Group {
             Group::Content => crate::content::http::schemas,
             Group::Social => crate::social::http::schemas,
             Group::Clients => crate::clients::http::schemas,
+            Group::Deals => crate::deals::http::schemas,
             Group::Health => api_health::schemas,
             Group::StripeWebhook => crate::billing::http::stripe_webhook::schemas,
         }

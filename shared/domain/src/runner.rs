@@ -106,7 +106,10 @@ pub async fn run(app: &App, body: &str) -> AppResult<RunOutcome> {
             TaskType::SocialMediaPost => post(app, &tenant, &org, &task).await,
             TaskType::EmailCampaign => campaign(app, &tenant, &org, &mut task).await,
             TaskType::LeadFollowup => followup(app, &tenant, &org, &task).await.map(Step::Done),
-            TaskType::ReconnectAccount | TaskType::ClientFollowup => Err(AppError::validation("this task is a person's to do")),
+            TaskType::SponsorFollowup => sponsor_followup(app, &tenant, &org, &mut task).await,
+            TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::InvoiceSponsor => {
+                Err(AppError::validation("this task is a person's to do"))
+            }
         },
     };
     match work {
@@ -234,6 +237,7 @@ async fn draft_post(app: &App, tenant: &TenantCtx, task: &Task, platform: Platfo
             media_urls: Vec::new(),
             pillar: None,
             content_id: None,
+            thread: Vec::new(),
         },
     )?;
     post.id = id;
@@ -413,6 +417,43 @@ async fn followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) 
         }),
         sent: Need::default(),
     })
+}
+
+/// A deal's follow-up: the owner's reminder (when it fell due), then the sponsor's mail under
+/// the policy for emails: written once, held for review under `approval`, sent as written.
+async fn sponsor_followup(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &mut Task) -> AppResult<Step> {
+    use crate::deals::followups;
+    let input: followups::FollowupInput = input(task)?;
+    let (deal, sponsor) = followups::deal_and_sponsor(app, tenant, &input.deal_id).await?;
+    if input.remind_owner {
+        followups::remind_owner(app, tenant, &task.id, &deal, &sponsor).await?;
+    }
+    let done = |sponsor_mail: &str| {
+        Step::Done(Done {
+            output: json!({"dealId": deal.id, "reminded": input.remind_owner, "sponsorMail": sponsor_mail}),
+            sent: Need::default(),
+        })
+    };
+    let Some((contact, to)) = sponsor.first_contact() else {
+        return Ok(done("no_contact_email"));
+    };
+    if org.policy.for_kind(task.kind) == Autonomy::Off {
+        return Ok(done("policy_off"));
+    }
+    hold_emails(app, tenant, org, task, 1).await?;
+    let draft = text_for(app, tenant, org, task, followups::ask(&deal, &sponsor, contact)).await?;
+    let shown = json!({"dealId": deal.id, "to": to, "subject": followups::subject(&deal), "text": draft.text});
+    if awaits_review(org, task) {
+        return Ok(Step::Drafted(draft, Some(shown)));
+    }
+    followups::send_to_sponsor(app, tenant, task, &deal, to, &draft).await?;
+    Ok(Step::Done(Done {
+        output: json!({"dealId": deal.id, "reminded": input.remind_owner, "sponsorMail": "sent", "to": to, "subject": followups::subject(&deal), "provider": draft.provider, "model": draft.model}),
+        sent: Need {
+            emails: 1,
+            ..Need::default()
+        },
+    }))
 }
 
 async fn complete(app: &App, tenant: &TenantCtx, mut task: Task, done: Done) -> AppResult<RunOutcome> {

@@ -96,11 +96,28 @@ pub async fn authorize_reading<const N: usize>(
     also: [String; N],
     maybe: Option<String>,
 ) -> AppResult<(TenantCtx, [Option<Item>; N], Option<Item>)> {
+    let asked_maybe = maybe.is_some();
+    let (tenant, items) = authorize_listed(app, principal, org_id, min_role, also.into_iter().chain(maybe).collect()).await?;
+    let mut read = items.into_iter();
+    let items: [Option<Item>; N] = std::array::from_fn(|_| read.next().flatten());
+    let maybe = if asked_maybe { read.next().flatten() } else { None };
+    Ok((tenant, items, maybe))
+}
+
+/// As [`authorize_with`], for a number of items known only at run time (the sponsor and the
+/// owner a body names, say): answered in the order asked, in the same store call.
+pub async fn authorize_listed(
+    app: &App,
+    principal: &Principal,
+    org_id: &str,
+    min_role: Role,
+    also: Vec<String>,
+) -> AppResult<(TenantCtx, Vec<Option<Item>>)> {
     let org_id = OrgId::parse(org_id, "the organisation id")?;
     let pk = keys::org_pk(&org_id);
     let member = Key::new(pk.clone(), keys::member_sk(principal.user_id()));
     let asked: Vec<Key> = std::iter::once(member)
-        .chain(also.into_iter().chain(maybe).map(|sk| Key::new(pk.clone(), sk)))
+        .chain(also.into_iter().map(|sk| Key::new(pk.clone(), sk)))
         .collect();
     let mut read = app.table.get_many(&asked).await?.into_iter();
     let membership = read.next().flatten().ok_or(AppError::NotFound("organisation"))?;
@@ -115,8 +132,7 @@ pub async fn authorize_reading<const N: usize>(
         role,
     };
     tenant.require(min_role)?;
-    let items: [Option<Item>; N] = std::array::from_fn(|_| read.next().flatten());
-    Ok((tenant, items, read.next().flatten()))
+    Ok((tenant, read.collect()))
 }
 
 /// The context of a user proven not by a token but by a single-use secret that an authorised

@@ -513,7 +513,7 @@ async fn act(
         // A person's to-do (it spends no quota), one per alert ever: its id is the alert's.
         let for_user = owner_id.clone().unwrap_or_else(UserId::background);
         let input = json!({"clientId": client_id, "alertId": alert_id, "note": format!("The agent found this client at risk: {why}.")});
-        let mut task = tasks::todo(TaskType::ClientFollowup, app.clock.now(), &for_user, input)?;
+        let mut task = tasks::made_by_chief(TaskType::ClientFollowup, app.clock.now(), &for_user, input)?;
         task.id = clients::alerts::followup_task_id(alert_id);
         let outcome = match tasks::insert(app, tenant, org.plan, &task).await {
             Ok(()) => Outcome::Created,

@@ -116,6 +116,8 @@ pub mod query {
             "lead_followup",
             "reconnect_account",
             "client_followup",
+            "sponsor_followup",
+            "invoice_sponsor",
         ]),
     };
     pub const CLIENT_BAND: QueryParam = QueryParam {
@@ -147,6 +149,36 @@ pub mod query {
         name: "clientId",
         description: "Only alerts about this client.",
         kind: QueryKind::Text { max_length: 64 },
+    };
+    pub const DEAL_STAGE: QueryParam = QueryParam {
+        name: "stage",
+        description: "Only deals at this stage.",
+        kind: QueryKind::OneOf(&["inquiry", "negotiating", "contracted", "in_progress", "delivered", "invoiced", "paid", "lost"]),
+    };
+    pub const SPONSOR_ID: QueryParam = QueryParam {
+        name: "sponsorId",
+        description: "Only deals with this sponsor.",
+        kind: QueryKind::Text { max_length: 64 },
+    };
+    pub const DEAL_OWNER: QueryParam = QueryParam {
+        name: "ownerId",
+        description: "Only deals this member owns (a user id).",
+        kind: QueryKind::Text { max_length: 64 },
+    };
+    pub const DATE_FROM: QueryParam = QueryParam {
+        name: "from",
+        description: "From this day (`YYYY-MM-DD`), inclusive.",
+        kind: QueryKind::Text { max_length: 10 },
+    };
+    pub const DATE_TO: QueryParam = QueryParam {
+        name: "to",
+        description: "Up to this day (`YYYY-MM-DD`), inclusive.",
+        kind: QueryKind::Text { max_length: 10 },
+    };
+    pub const CONTENT_STATUS: QueryParam = QueryParam {
+        name: "status",
+        description: "Only content items with this status.",
+        kind: QueryKind::OneOf(&["idea", "drafting", "ready", "scheduled", "published"]),
     };
     pub const SINCE: QueryParam = QueryParam {
         name: "from",
@@ -234,6 +266,8 @@ pub mod codes {
         ACCOUNT_NEEDS_REAUTH 409 "The social account must be connected again before it can post.";
         ALREADY_ANSWERED 409 "This survey link takes one answer, and has it.";
         ALERT_RESOLVED 409 "The alert is resolved already.";
+        INVALID_STAGE_CHANGE 409 "A deal moves forward only (lost from any open stage; back from lost only by an admin).";
+        EXCLUSIVITY_CONFLICT 409 "Another sponsor's deal holds exclusivity for this post's category then; the message names the deal.";
         SURVEY_EXPIRED 410 "The survey link has expired.";
         PAYLOAD_TOO_LARGE 413 "The body is over the route's limit.";
         RATE_LIMITED 429 "Too many attempts; the Retry-After header says when to try again.";

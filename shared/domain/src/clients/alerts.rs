@@ -6,7 +6,7 @@
 use super::health::Band;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AlertId, ClientId, TaskId, UserId};
+use crate::ids::{AlertId, ClientId, TaskId};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
 use crate::ports::table::{Condition, Item, Query, TableError, TxOp, query_all};
@@ -170,7 +170,7 @@ pub async fn open(app: &App, tenant: &TenantCtx, limit: usize) -> AppResult<Vec<
 /// alert owed, for the daily recompute to send again: a recipient may then get it twice,
 /// never not at all.
 pub async fn mail(app: &App, tenant: &TenantCtx, mut alert: Alert) -> AppResult<bool> {
-    let recipients = recipients(app, tenant, alert.owner_id.as_deref()).await?;
+    let recipients = crate::orgs::members::notice_to(app, tenant, alert.owner_id.as_deref()).await?;
     let link = format!(
         "{}/orgs/{}/clients/{}",
         app.settings.app_url.trim_end_matches('/'),
@@ -214,24 +214,6 @@ pub async fn mail(app: &App, tenant: &TenantCtx, mut alert: Alert) -> AppResult<
 }
 
 /// Who hears of a client's alerts: its owner while a member, else the org's owners.
-async fn recipients(app: &App, tenant: &TenantCtx, owner: Option<&str>) -> AppResult<Vec<String>> {
-    if let Some(owner) = owner.map(UserId::read).transpose()?
-        && let Some(item) = app.table.get(&tenant.key(keys::member_sk(&owner))).await?
-    {
-        let member: crate::orgs::Membership = from_item(item)?;
-        return Ok(vec![member.email]);
-    }
-    let members = query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::MEMBER_PREFIX)).await?;
-    let mut owners = Vec::new();
-    for item in members {
-        let member: crate::orgs::Membership = from_item(item)?;
-        if member.role == crate::tenancy::Role::Owner {
-            owners.push(member.email);
-        }
-    }
-    Ok(owners)
-}
-
 /// How long an alert's first mail is given before the daily recompute sends it again.
 const MAIL_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -308,12 +290,7 @@ pub async fn resolve(app: &App, tenant: &TenantCtx, mut alert: Alert) -> AppResu
 
 /// The id of the agent's follow-up task for an alert: one alert, one task, ever.
 pub fn followup_task_id(alert: &AlertId) -> TaskId {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("client_followup|{alert}").as_bytes());
-    let mut random = [0u8; 16];
-    random[6..].copy_from_slice(&digest[..10]);
-    let at = ulid::Ulid::from_string(alert).map_or(0, |u| u.timestamp_ms());
-    TaskId::from_ulid(ulid::Ulid::from_parts(at, u128::from_be_bytes(random)))
+    crate::tasks::derived_id("client_followup", alert)
 }
 
 async fn complete_followup(app: &App, tenant: &TenantCtx, alert: &Alert) -> AppResult<()> {

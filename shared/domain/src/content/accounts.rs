@@ -225,7 +225,7 @@ pub async fn needs_reauth(app: &App, tenant: &TenantCtx, mut account: SocialAcco
     account.version += 1;
     account.updated_at = now;
     let about = serde_json::json!({"accountId": account.id, "platform": account.platform, "name": account.name, "reason": why});
-    let task = crate::tasks::todo(crate::tasks::TaskType::ReconnectAccount, now, &account.connected_by, about)?;
+    let task = crate::tasks::made_by_chief(crate::tasks::TaskType::ReconnectAccount, now, &account.connected_by, about)?;
     let ops = vec![
         TxOp::Put {
             item: account.to_item(tenant)?,

@@ -66,6 +66,10 @@ pub struct Post {
     pub media_urls: Vec<String>,
     pub pillar: Option<String>,
     pub content_id: Option<String>,
+    /// An X thread's parts in order (numbered, hashtags in the last): published as replies
+    /// to one another. Empty for a single post; `text` is then the first part.
+    #[serde(default)]
+    pub thread: Vec<String>,
     pub status: PostStatus,
     #[serde(default, with = "crate::clock::rfc3339::option")]
     #[schemars(with = "Option<crate::clock::Timestamp>")]
@@ -96,6 +100,9 @@ pub struct Post {
     /// Which AI wrote it, if one did.
     #[serde(default)]
     pub written_by: Option<String>,
+    /// Scheduled inside another sponsor's exclusivity window by an admin's `override: true`.
+    #[serde(default)]
+    pub exclusivity_override: Option<ExclusivityOverride>,
     pub created_by: String,
     #[serde(with = "crate::clock::rfc3339")]
     #[schemars(with = "crate::clock::Timestamp")]
@@ -106,10 +113,33 @@ pub struct Post {
     pub version: u64,
 }
 
+/// Who scheduled a post past another sponsor's exclusivity, and which deal's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExclusivityOverride {
+    pub deal_id: String,
+    pub by: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    #[schemars(with = "crate::clock::Timestamp")]
+    pub at: DateTime<Utc>,
+}
+
 impl Post {
-    /// The text as it goes out, hashtags included.
+    /// The text as it goes out, hashtags included (a thread's first part).
     pub fn outgoing_text(&self) -> String {
-        platforms::outgoing_text(&self.text, &self.hashtags)
+        match self.thread.first() {
+            Some(first) => first.clone(),
+            None => platforms::outgoing_text(&self.text, &self.hashtags),
+        }
+    }
+
+    /// What goes out, in order: the one post, or each part of a thread.
+    pub fn outgoing_parts(&self) -> Vec<String> {
+        if self.thread.is_empty() {
+            vec![self.outgoing_text()]
+        } else {
+            self.thread.clone()
+        }
     }
 
     /// What an approval binds to.
@@ -119,6 +149,7 @@ impl Post {
             &self.text,
             &self.hashtags.join("\u{1f}"),
             &self.media_urls.join("\u{1f}"),
+            &self.thread.join("\u{1f}"),
         ];
         model::sha256_hex(parts.join("\u{0}").as_bytes())
     }
@@ -230,6 +261,16 @@ pub struct NewPost {
     pub media_urls: Vec<String>,
     pub pillar: Option<String>,
     pub content_id: Option<String>,
+    /// An X thread's parts (see `Post::thread`); `text` must then be the first.
+    #[serde(default)]
+    pub thread: Vec<String>,
+}
+
+/// A thread's parts, cleaned and checked against X's rules.
+fn clean_thread(platform: Platform, parts: Vec<String>) -> AppResult<Vec<String>> {
+    let parts: Vec<String> = parts.iter().map(|p| clean_text(p)).collect::<AppResult<_>>()?;
+    platforms::check_thread(platform, &parts)?;
+    Ok(parts)
 }
 
 /// A draft, checked against its platform's rules.
@@ -237,7 +278,14 @@ pub fn new_post(now: DateTime<Utc>, created_by: &str, input: NewPost) -> AppResu
     let text = clean_text(&input.text)?;
     let hashtags = platforms::clean_hashtags(input.hashtags)?;
     let media_urls = clean_media(input.media_urls)?;
-    platforms::check(input.platform, &text, &hashtags, &media_urls, false)?;
+    let thread = clean_thread(input.platform, input.thread)?;
+    if thread.is_empty() {
+        platforms::check(input.platform, &text, &hashtags, &media_urls, false)?;
+    } else if thread[0] != text || !hashtags.is_empty() || !media_urls.is_empty() {
+        return Err(AppError::validation(
+            "thread: text must be the thread's first part, and a thread carries its hashtags in its last part and no images",
+        ));
+    }
     if let Some(content) = &input.content_id {
         crate::ids::check(content, "contentId")?;
     }
@@ -249,6 +297,7 @@ pub fn new_post(now: DateTime<Utc>, created_by: &str, input: NewPost) -> AppResu
         media_urls,
         pillar: model::optional_text("pillar", input.pillar.as_deref(), 100)?,
         content_id: input.content_id,
+        thread,
         status: PostStatus::Draft,
         scheduled_at: None,
         account_id: None,
@@ -260,6 +309,7 @@ pub fn new_post(now: DateTime<Utc>, created_by: &str, input: NewPost) -> AppResu
         next_attempt_at: None,
         quota_month: None,
         written_by: None,
+        exclusivity_override: None,
         created_by: created_by.to_string(),
         created_at: now,
         updated_at: now,
@@ -286,6 +336,8 @@ pub struct PostChange {
     pub media_urls: Option<Vec<String>>,
     #[serde(default, deserialize_with = "model::nullable")]
     pub pillar: Option<Option<String>>,
+    /// An X thread's parts; `[]` makes it one post again (its first part).
+    pub thread: Option<Vec<String>>,
     /// The version read.
     pub version: u64,
 }
@@ -336,7 +388,20 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut post: Post, change: PostC
     if let Some(pillar) = change.pillar {
         post.pillar = model::optional_text("pillar", pillar.as_deref(), 100)?;
     }
-    platforms::check(post.platform, &post.text, &post.hashtags, &post.media_urls, false)?;
+    if let Some(thread) = change.thread {
+        post.thread = clean_thread(post.platform, thread)?;
+        if let Some(first) = post.thread.first() {
+            post.text = first.clone();
+        }
+    } else if !post.thread.is_empty() && post.thread[0] != post.text {
+        // A new text of a thread is its first part.
+        post.thread[0] = post.text.clone();
+    }
+    if post.thread.is_empty() {
+        platforms::check(post.platform, &post.text, &post.hashtags, &post.media_urls, false)?;
+    } else {
+        platforms::check_thread(post.platform, &post.thread)?;
+    }
     let mut also = Vec::new();
     if post.content_hash() != before {
         also.extend(release_quota(tenant, &mut post));

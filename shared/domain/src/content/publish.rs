@@ -59,6 +59,9 @@ pub enum LedgerOutcome {
 pub struct LedgerEntry {
     pub post_id: PostId,
     pub account_id: String,
+    /// Which part of a thread (0: the post itself, or a thread's first part).
+    #[serde(default)]
+    pub part: u32,
     pub idempotency_key: String,
     pub attempts: u32,
     /// `None` while an attempt is in flight (and if its function died, until it is checked).
@@ -75,7 +78,7 @@ pub struct LedgerEntry {
 impl LedgerEntry {
     fn write(&self, tenant: &TenantCtx, read: u64) -> AppResult<TxOp> {
         Ok(TxOp::Put {
-            item: to_item(&tenant.pk(), &keys::ledger_sk(&self.post_id, &self.account_id), self)?,
+            item: to_item(&tenant.pk(), &ledger_key(&self.post_id, &self.account_id, self.part as usize), self)?,
             condition: Some(if read == 0 {
                 Condition::NotExists
             } else {
@@ -189,13 +192,15 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
     let Some(account_id) = post.account_id.clone() else {
         return settle_failed(app, &tenant, post, "the post has no account".into()).await;
     };
-    let keys = [
+    let parts = post.outgoing_parts();
+    let mut wanted = vec![
         tenant.key(keys::account_sk(&account_id)),
-        tenant.key(keys::ledger_sk(&post.id, &account_id)),
         tenant.key(keys::account_tokens_sk(&account_id)),
     ];
-    let mut read = app.table.get_many(&keys).await?.into_iter();
-    let (account, ledger, tokens) = (read.next().flatten(), read.next().flatten(), read.next().flatten());
+    wanted.extend((0..parts.len()).map(|part| tenant.key(ledger_key(&post.id, &account_id, part))));
+    let mut read = app.table.get_many(&wanted).await?.into_iter();
+    let (account, tokens) = (read.next().flatten(), read.next().flatten());
+    let ledgers: Vec<Option<Item>> = read.collect();
     let Some(account) = account else {
         return pause(app, &tenant, post, "its account was removed").await;
     };
@@ -211,10 +216,81 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
             return retry_later(app, &tenant, post, at, format!("could not refresh the account's token: {e}")).await;
         }
     };
-    let ledger: Option<LedgerEntry> = ledger.map(from_item).transpose()?;
-    let key = format!("{}:{}", post.id, account.id);
-    let text = post.outgoing_text();
-    let channel = account.channel(tenant.org_id(), token.as_ref());
+    // A thread goes out part by part, each a reply to the one before, each with its own
+    // ledger entry: a redelivery skips the parts that are out and asks about an uncertain one.
+    let mut first: Option<Published> = None;
+    let mut previous: Option<String> = None;
+    for (part, (text, ledger)) in parts.iter().zip(ledgers).enumerate() {
+        let ledger: Option<LedgerEntry> = ledger.map(from_item).transpose()?;
+        let sending = Sending {
+            post: &post,
+            account: &account,
+            token: token.as_ref(),
+            part,
+            text,
+            reply_to: previous.as_deref(),
+        };
+        let (attempt, published, found) = match send_part(app, &tenant, sending, ledger).await? {
+            Ok(sent) => sent,
+            Err(outcome) => return Ok(outcome),
+        };
+        if part + 1 == parts.len() {
+            let thread_head = first.unwrap_or_else(|| published.clone());
+            return settle_published(app, &tenant, post, &account, attempt, thread_head, found).await;
+        }
+        if attempt.outcome != Some(LedgerOutcome::Succeeded) {
+            record_out(app, &tenant, &attempt, &published).await?;
+        }
+        previous = Some(published.external_id.clone());
+        first.get_or_insert(published);
+    }
+    settle_failed(app, &tenant, post, "the post has nothing to publish".into()).await
+}
+
+/// The ledger key of a part: the first part's is the post's own (so a single post's entry is
+/// where it always was), a thread's later parts have one each.
+fn ledger_key(post_id: &PostId, account_id: &str, part: usize) -> String {
+    if part == 0 {
+        keys::ledger_sk(post_id, account_id)
+    } else {
+        keys::ledger_sk(post_id, &format!("{account_id}#{part}"))
+    }
+}
+
+/// One part of a post on its way out.
+struct Sending<'a> {
+    post: &'a Post,
+    account: &'a SocialAccount,
+    token: Option<&'a crate::ports::social::Secret>,
+    part: usize,
+    text: &'a str,
+    /// The platform's id of the part this one answers.
+    reply_to: Option<&'a str>,
+}
+
+/// Sends one part once: `Ok` with its ledger entry (as it is before the success is written),
+/// what the platform answered and whether it was found rather than posted; `Err` with the
+/// post's outcome when the part did not go out (recorded, and the post settled or put back).
+async fn send_part(
+    app: &App,
+    tenant: &TenantCtx,
+    sending: Sending<'_>,
+    ledger: Option<LedgerEntry>,
+) -> AppResult<Result<(LedgerEntry, Published, bool), PublishOutcome>> {
+    let Sending {
+        post,
+        account,
+        token,
+        part,
+        text,
+        reply_to,
+    } = sending;
+    let key = if part == 0 {
+        format!("{}:{}", post.id, account.id)
+    } else {
+        format!("{}:{}:{part}", post.id, account.id)
+    };
+    let channel = account.channel(tenant.org_id(), token);
     let now = app.clock.now();
     if let Some(entry) = &ledger {
         match entry.outcome {
@@ -224,21 +300,17 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
                     url: entry.url.clone(),
                     published_at: entry.last_attempt_at,
                 };
-                return settle_published(app, &tenant, post, &account, entry.clone(), published, true).await;
+                return Ok(Ok((entry.clone(), published, true)));
             }
             // No answer last time, or a run that never recorded one: ask before posting.
-            Some(LedgerOutcome::Uncertain) | None => match app.social.find_recent(&channel, &key, &text).await {
-                Ok(Some(found)) => return settle_published(app, &tenant, post, &account, entry.clone(), found, true).await,
+            Some(LedgerOutcome::Uncertain) | None => match app.social.find_recent(&channel, &key, text).await {
+                Ok(Some(found)) => return Ok(Ok((entry.clone(), found, true))),
                 Ok(None) => {}
                 Err(e) => {
-                    return retry_later(
-                        app,
-                        &tenant,
-                        post,
-                        now + Duration::seconds(CHECK_AFTER_SECONDS),
-                        format!("could not check the platform: {e}"),
-                    )
-                    .await;
+                    let at = now + Duration::seconds(CHECK_AFTER_SECONDS);
+                    return retry_later(app, tenant, post.clone(), at, format!("could not check the platform: {e}"))
+                        .await
+                        .map(Err);
                 }
             },
             Some(LedgerOutcome::Failed) => {}
@@ -249,6 +321,7 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
     let attempt = LedgerEntry {
         post_id: post.id.clone(),
         account_id: account.id.to_string(),
+        part: part as u32,
         idempotency_key: key.clone(),
         attempts: ledger.as_ref().map_or(0, |l| l.attempts) + 1,
         outcome: None,
@@ -258,27 +331,28 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
         last_attempt_at: now,
         version: read_version + 1,
     };
-    match app.table.transact(vec![attempt.write(&tenant, read_version)?]).await {
+    match app.table.transact(vec![attempt.write(tenant, read_version)?]).await {
         Ok(()) => {}
-        Err(TableError::ConditionFailed { .. }) => return Ok(HANDLED_ELSEWHERE),
+        Err(TableError::ConditionFailed { .. }) => return Ok(Err(HANDLED_ELSEWHERE)),
         Err(e) => return Err(e.into()),
     }
     let outgoing = Outgoing {
         platform: post.platform.as_str(),
-        text: &text,
-        media_urls: &post.media_urls,
+        text,
+        media_urls: if part == 0 { &post.media_urls } else { &[] },
         idempotency_key: &key,
+        reply_to,
     };
     let mut answer = app.social.publish(&channel, &outgoing).await;
     // A refused token is refreshed once (X's last two hours, and a revocation that a
     // refresh survives) and the post sent again: a 401 means the first call posted nothing.
     if let Err(SocialError::AuthRevoked(_)) = &answer
-        && let Some(item) = credentials::read(app, &tenant, &account.id).await?
+        && let Some(item) = credentials::read(app, tenant, &account.id).await?
     {
         let vault = credentials::Vault::open(app).await?;
-        let held = credentials::held_from(&vault, &tenant, &account.id, item)?;
+        let held = credentials::held_from(&vault, tenant, &account.id, item)?;
         if held.grant.refresh_token.is_some()
-            && let Ok(fresh) = credentials::refresh(app, &vault, &tenant, &account, held).await?
+            && let Ok(fresh) = credentials::refresh(app, &vault, tenant, account, held).await?
         {
             let channel = Channel {
                 token: Some(&fresh.access_token),
@@ -287,42 +361,31 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
             answer = app.social.publish(&channel, &outgoing).await;
         }
     }
-    match answer {
-        Ok(published) => settle_published(app, &tenant, post, &account, attempt, published, false).await,
+    let post = post.clone();
+    let outcome = match answer {
+        Ok(published) => return Ok(Ok((attempt, published, false))),
         Err(SocialError::Uncertain(why)) => {
-            record(app, &tenant, &attempt, LedgerOutcome::Uncertain, Some(why.clone())).await?;
-            retry_later(
-                app,
-                &tenant,
-                post,
-                now + Duration::seconds(CHECK_AFTER_SECONDS),
-                format!("no answer from the platform, checking: {why}"),
-            )
-            .await
+            record(app, tenant, &attempt, LedgerOutcome::Uncertain, Some(why.clone())).await?;
+            let at = now + Duration::seconds(CHECK_AFTER_SECONDS);
+            retry_later(app, tenant, post, at, format!("no answer from the platform, checking: {why}")).await
         }
         Err(SocialError::RateLimited { retry_at }) => {
-            record(
-                app,
-                &tenant,
-                &attempt,
-                LedgerOutcome::Failed,
-                Some(format!("rate limited until {retry_at}")),
-            )
-            .await?;
+            let why = format!("rate limited until {retry_at}");
+            record(app, tenant, &attempt, LedgerOutcome::Failed, Some(why)).await?;
             // A rate limit is the platform's pacing, not a failed attempt.
             let mut post = post;
             post.attempts = post.attempts.saturating_sub(1);
-            retry_later(app, &tenant, post, retry_at.max(now), "the platform is rate limiting".into()).await
+            retry_later(app, tenant, post, retry_at.max(now), "the platform is rate limiting".into()).await
         }
         Err(SocialError::AuthRevoked(why)) => {
-            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
-            revoke(app, &tenant, post, account, why).await
+            record(app, tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            revoke(app, tenant, post, account.clone(), why).await
         }
-        Err(SocialError::Duplicate(why)) => match app.social.find_recent(&channel, &key, &text).await {
-            Ok(Some(found)) => settle_published(app, &tenant, post, &account, attempt, found, true).await,
+        Err(SocialError::Duplicate(why)) => match app.social.find_recent(&channel, &key, text).await {
+            Ok(Some(found)) => return Ok(Ok((attempt, found, true))),
             _ => {
-                record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
-                settle_failed(app, &tenant, post, why).await
+                record(app, tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+                settle_failed(app, tenant, post, why).await
             }
         },
         Err(SocialError::NotConfigured(why)) => {
@@ -337,19 +400,36 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
             if let Err(e) = app.table.put(item, None).await {
                 tracing::warn!(error = %e, "the platform's configuration error was not recorded for the health route");
             }
-            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
-            settle_failed(app, &tenant, post, why).await
+            record(app, tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            settle_failed(app, tenant, post, why).await
         }
         Err(SocialError::Invalid(why)) | Err(SocialError::NotConnected(why)) => {
-            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
-            settle_failed(app, &tenant, post, why).await
+            record(app, tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            settle_failed(app, tenant, post, why).await
         }
         Err(SocialError::Unavailable(why)) => {
-            record(app, &tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
+            record(app, tenant, &attempt, LedgerOutcome::Failed, Some(why.clone())).await?;
             let backoff = Duration::minutes(1 << post.attempts.min(5));
-            retry_later(app, &tenant, post, now + backoff, format!("the platform is unavailable: {why}")).await
+            retry_later(app, tenant, post, now + backoff, format!("the platform is unavailable: {why}")).await
         }
-    }
+    };
+    outcome.map(Err)
+}
+
+/// A thread's part is out: its ledger entry says so, with where it is, before the next part
+/// goes (the post itself settles with the last part).
+async fn record_out(app: &App, tenant: &TenantCtx, attempt: &LedgerEntry, published: &Published) -> AppResult<()> {
+    let entry = LedgerEntry {
+        outcome: Some(LedgerOutcome::Succeeded),
+        external_id: Some(published.external_id.clone()),
+        url: published.url.clone(),
+        error: None,
+        last_attempt_at: published.published_at,
+        version: attempt.version + 1,
+        ..attempt.clone()
+    };
+    app.table.transact(vec![entry.write(tenant, attempt.version)?]).await?;
+    Ok(())
 }
 
 /// A platform's answer that our configuration is wrong, kept for the health route.

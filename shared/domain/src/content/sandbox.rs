@@ -41,6 +41,9 @@ pub struct SandboxPost {
     pub account_id: String,
     pub platform: String,
     pub text: String,
+    /// The sandbox id of the post it answers (a thread's part before it).
+    #[serde(default)]
+    pub reply_to: Option<String>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> SocialError {
@@ -74,6 +77,7 @@ impl SandboxSocial {
             account_id: channel.account_id.to_string(),
             platform: post.platform.into(),
             text: post.text.to_string(),
+            reply_to: post.reply_to.map(str::to_string),
         };
         let key = Self::key(channel, post.idempotency_key);
         let item = to_item(&key.pk, &key.sk, &stored).map_err(unavailable)?;

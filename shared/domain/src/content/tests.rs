@@ -46,6 +46,7 @@ async fn scheduled(t: &TestApp, tenant: &TenantCtx, account: &SocialAccount, tex
         media_urls: Vec::new(),
         pillar: None,
         content_id: None,
+            thread: Vec::new(),
     };
     let mut post = posts::new_post(t.app.clock.now(), "user", input).unwrap();
     posts::insert(&t.app, tenant, &post).await.unwrap();
@@ -250,6 +251,7 @@ async fn scheduling_past_the_months_posts_is_refused_and_changes_nothing() {
         media_urls: Vec::new(),
         pillar: None,
         content_id: None,
+            thread: Vec::new(),
     };
     let mut post = posts::new_post(t.app.clock.now(), "user", input).unwrap();
     posts::insert(&t.app, &tenant, &post).await.unwrap();
@@ -286,6 +288,7 @@ async fn an_edit_voids_the_approval_and_returns_the_post_to_draft() {
         hashtags: None,
         media_urls: None,
         pillar: None,
+        thread: None,
         version: post.version,
     };
     let edited = posts::update(&t.app, &tenant, post, change).await.unwrap();

@@ -18,6 +18,23 @@ pub async fn list(app: &App, tenant: &TenantCtx) -> AppResult<Vec<Membership>> {
         .collect()
 }
 
+/// Where a notice about something a member owns goes: that member's address while they are
+/// a member, else the org's owners'.
+pub async fn notice_to(app: &App, tenant: &TenantCtx, owner: Option<&str>) -> AppResult<Vec<String>> {
+    if let Some(owner) = owner.map(UserId::read).transpose()?
+        && let Some(item) = app.table.get(&tenant.key(keys::member_sk(&owner))).await?
+    {
+        let member: Membership = from_item(item)?;
+        return Ok(vec![member.email]);
+    }
+    Ok(list(app, tenant)
+        .await?
+        .into_iter()
+        .filter(|m| m.role == Role::Owner)
+        .map(|m| m.email)
+        .collect())
+}
+
 async fn target(app: &App, tenant: &TenantCtx, user_id: &UserId) -> AppResult<Membership> {
     let item = app
         .table

@@ -75,6 +75,22 @@ impl OutputSchema {
     }
 }
 
+/// Untrusted text as data between `<tag>` and `</tag>`: anything in it that looks like a
+/// delimiter is defused, so it cannot close the block and speak outside it. The instructions
+/// around it say that what is between the tags is data, never instructions.
+pub fn delimited(tag: &str, text: &str) -> String {
+    let defused = text.replace('<', "‹").replace('>', "›");
+    format!("<{tag}>\n{defused}\n</{tag}>")
+}
+
+/// The data between an ask's `<tag>` delimiters, as `delimited` put it there.
+pub fn data_of<'a>(tag: &str, ask: &'a str) -> &'a str {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let start = ask.find(&open).map_or(0, |i| i + open.len());
+    let end = ask.rfind(&close).filter(|&end| end >= start).unwrap_or(ask.len());
+    ask[start..end].trim()
+}
+
 impl Prompt {
     pub fn new(purpose: AiUse, system: impl Into<String>, ask: impl Into<String>) -> Self {
         Prompt {

@@ -89,8 +89,10 @@ pub struct Outgoing<'a> {
     /// The text with its hashtags, as it will read.
     pub text: &'a str,
     pub media_urls: &'a [String],
-    /// Ours, unique per (post, account): the platforms have none, the sandbox honours it.
+    /// Ours, unique per (post, account, part): the platforms have none, the sandbox honours it.
     pub idempotency_key: &'a str,
+    /// The platform's id of the post this one replies to: the part before it in an X thread.
+    pub reply_to: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

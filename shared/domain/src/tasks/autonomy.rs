@@ -51,11 +51,12 @@ impl AutonomyPolicy {
     pub fn for_kind(&self, kind: TaskType) -> Autonomy {
         match kind {
             TaskType::SocialMediaPost => self.post,
-            TaskType::EmailCampaign => self.email,
+            // A follow-up to a sponsor is an email to a customer.
+            TaskType::EmailCampaign | TaskType::SponsorFollowup => self.email,
             // A client follow-up is a person's to-do, made under the follow-up policy.
             TaskType::LeadFollowup | TaskType::ClientFollowup => self.follow_up,
             // A person's to-do, never run: nothing for the AI to do alone.
-            TaskType::ReconnectAccount => Autonomy::Off,
+            TaskType::ReconnectAccount | TaskType::InvoiceSponsor => Autonomy::Off,
         }
     }
 

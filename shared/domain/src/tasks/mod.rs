@@ -35,6 +35,13 @@ pub enum TaskType {
     /// For a person: look after a client at risk (made by the agent from an open alert, for
     /// the client's owner). Never run by the executor; resolving its alert completes it.
     ClientFollowup,
+    /// Made by Chief when a deal's follow-up falls due (or a member asks for a draft): a
+    /// reminder to the deal's owner, and a follow-up written to the sponsor's first contact
+    /// under the autonomy policy for emails.
+    SponsorFollowup,
+    /// For a person: invoice the sponsor of a deal whose deliverables are all delivered.
+    /// Never run by the executor.
+    InvoiceSponsor,
 }
 
 impl TaskType {
@@ -50,12 +57,19 @@ impl TaskType {
             TaskType::LeadFollowup => "lead_followup",
             TaskType::ReconnectAccount => "reconnect_account",
             TaskType::ClientFollowup => "client_followup",
+            TaskType::SponsorFollowup => "sponsor_followup",
+            TaskType::InvoiceSponsor => "invoice_sponsor",
         }
     }
 
     /// A person's to-do that Chief makes: the executor never runs it.
     pub fn is_todo(self) -> bool {
-        matches!(self, TaskType::ReconnectAccount | TaskType::ClientFollowup)
+        matches!(self, TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::InvoiceSponsor)
+    }
+
+    /// Only Chief makes tasks of this type (a member's `POST …/tasks` is refused).
+    pub fn made_by_chief(self) -> bool {
+        self.is_todo() || self == TaskType::SponsorFollowup
     }
 }
 
@@ -280,9 +294,9 @@ pub fn check_input(kind: TaskType, input: Value) -> AppResult<Value> {
             }
             serde_json::to_value(followup)
         }
-        TaskType::ReconnectAccount | TaskType::ClientFollowup => {
+        TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::SponsorFollowup | TaskType::InvoiceSponsor => {
             return Err(AppError::validation(format!(
-                "type: {} tasks are made by Chief (when a platform revokes an account, or for a client at risk)",
+                "type: {} tasks are made by Chief (when a platform revokes an account, for a client at risk, or from a deal)",
                 kind.as_str()
             )));
         }
@@ -410,8 +424,9 @@ pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResul
     };
     match task.kind {
         // Its post's quota is the pipeline's.
-        TaskType::SocialMediaPost | TaskType::ReconnectAccount | TaskType::ClientFollowup => {}
-        TaskType::EmailCampaign => {
+        TaskType::SocialMediaPost | TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::InvoiceSponsor => {}
+        // A follow-up's mail to the sponsor leaves a marker as a campaign's mails do.
+        TaskType::EmailCampaign | TaskType::SponsorFollowup => {
             let markers = crate::ports::table::query_all(
                 &*app.table,
                 crate::ports::table::Query::partition(tenant.pk()).prefix(keys::campaign_send_sk(&task.id, "")),
@@ -542,11 +557,12 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
     save(app, tenant.org_id(), task).await
 }
 
-/// A person's to-do that Chief makes (`kind` is one that `is_todo`): `for_user` is whom it
-/// is for, `input` says what about, for the person to read. It spends no quota: nothing runs.
-pub fn todo(kind: TaskType, now: DateTime<Utc>, for_user: &UserId, input: Value) -> AppResult<Task> {
-    if !kind.is_todo() {
-        return Err(AppError::internal("only a to-do is made this way"));
+/// A task that Chief makes (`kind` is one that `made_by_chief`): a person's to-do, where
+/// `for_user` is whom it is for and `input` says what about; or a follow-up that the executor
+/// runs. It spends nothing of the tasks quota; what it sends is reserved when it sends.
+pub fn made_by_chief(kind: TaskType, now: DateTime<Utc>, for_user: &UserId, input: Value) -> AppResult<Task> {
+    if !kind.made_by_chief() {
+        return Err(AppError::internal("only Chief's own tasks are made this way"));
     }
     Ok(Task {
         id: TaskId::generate(),
@@ -572,6 +588,21 @@ pub fn todo(kind: TaskType, now: DateTime<Utc>, for_user: &UserId, input: Value)
         draft: None,
         version: 1,
     })
+}
+
+/// A task id derived from what it is about (`kind` and `subject`), so that the same thing
+/// never makes two tasks, however often it is asked for. Its time part comes from the subject
+/// when that is a ULID (so it sorts with it), else zero.
+pub fn derived_id(kind: &str, subject: &str) -> TaskId {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{kind}|{subject}").as_bytes());
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let at = subject
+        .get(..26)
+        .and_then(|head| ulid::Ulid::from_string(head).ok())
+        .map_or(0, |u| u.timestamp_ms());
+    TaskId::from_ulid(ulid::Ulid::from_parts(at, u128::from_be_bytes(random)))
 }
 
 pub(crate) fn task_event(tenant: &TenantCtx, task: &Task, kind: &str) -> crate::ports::events::DomainEvent {

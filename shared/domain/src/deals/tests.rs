@@ -1,0 +1,1 @@
+//! Deals: stages, pipeline, deliverables, follow-ups.
