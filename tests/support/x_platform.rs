@@ -146,7 +146,9 @@ fn answer(state: &mut State, seen: &Seen) -> Reply {
                 if !state.tweets.iter().any(|(id, _)| id == previous) {
                     return problem(400, "Invalid Request", "The Tweet you are replying to does not exist.");
                 }
-                state.replies.push((format!("18{:017}", state.tweets.len() + 1), previous.to_string()));
+                state
+                    .replies
+                    .push((format!("18{:017}", state.tweets.len() + 1), previous.to_string()));
             }
             if state.tweets.iter().any(|(_, t)| *t == text) {
                 return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.");
@@ -211,7 +213,12 @@ impl XPlatform {
         };
         let mut thread = vec![(text, None)];
         while let Some((reply, _)) = state.replies.iter().find(|(_, to)| *to == id).cloned() {
-            let text = state.tweets.iter().find(|(i, _)| *i == reply).map(|(_, t)| t.clone()).unwrap_or_default();
+            let text = state
+                .tweets
+                .iter()
+                .find(|(i, _)| *i == reply)
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default();
             thread.push((text, Some(id.clone())));
             id = reply;
         }

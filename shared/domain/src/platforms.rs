@@ -246,7 +246,12 @@ pub const MAX_THREAD: usize = 25;
 /// part, by characters); the hashtags close the last part when they fit. Text that fits in
 /// one post is one part, unnumbered. Past `MAX_THREAD` parts the rest is cut with `…`.
 pub fn thread(texts: &[String], hashtags: &[String]) -> Vec<String> {
-    let whole = texts.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n\n");
+    let whole = texts
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
     let max = Platform::X.rules().max_length;
     let weigh = |text: &str| length(text, Counting::XWeighted);
     if weigh(&outgoing_text(&whole, hashtags)) <= max {
@@ -297,7 +302,11 @@ pub fn thread(texts: &[String], hashtags: &[String]) -> Vec<String> {
         last.push('…');
     }
     let count = parts.len();
-    let mut numbered: Vec<String> = parts.into_iter().enumerate().map(|(i, part)| format!("{}/{count} {part}", i + 1)).collect();
+    let mut numbered: Vec<String> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| format!("{}/{count} {part}", i + 1))
+        .collect();
     if let Some(last) = numbered.last_mut() {
         let tagged = outgoing_text(last, hashtags);
         if weigh(&tagged) <= max {

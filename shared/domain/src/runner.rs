@@ -216,7 +216,7 @@ async fn post(app: &App, tenant: &TenantCtx, org: &OrgContext, task: &Task) -> A
     if !post.is_approved() {
         crate::content::posts::approve_now(&mut post, &approver, app.clock.now())?;
     }
-    let post = crate::content::posts::schedule(app, tenant, org.plan, post, &account, app.clock.now(), true).await?;
+    let post = crate::content::posts::schedule(app, tenant, org.plan, post, &account, app.clock.now(), true, None).await?;
     Ok(Step::HandedOn(Box::new(post)))
 }
 

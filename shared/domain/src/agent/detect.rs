@@ -352,7 +352,9 @@ mod tests {
             TaskType::LeadFollowup => json!({"leadId": crate::model::new_id()}),
             TaskType::SocialMediaPost => json!({"topic": "t"}),
             TaskType::EmailCampaign => json!({"subject": "s", "brief": "b", "leadIds": [crate::model::new_id()]}),
-            TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::SponsorFollowup | TaskType::InvoiceSponsor => unreachable!("the detectors never see Chief's own tasks made here"),
+            TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::SponsorFollowup | TaskType::InvoiceSponsor => {
+                unreachable!("the detectors never see Chief's own tasks made here")
+            }
         };
         let new = crate::tasks::NewTask {
             kind,

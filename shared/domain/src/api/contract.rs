@@ -153,7 +153,16 @@ pub mod query {
     pub const DEAL_STAGE: QueryParam = QueryParam {
         name: "stage",
         description: "Only deals at this stage.",
-        kind: QueryKind::OneOf(&["inquiry", "negotiating", "contracted", "in_progress", "delivered", "invoiced", "paid", "lost"]),
+        kind: QueryKind::OneOf(&[
+            "inquiry",
+            "negotiating",
+            "contracted",
+            "in_progress",
+            "delivered",
+            "invoiced",
+            "paid",
+            "lost",
+        ]),
     };
     pub const SPONSOR_ID: QueryParam = QueryParam {
         name: "sponsorId",

@@ -3,6 +3,7 @@
 
 use super::accounts::account_from;
 use super::analytics::{self, Overview};
+use super::items::{self, ContentFields, ContentFilter, ContentItem, ContentStatus, RepurposeRequest};
 use super::posts::{self, NewPost, Post, PostChange, PostStatus, post_from};
 use super::publish::PublishedRecord;
 use super::strategy::{self, Strategy, Versions};
@@ -11,7 +12,7 @@ use crate::api::router::Params;
 use crate::api::{Bare, Created, Csv, Json, Reply, Req, route_group};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, PostId, StrategyId};
+use crate::ids::{AccountId, ContentId, PostId, StrategyId};
 use crate::keys;
 use crate::model::{self, Deleted, PageOf};
 use crate::orgs::org_from;
@@ -32,8 +33,9 @@ route_group! {
         "/v1/orgs/{orgId}/posts",
         "/v1/orgs/{orgId}/calendar",
         "/v1/orgs/{orgId}/analytics",
+        "/v1/orgs/{orgId}/content",
     ],
-    body_limit: None, ports: &[Port::Ai];
+    body_limit: Some(CONTENT_BODY_LIMIT), ports: &[Port::Ai];
     /// The business profile: who the org is, whom it serves, its goals and tone.
     GET "/v1/orgs/{orgId}/profile" => read_profile;
     /// Replace the business profile (admin); `version` must be the current one.
@@ -69,12 +71,12 @@ route_group! {
     POST "/v1/orgs/{orgId}/posts/{postId}/approve" => approve_post, errors [MEDIA_REQUIRED, POST_NOT_EDITABLE, VERSION_CONFLICT, CONFLICT];
     /// Put a post on the calendar through an account at a UTC or local time.
     POST "/v1/orgs/{orgId}/posts/{postId}/schedule" => schedule_post,
-        errors [MEDIA_REQUIRED, POST_NOT_APPROVED, POST_NOT_EDITABLE, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
+        errors [MEDIA_REQUIRED, POST_NOT_APPROVED, POST_NOT_EDITABLE, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT, EXCLUSIVITY_CONFLICT];
     /// Take a post off the calendar; its quota goes back.
     POST "/v1/orgs/{orgId}/posts/{postId}/unschedule" => unschedule_post, errors [POST_NOT_SCHEDULED, VERSION_CONFLICT];
     /// Queue a failed post again (admin); it holds a post of the quota again.
     POST "/v1/orgs/{orgId}/posts/{postId}/retry" => retry_post,
-        errors [MEDIA_REQUIRED, POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT];
+        errors [MEDIA_REQUIRED, POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT, EXCLUSIVITY_CONFLICT];
     /// A published post's latest figures.
     GET "/v1/orgs/{orgId}/posts/{postId}/analytics" => post_analytics, errors [POST_NOT_PUBLISHED];
     /// Figures per platform over a period, beside the period before.
@@ -83,7 +85,23 @@ route_group! {
     GET "/v1/orgs/{orgId}/analytics/export" => analytics_export, query [FROM, TO];
     /// Scheduled and published posts between two times, with their local times.
     GET "/v1/orgs/{orgId}/calendar" => calendar, query [FROM, TO];
+    /// The org's content items, newest first.
+    GET "/v1/orgs/{orgId}/content" => list_content, query [CONTENT_STATUS, PLATFORM, DATE_FROM, DATE_TO, LIMIT, CURSOR];
+    /// Plan a piece: a script, article or transcript (a body of up to 100,000 characters).
+    POST "/v1/orgs/{orgId}/content" => create_content;
+    /// Read a content item; its status follows its posts.
+    GET "/v1/orgs/{orgId}/content/{contentId}" => read_content;
+    /// Change a content item; `version` must be the current one.
+    PATCH "/v1/orgs/{orgId}/content/{contentId}" => update_content, errors [VERSION_CONFLICT, CONFLICT];
+    /// Delete a content item (its posts stay).
+    DELETE "/v1/orgs/{orgId}/content/{contentId}" => delete_content, errors [VERSION_CONFLICT];
+    /// One AI call writes a draft post per platform from the item, each within its rules.
+    POST "/v1/orgs/{orgId}/content/{contentId}/repurpose" => repurpose_content,
+        errors [QUOTA_EXCEEDED, AI_BAD_OUTPUT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
 }
+
+/// Content routes take a transcript: bodies up to 256 KiB (the app's default is 64 KiB).
+pub const CONTENT_BODY_LIMIT: usize = 256 * 1024;
 
 async fn read_profile(app: &App, req: Req, params: Params) -> AppResult<Reply<BusinessProfile>> {
     let also = profile::KEYS.map(String::from);
@@ -321,6 +339,10 @@ pub struct ScheduleRequest {
     pub account_id: String,
     /// UTC (`2026-12-01T09:00:00Z`) or a local time in the org's zone (`2026-12-01T09:00:00`).
     pub at: String,
+    /// An admin schedules a sponsored post inside another sponsor's exclusivity anyway; the
+    /// post records who did.
+    #[serde(default, rename = "override")]
+    pub override_exclusivity: bool,
 }
 
 async fn schedule_post(app: &App, req: Req<Json<ScheduleRequest>>, params: Params) -> AppResult<Reply<Post>> {
@@ -335,7 +357,15 @@ async fn schedule_post(app: &App, req: Req<Json<ScheduleRequest>>, params: Param
     let at = posts::parse_at("at", &input.at, &org.time_zone)?;
     let auto = AutonomyPolicy::from_stored(policy)?.post == Autonomy::Auto;
     let plan = org.plan_at(app.clock.now());
-    Reply::ok(posts::schedule(app, &tenant, plan, post, &account, at, auto).await?)
+    let override_by = if input.override_exclusivity {
+        tenant
+            .require(Role::Admin)
+            .map_err(|_| AppError::Forbidden("only an admin can override an exclusivity".into()))?;
+        Some(tenant.user_id().to_string())
+    } else {
+        None
+    };
+    Reply::ok(posts::schedule(app, &tenant, plan, post, &account, at, auto, override_by.as_deref()).await?)
 }
 
 async fn unschedule_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Post>> {
@@ -365,7 +395,7 @@ async fn retry_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Post
     if !post.is_approved() {
         posts::approve_now(&mut post, tenant.user_id(), now)?;
     }
-    Reply::ok(posts::schedule(app, &tenant, org.plan_at(now), post, &account, now, false).await?)
+    Reply::ok(posts::schedule(app, &tenant, org.plan_at(now), post, &account, now, false, None).await?)
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -455,4 +485,81 @@ async fn analytics_export(app: &App, req: Req, params: Params) -> AppResult<Bare
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     let records = analytics::published_between(app, &tenant, from, to).await?;
     Reply::bare(Csv(analytics::csv(&records)))
+}
+
+fn content_sk(params: &Params) -> AppResult<String> {
+    Ok(keys::content_sk(&ContentId::parse(params.get("contentId"), "the content item id")?))
+}
+
+async fn list_content(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<ContentItem>>> {
+    let date = |name: &str| {
+        req.query(name)
+            .map(|v| {
+                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map_err(|_| AppError::validation(format!("{name} must be a date like 2026-11-27")))
+            })
+            .transpose()
+    };
+    let filter = ContentFilter {
+        status: model::enum_param("status", req.query("status"), ContentStatus::NAMES)?,
+        platform: req.query("platform").map(Platform::parse).transpose()?,
+        from: date("from")?,
+        to: date("to")?,
+    };
+    let limit = model::page_limit(req.query("limit"))?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = model::newest_matching(
+        &*app.table,
+        tenant.pk(),
+        keys::CONTENT_PREFIX,
+        limit,
+        cursor,
+        filter.is_set(),
+        |c: &ContentItem| filter.keeps(c),
+    )
+    .await?;
+    Reply::ok(PageOf { items, next_cursor })
+}
+
+async fn create_content(app: &App, req: Req<Json<ContentFields>>, params: Params) -> AppResult<Created<ContentItem>> {
+    let fields = req.json()?;
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
+    Reply::created(items::create(app, &tenant, fields).await?)
+}
+
+async fn read_content(app: &App, req: Req, params: Params) -> AppResult<Reply<ContentItem>> {
+    let sk = content_sk(&params)?;
+    let (tenant, [item]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    Reply::ok(items::fresh(app, &tenant, items::item_from(item)?).await?)
+}
+
+async fn update_content(app: &App, req: Req<Json<ContentFields>>, params: Params) -> AppResult<Reply<ContentItem>> {
+    let sk = content_sk(&params)?;
+    let fields = req.json()?;
+    let (tenant, [item]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    Reply::ok(items::update(app, &tenant, items::item_from(item)?, fields).await?)
+}
+
+async fn delete_content(app: &App, req: Req, params: Params) -> AppResult<Reply<Deleted>> {
+    let sk = content_sk(&params)?;
+    let (tenant, [item]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
+    items::delete(app, &tenant, items::item_from(item)?).await?;
+    Reply::ok(Deleted::yes())
+}
+
+/// The drafts a repurpose wrote, one per platform asked, in that order.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Repurposed {
+    pub posts: Vec<Post>,
+}
+
+async fn repurpose_content(app: &App, req: Req<Json<RepurposeRequest>>, params: Params) -> AppResult<Created<Repurposed>> {
+    let sk = content_sk(&params)?;
+    let input = req.json()?;
+    let (tenant, org, item) = with_context(app, &req, &params, Role::Member, sk).await?;
+    let item = items::item_from(item)?;
+    Reply::created(Repurposed {
+        posts: items::repurpose(app, &tenant, &org, &item, input).await?,
+    })
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod credentials;
 pub mod http;
+pub mod items;
 pub mod posts;
 pub mod publish;
 pub mod sandbox;

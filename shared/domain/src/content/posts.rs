@@ -205,10 +205,14 @@ pub fn changed_meanwhile() -> AppError {
 
 /// Writes a changed post (and `also`, in the same transaction) over the version it was read
 /// at; answers it as stored.
-pub async fn save(app: &App, tenant: &TenantCtx, mut post: Post, also: Vec<TxOp>) -> AppResult<Post> {
+///
+/// A post of a content item keeps its status on the item's link in the same write, then the
+/// item's status follows (see `items`).
+pub async fn save(app: &App, tenant: &TenantCtx, mut post: Post, mut also: Vec<TxOp>) -> AppResult<Post> {
     let read = post.version;
     post.version += 1;
     post.updated_at = app.clock.now();
+    also.extend(super::items::link_step(tenant, &post));
     let written = if also.is_empty() {
         app.table.put(post.to_item(tenant.org_id())?, Some(written_over(read))).await
     } else {
@@ -224,6 +228,11 @@ pub async fn save(app: &App, tenant: &TenantCtx, mut post: Post, also: Vec<TxOp>
         ),
         other => other.into(),
     })?;
+    if let Some(content_id) = &post.content_id
+        && let Err(e) = super::items::follow_posts(app, tenant, content_id).await
+    {
+        tracing::warn!(error = %e, "the content item's status did not follow its post; a read derives it");
+    }
     Ok(post)
 }
 
@@ -318,8 +327,9 @@ pub fn new_post(now: DateTime<Utc>, created_by: &str, input: NewPost) -> AppResu
 }
 
 pub async fn insert(app: &App, tenant: &TenantCtx, post: &Post) -> AppResult<()> {
-    let op = post.write(tenant, 0)?;
-    match app.table.transact(vec![op]).await {
+    let mut ops = vec![post.write(tenant, 0)?];
+    ops.extend(super::items::link_step(tenant, post));
+    match app.table.transact(ops).await {
         Ok(()) => Ok(()),
         Err(TableError::ConditionFailed { .. }) => Err(AppError::conflict("CONFLICT", "the post exists already")),
         Err(e) => Err(e.into()),
@@ -455,6 +465,7 @@ pub async fn delete(app: &App, tenant: &TenantCtx, mut post: Post) -> AppResult<
         condition: Some(Condition::VersionEquals(post.version)),
     }];
     ops.extend(release);
+    ops.extend(super::items::unlink_step(tenant, &post));
     app.table.transact(ops).await.map_err(|e| match e {
         TableError::ConditionFailed { op: Some(0) } => changed_meanwhile(),
         other => other.into(),
@@ -488,7 +499,10 @@ pub fn approve_now(post: &mut Post, by: &str, at: DateTime<Utc>) -> AppResult<()
 /// Puts an approved post (or any post, where the policy for posts is `auto`) on the calendar
 /// for `at` through `account`, holding one post of the quota of the month it goes out in
 /// (402 `QUOTA_EXCEEDED` and nothing changes when that month's published and still-scheduled
-/// posts have reached the plan's limit).
+/// posts have reached the plan's limit). A sponsored post inside another sponsor's
+/// exclusivity is refused (409 `EXCLUSIVITY_CONFLICT`) unless `override_by` names the admin
+/// who overrides it, which the post records.
+#[allow(clippy::too_many_arguments)]
 pub async fn schedule(
     app: &App,
     tenant: &TenantCtx,
@@ -497,6 +511,7 @@ pub async fn schedule(
     account: &super::accounts::SocialAccount,
     at: DateTime<Utc>,
     auto: bool,
+    override_by: Option<&str>,
 ) -> AppResult<Post> {
     let now = app.clock.now();
     match post.status {
@@ -527,6 +542,23 @@ pub async fn schedule(
     }
     // A time in the past means now.
     let at = at.max(now);
+    if let Some(conflict) = crate::deals::exclusivity::conflict(app, tenant, &post.id, post.content_id.as_deref(), at).await? {
+        let overridden = post
+            .exclusivity_override
+            .as_ref()
+            .is_some_and(|o| o.deal_id == conflict.deal_id.as_str());
+        match override_by {
+            Some(by) => {
+                post.exclusivity_override = Some(ExclusivityOverride {
+                    deal_id: conflict.deal_id.to_string(),
+                    by: by.to_string(),
+                    at: now,
+                });
+            }
+            None if overridden => {}
+            None => return Err(conflict.error()),
+        }
+    }
     let mut quota = Vec::new();
     if post.quota_month.as_deref() != Some(usage::month(at).as_str()) {
         quota.extend(release_quota(tenant, &mut post));

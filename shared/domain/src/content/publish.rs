@@ -186,6 +186,12 @@ pub async fn run(app: &App, body: &str) -> AppResult<PublishOutcome> {
         });
     };
     let post = post_from(Some(item))?;
+    // This claim published it, and what follows a publish may not have finished (the function
+    // died, or the store failed): it is done again, each step once.
+    if post.status == PostStatus::Published && post.version == job.claim + 1 {
+        after_published(app, &tenant, &post).await?;
+        return Ok(HANDLED_ELSEWHERE);
+    }
     if post.status != PostStatus::Publishing || post.version != job.claim {
         return Ok(HANDLED_ELSEWHERE);
     }
@@ -527,20 +533,32 @@ async fn settle_published(
         Err(e) => return Err(e),
     };
     emit(app, post_event(tenant, &post, "post.published")).await;
-    if let Some(task_id) = &post.task_id {
-        let output = json!({
-            "platform": post.platform, "postId": post.id, "accountId": post.account_id,
-            "externalId": published.external_id, "url": published.url,
-            "publishedAt": crate::clock::timestamp(published.published_at),
-        });
-        crate::tasks::settle_from_post(app, tenant, task_id, Ok(output)).await?;
-    }
+    after_published(app, tenant, &post).await?;
     let (post_id, external_id) = (post.id, published.external_id);
     Ok(if found {
         PublishOutcome::Found { post_id, external_id }
     } else {
         PublishOutcome::Published { post_id, external_id }
     })
+}
+
+/// What a published post delivers: the deliverables naming it (or its content item) become
+/// delivered, once each, and their deals move on when all are.
+/// The task that wrote it completes with it.
+async fn after_published(app: &App, tenant: &TenantCtx, post: &Post) -> AppResult<()> {
+    let Some(published) = &post.published else {
+        return Ok(());
+    };
+    if let Some(task_id) = &post.task_id {
+        let output = json!({
+            "platform": post.platform, "postId": post.id, "accountId": post.account_id,
+            "externalId": published.external_id, "url": published.url,
+            "publishedAt": crate::clock::timestamp(published.at),
+        });
+        crate::tasks::settle_from_post(app, tenant, task_id, Ok(output)).await?;
+    }
+    crate::deals::deliverables::post_published(app, tenant, &post.id, post.content_id.as_deref(), published.url.as_deref()).await?;
+    Ok(())
 }
 
 /// Failed for good: the quota it held goes back; its task (if any) fails with it.

@@ -46,13 +46,13 @@ async fn scheduled(t: &TestApp, tenant: &TenantCtx, account: &SocialAccount, tex
         media_urls: Vec::new(),
         pillar: None,
         content_id: None,
-            thread: Vec::new(),
+        thread: Vec::new(),
     };
     let mut post = posts::new_post(t.app.clock.now(), "user", input).unwrap();
     posts::insert(&t.app, tenant, &post).await.unwrap();
     posts::approve_now(&mut post, "user", t.app.clock.now()).unwrap();
     let post = posts::save(&t.app, tenant, post, Vec::new()).await.unwrap();
-    posts::schedule(&t.app, tenant, Plan::Pro, post, account, t.app.clock.now(), false)
+    posts::schedule(&t.app, tenant, Plan::Pro, post, account, t.app.clock.now(), false, None)
         .await
         .unwrap()
 }
@@ -146,7 +146,7 @@ async fn a_revoked_account_needs_reauth_its_posts_pause_and_its_owner_gets_a_rec
     let later = scheduled(&t, &tenant, &account, "Later").await;
     let later = {
         let at = t.app.clock.now() + Duration::hours(2);
-        posts::schedule(&t.app, &tenant, Plan::Pro, later, &account, at, false)
+        posts::schedule(&t.app, &tenant, Plan::Pro, later, &account, at, false, None)
             .await
             .unwrap()
     };
@@ -177,6 +177,7 @@ async fn a_revoked_account_needs_reauth_its_posts_pause_and_its_owner_gets_a_rec
         &accounts::account_from(t.app.table.get(&tenant.key(keys::account_sk(&account.id))).await.unwrap()).unwrap(),
         t.app.clock.now(),
         false,
+        None,
     )
     .await
     .unwrap_err();
@@ -251,13 +252,13 @@ async fn scheduling_past_the_months_posts_is_refused_and_changes_nothing() {
         media_urls: Vec::new(),
         pillar: None,
         content_id: None,
-            thread: Vec::new(),
+        thread: Vec::new(),
     };
     let mut post = posts::new_post(t.app.clock.now(), "user", input).unwrap();
     posts::insert(&t.app, &tenant, &post).await.unwrap();
     posts::approve_now(&mut post, "user", t.app.clock.now()).unwrap();
     let post = posts::save(&t.app, &tenant, post, Vec::new()).await.unwrap();
-    let err = posts::schedule(&t.app, &tenant, Plan::Free, post.clone(), &account, t.app.clock.now(), false)
+    let err = posts::schedule(&t.app, &tenant, Plan::Free, post.clone(), &account, t.app.clock.now(), false, None)
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::QuotaExceeded(_)), "{err:?}");
@@ -269,7 +270,7 @@ async fn scheduling_past_the_months_posts_is_refused_and_changes_nothing() {
         .unwrap();
     let on_calendar = page.into_iter().find(|p| p.status == PostStatus::Scheduled).unwrap();
     posts::unschedule(&t.app, &tenant, on_calendar).await.unwrap();
-    posts::schedule(&t.app, &tenant, Plan::Free, post, &account, t.app.clock.now(), false)
+    posts::schedule(&t.app, &tenant, Plan::Free, post, &account, t.app.clock.now(), false, None)
         .await
         .unwrap();
     assert_eq!(used(&t, Metric::Posts).await, 5);
@@ -297,7 +298,7 @@ async fn an_edit_voids_the_approval_and_returns_the_post_to_draft() {
         (PostStatus::Draft, true, None)
     );
     assert_eq!(used(&t, Metric::Posts).await, 0, "off the calendar, its quota back");
-    let err = posts::schedule(&t.app, &tenant, Plan::Pro, edited, &account, t.app.clock.now(), false)
+    let err = posts::schedule(&t.app, &tenant, Plan::Pro, edited, &account, t.app.clock.now(), false, None)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "POST_NOT_APPROVED");
@@ -419,7 +420,7 @@ async fn a_reconnected_accounts_paused_posts_keep_a_time_ahead_go_now_within_the
         ("long passed", Duration::zero()),
     ] {
         let post = scheduled(&t, &tenant, &account, text).await;
-        let post = posts::schedule(&t.app, &tenant, Plan::Pro, post, &account, start + after, false)
+        let post = posts::schedule(&t.app, &tenant, Plan::Pro, post, &account, start + after, false, None)
             .await
             .unwrap();
         ids.push(post.id.to_string());

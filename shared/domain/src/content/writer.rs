@@ -145,7 +145,7 @@ pub async fn generate(
                 media_urls: Vec::new(),
                 pillar: pillar.clone(),
                 content_id: None,
-            thread: Vec::new(),
+                thread: Vec::new(),
             },
         )?;
         post.written_by = Some(format!("{}:{}", completion.provider, completion.model));

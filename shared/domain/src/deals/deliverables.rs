@@ -304,7 +304,12 @@ pub async fn delete(app: &App, tenant: &TenantCtx, deliverable: Deliverable) -> 
         key: tenant.key(keys::deliverable_sk(&deliverable.deal_id, &deliverable.id)),
         condition: Some(Condition::VersionEquals(deliverable.version)),
     }];
-    ops.extend(deliverable.link_keys(tenant).into_iter().map(|key| TxOp::Delete { key, condition: None }));
+    ops.extend(
+        deliverable
+            .link_keys(tenant)
+            .into_iter()
+            .map(|key| TxOp::Delete { key, condition: None }),
+    );
     app.table.transact(ops).await.map_err(|e| match e {
         TableError::ConditionFailed { .. } => model::stale_version("deliverable", deliverable.version),
         other => other.into(),
@@ -437,7 +442,10 @@ pub async fn deal_delivered_if_done(app: &App, tenant: &TenantCtx, deal_id: &Dea
         );
         deal.version += 1;
         deal.updated_at = now;
-        let owner = deal.owner_id.clone().unwrap_or_else(|| crate::ids::UserId::read(&deal.created_by).unwrap_or_else(|_| crate::ids::UserId::background()));
+        let owner = deal
+            .owner_id
+            .clone()
+            .unwrap_or_else(|| crate::ids::UserId::read(&deal.created_by).unwrap_or_else(|_| crate::ids::UserId::background()));
         let mut todo = crate::tasks::made_by_chief(
             TaskType::InvoiceSponsor,
             now,
@@ -450,10 +458,7 @@ pub async fn deal_delivered_if_done(app: &App, tenant: &TenantCtx, deal_id: &Dea
             item: todo.to_item(tenant.org_id())?,
             condition: Some(Condition::NotExists),
         };
-        let result = app
-            .table
-            .transact(vec![deal_op.clone(), activity.write(tenant)?, todo_op])
-            .await;
+        let result = app.table.transact(vec![deal_op.clone(), activity.write(tenant)?, todo_op]).await;
         let result = match result {
             // The to-do exists from an earlier delivery of this deal (brought back from lost):
             // the deal still moves, without a second one.

@@ -44,7 +44,13 @@ fn binding(deal: &Deal) -> bool {
 /// The first deal whose exclusivity a post going out at `at` would break, if any. Costs one
 /// query for an ordinary post (its links); a sponsored one also reads the org's deals and
 /// the sponsors involved.
-pub async fn conflict(app: &App, tenant: &TenantCtx, post_id: &str, content_id: Option<&str>, at: DateTime<Utc>) -> AppResult<Option<Conflict>> {
+pub async fn conflict(
+    app: &App,
+    tenant: &TenantCtx,
+    post_id: &str,
+    content_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> AppResult<Option<Conflict>> {
     let own_deals = super::deliverables::deals_of_post(app, tenant, post_id, content_id).await?;
     if own_deals.is_empty() {
         return Ok(None);

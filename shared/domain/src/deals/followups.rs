@@ -113,7 +113,10 @@ pub fn ask(deal: &Deal, sponsor: &Sponsor, contact: &super::Contact) -> String {
         contact.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
         sponsor.name,
         deal.title,
-        serde_json::to_value(deal.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        serde_json::to_value(deal.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
         deal.stage.as_str(),
     )
 }
@@ -128,7 +131,11 @@ pub async fn deal_and_sponsor(app: &App, tenant: &TenantCtx, deal_id: &DealId) -
 /// Mails the deal's owner (else the org's owners) once per task: a marker is written before
 /// the mail and taken back if it fails, so the retry sends it.
 pub async fn remind_owner(app: &App, tenant: &TenantCtx, task_id: &TaskId, deal: &Deal, sponsor: &Sponsor) -> AppResult<()> {
-    let marker = to_item(&tenant.pk(), &keys::task_notice_sk(task_id), &json!({"at": crate::clock::timestamp(app.clock.now())}))?;
+    let marker = to_item(
+        &tenant.pk(),
+        &keys::task_notice_sk(task_id),
+        &json!({"at": crate::clock::timestamp(app.clock.now())}),
+    )?;
     match app.table.put(marker, Some(Condition::NotExists)).await {
         Ok(()) => {}
         Err(TableError::ConditionFailed { .. }) => return Ok(()),
@@ -163,7 +170,11 @@ pub async fn remind_owner(app: &App, tenant: &TenantCtx, task_id: &TaskId, deal:
 /// back if the mail fails), and records it on the deal. Answers whether this call sent it.
 pub async fn send_to_sponsor(app: &App, tenant: &TenantCtx, task: &Task, deal: &Deal, to: &str, draft: &Draft) -> AppResult<bool> {
     let marker_sk = keys::campaign_send_sk(&task.id, "sponsor");
-    let marker = to_item(&tenant.pk(), &marker_sk, &json!({"to": to, "at": crate::clock::timestamp(app.clock.now())}))?;
+    let marker = to_item(
+        &tenant.pk(),
+        &marker_sk,
+        &json!({"to": to, "at": crate::clock::timestamp(app.clock.now())}),
+    )?;
     match app.table.put(marker, Some(Condition::NotExists)).await {
         Ok(()) => {}
         Err(TableError::ConditionFailed { .. }) => return Ok(false),
@@ -229,7 +240,13 @@ pub async fn draft_now(
         ));
     };
     let completion = org
-        .ask(app, tenant, crate::ports::ai::AiUse::Routine, ask(deal, sponsor, contact), "sponsor_followup")
+        .ask(
+            app,
+            tenant,
+            crate::ports::ai::AiUse::Routine,
+            ask(deal, sponsor, contact),
+            "sponsor_followup",
+        )
         .await?;
     let now = app.clock.now();
     let input = FollowupInput {

@@ -176,8 +176,7 @@ async fn list_activities(app: &App, req: Req, params: Params) -> AppResult<Reply
     let limit = model::page_limit(req.query("limit"))?;
     let (tenant, deal) = deal_in_path(app, &req, &params).await?;
     let cursor = req.query("cursor").map(str::to_string);
-    let (items, next_cursor) =
-        model::newest_first(&*app.table, tenant.pk(), keys::deal_activity_prefix(&deal.id), limit, cursor).await?;
+    let (items, next_cursor) = model::newest_first(&*app.table, tenant.pk(), keys::deal_activity_prefix(&deal.id), limit, cursor).await?;
     Reply::ok(PageOf { items, next_cursor })
 }
 

@@ -110,7 +110,9 @@ impl SponsorFields {
         if let Some(website) = self.website {
             sponsor.website = match website.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(w) if w.len() <= 500 && (w.starts_with("https://") || w.starts_with("http://")) && !w.contains(char::is_whitespace) => {
+                Some(w)
+                    if w.len() <= 500 && (w.starts_with("https://") || w.starts_with("http://")) && !w.contains(char::is_whitespace) =>
+                {
                     Some(w.to_string())
                 }
                 Some(_) => return Err(AppError::validation("website must be an http(s) URL of at most 500 characters")),
@@ -195,10 +197,7 @@ pub async fn update_sponsor(app: &App, tenant: &TenantCtx, mut sponsor: Sponsor,
 /// A sponsor with deals is kept: its deals name it (409 `CONFLICT`; delete or move them first).
 pub async fn delete_sponsor(app: &App, tenant: &TenantCtx, sponsor: Sponsor) -> AppResult<()> {
     if all_deals(app, tenant).await?.iter().any(|d| d.sponsor_id == sponsor.id) {
-        return Err(AppError::conflict(
-            "CONFLICT",
-            "the sponsor has deals: delete them first",
-        ));
+        return Err(AppError::conflict("CONFLICT", "the sponsor has deals: delete them first"));
     }
     app.table
         .delete(
@@ -647,7 +646,10 @@ pub async fn update_deal(app: &App, tenant: &TenantCtx, mut deal: Deal, fields: 
 /// Deletes a deal (admin, its owner or its creator), then its activities, deliverables and
 /// their links. Asked again after a failure, the clean-up finishes what is left.
 pub async fn delete_deal(app: &App, tenant: &TenantCtx, deal: Deal) -> AppResult<()> {
-    let own = deal.owner_id.as_ref().map_or(deal.created_by == tenant.user_id(), |o| o == tenant.user_id());
+    let own = deal
+        .owner_id
+        .as_ref()
+        .map_or(deal.created_by == tenant.user_id(), |o| o == tenant.user_id());
     if !own {
         tenant
             .require(Role::Admin)
@@ -661,7 +663,12 @@ pub async fn delete_deal(app: &App, tenant: &TenantCtx, deal: Deal) -> AppResult
             other => other.into(),
         })?;
     let mut children = Vec::new();
-    for item in query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::deal_activity_prefix(&deal.id))).await? {
+    for item in query_all(
+        &*app.table,
+        Query::partition(tenant.pk()).prefix(keys::deal_activity_prefix(&deal.id)),
+    )
+    .await?
+    {
         children.push(item_key(&item)?);
     }
     for deliverable in deliverables::of_deal(app, tenant, &deal.id).await? {
@@ -706,9 +713,7 @@ pub fn check_change(from: Stage, to: Stage, admin: bool) -> AppResult<()> {
         ))),
         (_, None) => Ok(()),
         (None, Some(_)) if admin => Ok(()),
-        (None, Some(_)) => Err(invalid_change(
-            "only an admin can bring a deal back from lost".to_string(),
-        )),
+        (None, Some(_)) => Err(invalid_change("only an admin can bring a deal back from lost".to_string())),
         (Some(a), Some(b)) if b > a => Ok(()),
         (Some(_), Some(_)) => Err(invalid_change(format!(
             "a deal moves forward only: {} comes before {}",

@@ -57,7 +57,10 @@ pub fn period(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> AppResu
         NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| AppError::validation(format!("{name} must be a date like 2026-11-27")))
     };
     let to = to.map(|v| date("to", v)).transpose()?.unwrap_or(today);
-    let from = from.map(|v| date("from", v)).transpose()?.unwrap_or(to - Duration::days(DEFAULT_DAYS));
+    let from = from
+        .map(|v| date("from", v))
+        .transpose()?
+        .unwrap_or(to - Duration::days(DEFAULT_DAYS));
     if from > to {
         return Err(AppError::validation("from must be on or before to"));
     }
@@ -87,7 +90,10 @@ pub fn summarise(deals: &[Deal], from: NaiveDate, to: NaiveDate) -> Pipeline {
         .map(|(stage, (count, values))| StageSummary {
             stage,
             count,
-            values: values.into_iter().map(|(currency, total)| CurrencyTotal { currency, total }).collect(),
+            values: values
+                .into_iter()
+                .map(|(currency, total)| CurrencyTotal { currency, total })
+                .collect(),
         })
         .collect();
     let decided = won + lost;

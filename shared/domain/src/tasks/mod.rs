@@ -64,7 +64,10 @@ impl TaskType {
 
     /// A person's to-do that Chief makes: the executor never runs it.
     pub fn is_todo(self) -> bool {
-        matches!(self, TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::InvoiceSponsor)
+        matches!(
+            self,
+            TaskType::ReconnectAccount | TaskType::ClientFollowup | TaskType::InvoiceSponsor
+        )
     }
 
     /// Only Chief makes tasks of this type (a member's `POST …/tasks` is refused).
