@@ -236,6 +236,9 @@ async fn functions_answer_api_gateway_events_through_cargo_lambda_against_moto()
     let survey = invoke_when_ready(port, "api-clients", "events/api-clients.json");
     assert_eq!(survey["statusCode"], 404, "{survey}");
 
+    let deals = invoke_when_ready(port, "api-deals", "events/api-deals.json");
+    assert_eq!(deals["statusCode"], 401, "the fixture carries no token: {deals}");
+
     // The webhook fixture, signed now: applied once, then a duplicate.
     let fresh = tempfile::NamedTempFile::new().unwrap();
     let now = std::time::SystemTime::now()

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-const FUNCTIONS: [&str; 19] = [
+const FUNCTIONS: [&str; 20] = [
     "api-auth",
     "api-orgs",
     "api-leads",
@@ -18,6 +18,7 @@ const FUNCTIONS: [&str; 19] = [
     "api-content",
     "api-social",
     "api-clients",
+    "api-deals",
     "api-health",
     "stripe-webhook",
     "job-executor",

@@ -85,7 +85,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The function binaries measured, after the two references.
-const BINARIES: [&str; 21] = [
+const BINARIES: [&str; 22] = [
     "hello_lambda",
     "naive_lambda",
     "api-health",
@@ -99,6 +99,7 @@ const BINARIES: [&str; 21] = [
     "api-content",
     "api-social",
     "api-clients",
+    "api-deals",
     "job-executor",
     "job-run-task",
     "job-agent",

@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn a_long_text_becomes_a_numbered_thread_within_xs_count() {
         let long = "Chief plans a piece once. It then rewrites it for every platform! Does it fit? ".repeat(12);
-        let parts = thread(&[long.clone()], &["creators".into()]);
+        let parts = thread(std::slice::from_ref(&long), &["creators".into()]);
         assert!(parts.len() > 1, "{parts:?}");
         let n = parts.len();
         for (i, part) in parts.iter().enumerate() {

@@ -5,7 +5,7 @@
 use crate::ceo::{self, is_open, is_stale};
 use crate::clients::alerts::AlertReason;
 use crate::clients::health::{Band, Trend};
-use crate::ids::{AlertId, ClientId, LeadId, UserId};
+use crate::ids::{AlertId, ClientId, DealId, LeadId, UserId};
 use crate::leads::Lead;
 use crate::leads::score::HOT;
 use crate::tasks::{Task, TaskStatus, TaskType};
@@ -31,6 +31,7 @@ pub enum InsightKind {
     TaskBacklog,
     NoNewLeads,
     ClientsAtRisk,
+    DealsGoneQuiet,
 }
 
 impl InsightKind {
@@ -42,6 +43,7 @@ impl InsightKind {
             InsightKind::TaskBacklog => "task_backlog",
             InsightKind::NoNewLeads => "no_new_leads",
             InsightKind::ClientsAtRisk => "clients_at_risk",
+            InsightKind::DealsGoneQuiet => "deals_gone_quiet",
         }
     }
 }
@@ -60,6 +62,22 @@ pub struct Seen {
     pub posts_goal: usize,
     /// Clients with an open alert, each with its newest open alert and its health now.
     pub clients_at_risk: Vec<ClientAtRisk>,
+    /// Open deals with no activity for `QUIET_DAYS` and no follow-up set.
+    pub quiet_deals: Vec<QuietDeal>,
+}
+
+/// A deal gone quiet lasts this many days without activity.
+pub const QUIET_DAYS: i64 = 14;
+/// How sure the agent is that a quiet deal needs a follow-up.
+pub const QUIET_CONFIDENCE: f64 = 0.8;
+
+/// An open deal nobody has touched for a while, as the agent sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuietDeal {
+    pub deal_id: DealId,
+    pub title: String,
+    pub stage: crate::deals::Stage,
+    pub last_activity_at: DateTime<Utc>,
 }
 
 /// A client with an open alert, as the agent sees it.
@@ -116,6 +134,12 @@ pub enum Planned {
         owner_id: Option<UserId>,
         why: String,
     },
+    /// Sets a quiet deal's follow-up for the next tick (its owner is reminded; a mail to the
+    /// sponsor is written under the policy for emails).
+    DealFollowUp {
+        deal_id: DealId,
+        why: String,
+    },
     Post,
     Warning,
 }
@@ -134,6 +158,7 @@ pub fn all(seen: &Seen, now: DateTime<Utc>) -> Vec<Finding> {
         task_backlog(seen),
         no_new_leads(seen, now),
         clients_at_risk(seen),
+        deals_gone_quiet(seen, now),
     ]
     .into_iter()
     .flatten()
@@ -268,6 +293,41 @@ pub fn no_new_leads(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
     })
 }
 
+/// Open deals with no activity for `QUIET_DAYS` and no follow-up set: each gets one (the
+/// longest quiet first, `MAX_FOLLOWUPS` a run).
+pub fn deals_gone_quiet(seen: &Seen, now: DateTime<Utc>) -> Option<Finding> {
+    if seen.quiet_deals.is_empty() {
+        return None;
+    }
+    let mut deals: Vec<&QuietDeal> = seen.quiet_deals.iter().collect();
+    deals.sort_by_key(|d| d.last_activity_at);
+    let confidence = QUIET_CONFIDENCE;
+    Some(Finding {
+        kind: InsightKind::DealsGoneQuiet,
+        confidence,
+        reasons: vec![format!(
+            "{} open deals have had no activity for {QUIET_DAYS} days or more and no follow-up set",
+            deals.len()
+        )],
+        inputs: json!({"deals": deals.iter().map(|d| json!({
+            "dealId": d.deal_id, "title": d.title, "stage": d.stage,
+            "lastActivityAt": crate::clock::timestamp(d.last_activity_at),
+        })).collect::<Vec<_>>()}),
+        plan: if acts(confidence) {
+            deals
+                .iter()
+                .take(MAX_FOLLOWUPS)
+                .map(|d| Planned::DealFollowUp {
+                    deal_id: d.deal_id.clone(),
+                    why: format!("\"{}\" has been quiet for {} days", d.title, (now - d.last_activity_at).num_days()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    })
+}
+
 /// Clients with an open alert: the finding is as sure as the surest of them, and each one
 /// surer than `ACT_ABOVE` gets a follow-up for its owner (the riskiest `MAX_FOLLOWUPS`).
 pub fn clients_at_risk(seen: &Seen) -> Option<Finding> {
@@ -376,6 +436,7 @@ mod tests {
             week_start: now() - Duration::days(4),
             posts_goal: 3,
             clients_at_risk: Vec::new(),
+            quiet_deals: Vec::new(),
         }
     }
 

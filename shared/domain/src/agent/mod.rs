@@ -114,6 +114,7 @@ pub enum ActionKind {
     CreateFollowupTask,
     CreatePostTask,
     CreateClientFollowup,
+    SetDealFollowUp,
     RecordWarning,
 }
 
@@ -123,6 +124,7 @@ impl ActionKind {
             ActionKind::CreateFollowupTask => "create_followup_task",
             ActionKind::CreatePostTask => "create_post_task",
             ActionKind::CreateClientFollowup => "create_client_followup",
+            ActionKind::SetDealFollowUp => "set_deal_follow_up",
             ActionKind::RecordWarning => "record_warning",
         }
     }
@@ -302,11 +304,28 @@ async fn gather(app: &App, tenant: &TenantCtx, org: &OrgContext, now: DateTime<U
         week_start: week,
         posts_goal: org.config.posts_per_week as usize,
         clients_at_risk: clients_at_risk(app, tenant, now).await?,
+        quiet_deals: quiet_deals(app, tenant, now).await?,
         leads,
         tasks,
         partial,
     };
     Ok((seen, numbers, to_score.len()))
+}
+
+/// Open deals with no activity for `detect::QUIET_DAYS` and no follow-up set.
+async fn quiet_deals(app: &App, tenant: &TenantCtx, now: DateTime<Utc>) -> AppResult<Vec<detect::QuietDeal>> {
+    Ok(crate::deals::all_deals(app, tenant)
+        .await?
+        .into_iter()
+        .filter(|d| d.stage.is_open() && d.next_follow_up_at.is_none())
+        .filter(|d| now - d.last_activity_at >= Duration::days(detect::QUIET_DAYS))
+        .map(|d| detect::QuietDeal {
+            deal_id: d.id,
+            title: d.title,
+            stage: d.stage,
+            last_activity_at: d.last_activity_at,
+        })
+        .collect())
 }
 
 /// Open alerts the agent reads at most per run (the newest).
@@ -459,6 +478,7 @@ fn proposal_subject(kind: TaskType, input: &Value) -> String {
     match kind {
         TaskType::LeadFollowup => input.get("leadId").and_then(Value::as_str).unwrap_or_default().to_string(),
         TaskType::ClientFollowup => input.get("alertId").and_then(Value::as_str).unwrap_or_default().to_string(),
+        TaskType::SponsorFollowup => input.get("dealId").and_then(Value::as_str).unwrap_or_default().to_string(),
         _ => POST_SUBJECT.to_string(),
     }
 }
@@ -488,6 +508,7 @@ async fn act(
         Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.to_string()),
         Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
         Planned::ClientFollowup { alert_id, .. } => (ActionKind::CreateClientFollowup, TaskType::ClientFollowup, alert_id.to_string()),
+        Planned::DealFollowUp { deal_id, .. } => (ActionKind::SetDealFollowUp, TaskType::SponsorFollowup, deal_id.to_string()),
     };
     let not_taken = |outcome| Action {
         kind: action_kind,
@@ -497,7 +518,13 @@ async fn act(
     };
     // Checked before anything is written or asked of a model: under `off` the agent only
     // records what it saw, and what a person turned down is not proposed again for a while.
-    if org.policy.for_kind(task_type) == Autonomy::Off {
+    // Setting a deal's follow-up is a follow-up (its mail to the sponsor is then under the
+    // policy for emails).
+    let policy = match planned {
+        Planned::DealFollowUp { .. } => org.policy.follow_up,
+        _ => org.policy.for_kind(task_type),
+    };
+    if policy == Autonomy::Off {
         return Ok(not_taken(Outcome::PolicyOff));
     }
     if declined.iter().any(|(t, s)| *t == task_type && *s == subject) {
@@ -525,6 +552,17 @@ async fn act(
             subject: Some(subject),
             task_id: Some(task.id),
             outcome,
+        });
+    }
+    if let Planned::DealFollowUp { deal_id, .. } = planned {
+        // Idempotent: a deal with a follow-up set (or touched since) is not quiet, so a re-run
+        // finds it taken.
+        let set = crate::deals::followups::set_by_agent(app, tenant, deal_id).await?;
+        return Ok(Action {
+            kind: action_kind,
+            subject: Some(subject),
+            task_id: None,
+            outcome: if set { Outcome::Created } else { Outcome::AlreadyCreated },
         });
     }
     if org.used(usage::Metric::Tasks) >= org.plan.limit(usage::Metric::Tasks) {

@@ -451,3 +451,172 @@ async fn a_reconnected_accounts_paused_posts_keep_a_time_ahead_go_now_within_the
     assert_eq!(long.error.as_deref(), Some(crate::social::MISSED));
     assert_eq!(long.scheduled_at, Some(start), "its time is kept, to be changed");
 }
+
+fn long_piece() -> String {
+    "We tested every spring jacket on three mountains. The light ones failed in the wind. \
+     The heavy ones were too warm by noon! Which one should you buy? The mid-weight shell won, \
+     and here is why it beat the rest over ten days of rain. "
+        .repeat(6)
+}
+
+async fn item_with(t: &TestApp, tenant: &TenantCtx, body: &str) -> super::items::ContentItem {
+    let fields = super::items::ContentFields {
+        title: Some("Spring jackets".into()),
+        body: Some(body.into()),
+        kind: Some(super::items::ContentKind::Video),
+        ..super::items::ContentFields::default()
+    };
+    super::items::create(&t.app, tenant, fields).await.unwrap()
+}
+
+#[tokio::test]
+async fn repurposing_writes_one_draft_per_platform_within_its_rules_and_a_long_piece_as_an_x_thread() {
+    let t = testing::app();
+    let tenant = org(&t, Plan::Pro).await;
+    let org_context = context(&t, &tenant).await;
+    let piece = item_with(&t, &tenant, &long_piece()).await;
+    let request = super::items::RepurposeRequest {
+        platforms: vec![Platform::X, Platform::Linkedin, Platform::Instagram],
+    };
+    let drafts = super::items::repurpose(&t.app, &tenant, &org_context, &piece, request)
+        .await
+        .unwrap();
+    assert_eq!(t.recorder.ai_calls(), 1, "one AI call for every platform");
+    assert_eq!(used(&t, Metric::AiCalls).await, 1);
+    let platforms: Vec<Platform> = drafts.iter().map(|p| p.platform).collect();
+    assert_eq!(platforms, [Platform::X, Platform::Linkedin, Platform::Instagram]);
+    for post in &drafts {
+        assert_eq!(
+            (post.status, post.content_id.as_deref()),
+            (PostStatus::Draft, Some(piece.id.as_str()))
+        );
+        if post.thread.is_empty() {
+            platforms::check(post.platform, &post.text, &post.hashtags, &post.media_urls, false).unwrap();
+        }
+    }
+    let x = &drafts[0];
+    assert!(x.thread.len() > 1, "a long piece is a thread on X: {x:?}");
+    platforms::check_thread(Platform::X, &x.thread).unwrap();
+    assert!(x.thread[0].starts_with(&format!("1/{} ", x.thread.len())));
+    assert_eq!(x.text, x.thread[0]);
+    let stored_x = stored(&t, &tenant, &x.id).await;
+    assert_eq!(stored_x.thread, x.thread, "stored as one post");
+
+    let short = item_with(&t, &tenant, "Short and sweet.").await;
+    let one = super::items::repurpose(
+        &t.app,
+        &tenant,
+        &org_context,
+        &short,
+        super::items::RepurposeRequest {
+            platforms: vec![Platform::X],
+        },
+    )
+    .await
+    .unwrap();
+    assert!(one[0].thread.is_empty(), "a piece that fits is one post: {:?}", one[0]);
+    let empty = item_with(&t, &tenant, "").await;
+    let err = super::items::repurpose(
+        &t.app,
+        &tenant,
+        &org_context,
+        &empty,
+        super::items::RepurposeRequest {
+            platforms: vec![Platform::X],
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn an_x_thread_goes_out_part_by_part_each_replying_to_the_one_before_once_under_redelivery() {
+    let t = testing::app();
+    let tenant = org(&t, Plan::Pro).await;
+    let account = sandbox(&t, &tenant).await;
+    let org_context = context(&t, &tenant).await;
+    let piece = item_with(&t, &tenant, &long_piece()).await;
+    let request = super::items::RepurposeRequest {
+        platforms: vec![Platform::X],
+    };
+    let thread = super::items::repurpose(&t.app, &tenant, &org_context, &piece, request)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut post = thread.clone();
+    posts::approve_now(&mut post, "user", t.app.clock.now()).unwrap();
+    let post = posts::save(&t.app, &tenant, post, Vec::new()).await.unwrap();
+    posts::schedule(&t.app, &tenant, Plan::Pro, post, &account, t.app.clock.now(), false, None)
+        .await
+        .unwrap();
+    let item_now = super::items::item_from(t.app.table.get(&tenant.key(keys::content_sk(&piece.id))).await.unwrap()).unwrap();
+    assert_eq!(item_now.status, super::items::ContentStatus::Scheduled, "the item follows its post");
+    crate::executor::tick(&t.app).await.unwrap();
+    let job = t.app.queue.receive(QueueName::Publish, 10).await.unwrap().remove(0);
+    let (a, b) = tokio::join!(super::publish::run(&t.app, &job.body), super::publish::run(&t.app, &job.body));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        outcomes.iter().filter(|o| matches!(o, PublishOutcome::Published { .. })).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let out = testing::sandbox_posts(&t.app, ORG).await;
+    assert_eq!(out.len(), thread.thread.len(), "each part once");
+    let first = out.iter().find(|p| p.text == thread.thread[0]).unwrap();
+    assert_eq!(first.reply_to, None);
+    let mut previous = first.published.external_id.clone();
+    for part in &thread.thread[1..] {
+        let sent = out.iter().find(|p| p.text == *part).expect("every part went out");
+        assert_eq!(
+            sent.reply_to.as_deref(),
+            Some(previous.as_str()),
+            "each part answers the one before"
+        );
+        previous = sent.published.external_id.clone();
+    }
+    let published = stored(&t, &tenant, &thread.id).await;
+    assert_eq!(
+        published.published.unwrap().external_id,
+        first.published.external_id,
+        "the thread is its first part"
+    );
+    assert_eq!(used(&t, Metric::Posts).await, 1, "a thread is one post of the quota");
+    let item_now = super::items::item_from(t.app.table.get(&tenant.key(keys::content_sk(&piece.id))).await.unwrap()).unwrap();
+    assert_eq!(item_now.status, super::items::ContentStatus::Published);
+}
+
+#[tokio::test]
+async fn a_thread_whose_part_had_no_answer_is_checked_and_goes_on_from_there() {
+    let t = testing::app();
+    let tenant = org(&t, Plan::Pro).await;
+    let account = sandbox(&t, &tenant).await;
+    let parts = vec![
+        "1/3 It starts here.".to_string(),
+        "2/3 The middle [sandbox:timeout_after_accept]".to_string(),
+        "3/3 The end.".to_string(),
+    ];
+    let input = NewPost {
+        platform: Platform::X,
+        text: parts[0].clone(),
+        hashtags: Vec::new(),
+        media_urls: Vec::new(),
+        pillar: None,
+        content_id: None,
+        thread: parts.clone(),
+    };
+    let mut post = posts::new_post(t.app.clock.now(), "user", input).unwrap();
+    posts::insert(&t.app, &tenant, &post).await.unwrap();
+    posts::approve_now(&mut post, "user", t.app.clock.now()).unwrap();
+    let post = posts::save(&t.app, &tenant, post, Vec::new()).await.unwrap();
+    posts::schedule(&t.app, &tenant, Plan::Pro, post.clone(), &account, t.app.clock.now(), false, None)
+        .await
+        .unwrap();
+    let first = publish_due(&t).await;
+    assert!(matches!(first[..], [PublishOutcome::Retrying { .. }]), "{first:?}");
+    t.clock.advance(Duration::seconds(super::publish::CHECK_AFTER_SECONDS + 1));
+    let second = publish_due(&t).await;
+    assert!(matches!(second[..], [PublishOutcome::Published { .. }]), "{second:?}");
+    let out = testing::sandbox_posts(&t.app, ORG).await;
+    assert_eq!(out.len(), 3, "the uncertain part was found, not posted again: {out:?}");
+}

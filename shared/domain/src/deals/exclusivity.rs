@@ -78,7 +78,7 @@ pub async fn conflict(
         .flatten()
         .map(from_item)
         .collect::<AppResult<_>>()?;
-    let category_of = |id: &crate::ids::SponsorId| sponsors.iter().find(|s| &s.id == id).map(|s| category_key(&s.category));
+    let category_of = |id: &crate::ids::SponsorId| sponsors.iter().find(|s| s.id == *id).map(|s| category_key(&s.category));
     let own_categories: Vec<String> = own_sponsors.iter().filter_map(|s| category_of(s)).collect();
     for rival in rivals {
         if own_sponsors.contains(&&rival.sponsor_id) {

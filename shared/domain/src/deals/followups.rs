@@ -101,6 +101,28 @@ pub async fn fire(app: &App, org_id: &OrgId, entry: Item, now: DateTime<Utc>) ->
     }
 }
 
+/// The agent sets a quiet deal's follow-up for the next tick, if it is still open, quiet and
+/// without one; answers whether it did.
+pub async fn set_by_agent(app: &App, tenant: &TenantCtx, deal_id: &DealId) -> AppResult<bool> {
+    let Some(item) = app.table.get(&tenant.key(keys::deal_sk(deal_id))).await? else {
+        return Ok(false);
+    };
+    let mut deal = deal_from(Some(item))?;
+    if !deal.stage.is_open() || deal.next_follow_up_at.is_some() {
+        return Ok(false);
+    }
+    let now = app.clock.now();
+    let read = deal.version;
+    deal.next_follow_up_at = Some(now);
+    deal.version += 1;
+    deal.updated_at = now;
+    match app.table.put(deal.to_item(tenant)?, Some(Condition::VersionEquals(read))).await {
+        Ok(()) => Ok(true),
+        Err(TableError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn subject(deal: &Deal) -> String {
     format!("Following up: {}", deal.title)
 }
