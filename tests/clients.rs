@@ -3,18 +3,13 @@
 //! history, surveys answered by public link, alerts and their mail, the daily recompute, the
 //! active-client bound, and every route across tenants and with bad input.
 
-use chief_tests::{Local, data, error_code, ok};
+use chief_tests::{Local, data, ok, refused, until};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 fn start() -> Local {
     Local::start_with(&[("CHIEF_LOCAL_SCHEDULES", "off"), ("CHIEF_LOCAL_DEV_ROUTES", "on")])
-}
-
-async fn refused(s: &Local, method: Method, path: &str, token: Option<&str>, body: Option<Value>, expected: StatusCode) -> String {
-    let (status, answer) = s.call(method, path, token, body.map(|b| b.to_string()).as_deref()).await;
-    error_code(status, &answer, expected)
 }
 
 async fn new_client(s: &Local, token: &str, org: &str, body: Value) -> Value {
@@ -55,34 +50,8 @@ async fn analysed(s: &Local, token: &str, org: &str, client: &str) -> Value {
     panic!("the interactions of {client} were not analysed");
 }
 
-/// GETs `path` until `done` holds of its data (recomputations run on the analysis queue,
-/// which local drains in process), answering the data.
-async fn until(s: &Local, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        last = ok(s, Method::GET, path, token, None).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{path} never came to pass: {last}");
-}
-
 fn factor<'a>(health: &'a Value, name: &str) -> &'a Value {
     health["factors"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()
-}
-
-/// The mails in local's outbox whose text holds `needle`.
-fn mails_with(s: &Local, needle: &str) -> Vec<String> {
-    let outbox = s.data.path().join("outbox");
-    let Ok(entries) = std::fs::read_dir(&outbox) else {
-        return Vec::new();
-    };
-    entries
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .filter(|text| text.contains(needle))
-        .collect()
 }
 
 fn score(client: &Value) -> i64 {
@@ -252,7 +221,7 @@ async fn sentiment_moves_health_both_ways_a_band_crossing_alerts_once_and_the_da
         .collect();
     assert_eq!(worsened.len(), 1, "{alerts}");
     assert_eq!(
-        mails_with(&s, "Happy moved from healthy to at_risk").len(),
+        s.mails_with("Happy moved from healthy to at_risk").len(),
         1,
         "one mail, to the org's owner"
     );

@@ -345,3 +345,37 @@ pub fn error_code(status: StatusCode, body: &Value, expected: StatusCode) -> Str
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body["error"]["code"].as_str().expect("error code").to_string()
 }
+
+/// A call that must fail with `expected`, answering its error code.
+pub async fn refused(s: &Local, method: Method, path: &str, token: Option<&str>, body: Option<Value>, expected: StatusCode) -> String {
+    let (status, answer) = s.call(method, path, token, body.map(|b| b.to_string()).as_deref()).await;
+    error_code(status, &answer, expected)
+}
+
+/// GETs `path` until `done` holds of its data (work that local's queues drain in process),
+/// answering the data.
+pub async fn until(s: &Local, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = ok(s, Method::GET, path, token, None).await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never came to pass: {last}");
+}
+
+impl Local {
+    /// The mails in local's outbox whose text holds `needle`.
+    pub fn mails_with(&self, needle: &str) -> Vec<String> {
+        let outbox = self.data.path().join("outbox");
+        let Ok(entries) = std::fs::read_dir(&outbox) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .filter(|text| text.contains(needle))
+            .collect()
+    }
+}
