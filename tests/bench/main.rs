@@ -1080,7 +1080,7 @@ async fn first_answer_table() {
 const WARM: usize = 10_000;
 
 /// The sections, by the name an argument picks them with.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "startup",
     "first-answer",
     "store-calls",
@@ -1088,6 +1088,7 @@ const SECTIONS: [&str; 10] = [
     "posts-tick",
     "fan-out",
     "client-health",
+    "deal-pipeline",
     "hash",
     "load",
     "cost",
@@ -1123,6 +1124,9 @@ async fn main() {
     if runs("client-health") {
         client_health_bench().await;
     }
+    if runs("deal-pipeline") {
+        deal_pipeline_bench().await;
+    }
     if runs("hash") {
         hash_bench();
     }
@@ -1132,6 +1136,106 @@ async fn main() {
     if runs("cost") {
         cost::cost_table().await;
     }
+}
+
+/// The pipeline view over an org's 10,000 deals (every stage, three currencies, a year of
+/// wins and losses), through the route as API Gateway hands it over: store calls and time.
+async fn deal_pipeline_bench() {
+    const DEALS: usize = 10_000;
+    const RUNS: usize = 21;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, table, _) = counted_app(dir.path());
+    let signup = call(
+        &app,
+        Group::Auth,
+        "POST",
+        "/v1/auth/signup",
+        None,
+        Some(json!({"email": "d@bench.io", "password": "a long password", "name": "D"})),
+    )
+    .await;
+    let token = signup["data"]["token"].as_str().unwrap().to_string();
+    let org = call(&app, Group::Orgs, "POST", "/v1/orgs", Some(&token), Some(json!({"name": "Deals"}))).await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sponsor = call(
+        &app,
+        Group::Deals,
+        "POST",
+        &format!("/v1/orgs/{org}/sponsors"),
+        Some(&token),
+        Some(json!({"name": "Fizz", "category": "energy drinks"})),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = chrono::Utc::now();
+    let stages = chief::deals::Stage::ALL;
+    let currencies = ["EUR", "USD", "GBP"];
+    let pk = chief::keys::org_pk(&chief::ids::OrgId::parse(&org, "org").unwrap());
+    let items: Vec<Item> = (0..DEALS)
+        .map(|i| {
+            let stage = stages[i % stages.len()];
+            let at = now - chrono::Duration::days((i % 365) as i64);
+            let deal = chief::deals::Deal {
+                id: chief::ids::DealId::generate(),
+                sponsor_id: chief::ids::SponsorId::parse(&sponsor, "sponsor").unwrap(),
+                title: format!("Deal {i}"),
+                value: 10_000 + (i as i64 * 37) % 500_000,
+                currency: currencies[i % currencies.len()].into(),
+                kind: chief::deals::DealType::SponsoredPost,
+                stage,
+                lost_reason: (stage == chief::deals::Stage::Lost).then(|| "went elsewhere".into()),
+                expected_close_date: None,
+                exclusivity: None,
+                owner_id: None,
+                next_follow_up_at: None,
+                last_activity_at: at,
+                won_at: stage.is_won().then_some(at),
+                lost_at: (stage == chief::deals::Stage::Lost).then_some(at),
+                created_by: "bench".into(),
+                created_at: at,
+                updated_at: at,
+                version: 1,
+            };
+            chief::model::to_item(&pk, &chief::keys::deal_sk(&deal.id), &deal).unwrap()
+        })
+        .collect();
+    load(&table, items).await;
+    let path = format!("/v1/orgs/{org}/deals/pipeline");
+    table.take();
+    let mut times = Vec::with_capacity(RUNS);
+    let mut calls = 0;
+    let mut view = Value::Null;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        view = call(&app, Group::Deals, "GET", &path, Some(&token), None).await;
+        times.push(started.elapsed());
+        calls = table.take();
+    }
+    times.sort();
+    let counted: u64 = view["data"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, DEALS as u64, "every deal is in a stage");
+    println!("\n## Deal pipeline over {DEALS} deals (embedded store; `bench deal-pipeline`)\n");
+    println!("| what | figure |");
+    println!("|---|---|");
+    println!(
+        "| store calls per request | {calls} (the membership, then {} pages of {} deals) |",
+        calls - 1,
+        chief::deals::DEALS_PER_PAGE
+    );
+    println!(
+        "| median time per request | {:.1} ms (of {RUNS}) |",
+        times[RUNS / 2].as_secs_f64() * 1_000.0
+    );
+    println!("| win rate of the last 90 days | {} |", view["data"]["winRate"]);
 }
 
 /// A password hash and its check, as sign-up and login do them: CPU work a user waits for,

@@ -71,6 +71,25 @@ pub fn optional_text(field: &str, value: Option<&str>, max_chars: usize) -> AppR
 }
 
 /// A plausible address: one `@`, a dotted domain, no spaces; lower-cased for comparison.
+/// Tags a record may carry at most.
+pub const MAX_TAGS: usize = 20;
+
+/// Tags as stored: each at most 40 characters, lower case, each once; at most `MAX_TAGS`
+/// (`what` names the record in the message).
+pub fn tags(what: &str, tags: Vec<String>) -> AppResult<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        return Err(AppError::validation(format!("a {what} has at most {MAX_TAGS} tags")));
+    }
+    let mut clean: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = text("tags", &tag, 40)?.to_lowercase();
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    Ok(clean)
+}
+
 pub fn email(field: &str, value: &str) -> AppResult<String> {
     let value = value.trim();
     let valid = value.len() <= 254

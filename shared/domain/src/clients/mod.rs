@@ -117,8 +117,6 @@ pub struct ClientFields {
     pub version: Option<u64>,
 }
 
-pub const MAX_TAGS: usize = 20;
-
 impl ClientFields {
     /// Applies these fields, checking each; answers the new owner to verify, if one is set.
     fn apply(self, client: &mut Client) -> AppResult<Option<UserId>> {
@@ -154,17 +152,7 @@ impl ClientFields {
             client.stage = stage;
         }
         if let Some(tags) = self.tags {
-            if tags.len() > MAX_TAGS {
-                return Err(AppError::validation(format!("a client has at most {MAX_TAGS} tags")));
-            }
-            let mut clean: Vec<String> = Vec::with_capacity(tags.len());
-            for tag in tags {
-                let tag = model::text("tags", &tag, 40)?.to_lowercase();
-                if !clean.contains(&tag) {
-                    clean.push(tag);
-                }
-            }
-            client.tags = clean;
+            client.tags = model::tags("client", tags)?;
         }
         let mut new_owner = None;
         if let Some(owner) = self.owner_id {

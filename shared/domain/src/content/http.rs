@@ -232,19 +232,22 @@ impl PostFilter {
 
 async fn list_posts(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Post>>> {
     let filter = PostFilter::read(&req)?;
+    member_page(app, &req, &params, keys::POST_PREFIX, filter.is_set(), |p: &Post| filter.keeps(p)).await
+}
+
+/// A member's page of the org's models under `prefix`, newest first, those `keep` accepts.
+async fn member_page<T: serde::de::DeserializeOwned + Serialize>(
+    app: &App,
+    req: &Req,
+    params: &Params,
+    prefix: &str,
+    filtered: bool,
+    keep: impl Fn(&T) -> bool,
+) -> AppResult<Reply<PageOf<T>>> {
     let limit = model::page_limit(req.query("limit"))?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
     let cursor = req.query("cursor").map(str::to_string);
-    let (items, next_cursor) = model::newest_matching(
-        &*app.table,
-        tenant.pk(),
-        keys::POST_PREFIX,
-        limit,
-        cursor,
-        filter.is_set(),
-        |p: &Post| filter.keeps(p),
-    )
-    .await?;
+    let (items, next_cursor) = model::newest_matching(&*app.table, tenant.pk(), prefix, limit, cursor, filtered, keep).await?;
     Reply::ok(PageOf { items, next_cursor })
 }
 
@@ -506,20 +509,10 @@ async fn list_content(app: &App, req: Req, params: Params) -> AppResult<Reply<Pa
         from: date("from")?,
         to: date("to")?,
     };
-    let limit = model::page_limit(req.query("limit"))?;
-    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    let cursor = req.query("cursor").map(str::to_string);
-    let (items, next_cursor) = model::newest_matching(
-        &*app.table,
-        tenant.pk(),
-        keys::CONTENT_PREFIX,
-        limit,
-        cursor,
-        filter.is_set(),
-        |c: &ContentItem| filter.keeps(c),
-    )
-    .await?;
-    Reply::ok(PageOf { items, next_cursor })
+    member_page(app, &req, &params, keys::CONTENT_PREFIX, filter.is_set(), |c: &ContentItem| {
+        filter.keeps(c)
+    })
+    .await
 }
 
 async fn create_content(app: &App, req: Req<Json<ContentFields>>, params: Params) -> AppResult<Created<ContentItem>> {

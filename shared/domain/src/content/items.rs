@@ -135,17 +135,7 @@ impl ContentFields {
             item.due_date = date;
         }
         if let Some(tags) = self.tags {
-            if tags.len() > 20 {
-                return Err(AppError::validation("at most 20 tags"));
-            }
-            let mut clean: Vec<String> = Vec::new();
-            for tag in tags {
-                let tag = model::text("tags", &tag, 40)?.to_lowercase();
-                if !clean.contains(&tag) {
-                    clean.push(tag);
-                }
-            }
-            item.tags = clean;
+            item.tags = model::tags("content item", tags)?;
         }
         Ok(())
     }

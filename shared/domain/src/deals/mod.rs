@@ -27,7 +27,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub const MAX_TAGS: usize = 20;
 pub const MAX_CONTACTS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -82,21 +81,6 @@ pub struct SponsorFields {
     pub version: Option<u64>,
 }
 
-/// Tags as stored: lower case, each once.
-fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
-    if tags.len() > MAX_TAGS {
-        return Err(AppError::validation(format!("at most {MAX_TAGS} tags")));
-    }
-    let mut clean: Vec<String> = Vec::with_capacity(tags.len());
-    for tag in tags {
-        let tag = model::text("tags", &tag, 40)?.to_lowercase();
-        if !clean.contains(&tag) {
-            clean.push(tag);
-        }
-    }
-    Ok(clean)
-}
-
 /// A category as compared: trimmed, lower case.
 pub fn category_key(category: &str) -> String {
     category.trim().to_lowercase()
@@ -143,7 +127,7 @@ impl SponsorFields {
             sponsor.notes = model::optional_text("notes", notes.as_deref(), 5_000)?;
         }
         if let Some(tags) = self.tags {
-            sponsor.tags = clean_tags(tags)?;
+            sponsor.tags = model::tags("sponsor", tags)?;
         }
         Ok(())
     }
@@ -679,13 +663,19 @@ pub async fn delete_deal(app: &App, tenant: &TenantCtx, deal: Deal) -> AppResult
     Ok(())
 }
 
+/// Deals one page reads: a deal is under a kilobyte, so a page stays within DynamoDB's 1 MB.
+pub const DEALS_PER_PAGE: usize = 1_000;
+
 /// Every deal of the org, read a page at a time.
 pub async fn all_deals(app: &App, tenant: &TenantCtx) -> AppResult<Vec<Deal>> {
-    query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::DEAL_PREFIX))
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect()
+    query_all(
+        &*app.table,
+        Query::partition(tenant.pk()).prefix(keys::DEAL_PREFIX).limit(DEALS_PER_PAGE),
+    )
+    .await?
+    .into_iter()
+    .map(from_item)
+    .collect()
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -94,22 +94,6 @@ pub struct LeadFields {
     pub version: Option<u64>,
 }
 
-pub const MAX_TAGS: usize = 20;
-
-fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
-    if tags.len() > MAX_TAGS {
-        return Err(AppError::validation(format!("a lead has at most {MAX_TAGS} tags")));
-    }
-    let mut clean: Vec<String> = Vec::with_capacity(tags.len());
-    for tag in tags {
-        let tag = model::text("tags", &tag, 40)?.to_lowercase();
-        if !clean.contains(&tag) {
-            clean.push(tag);
-        }
-    }
-    Ok(clean)
-}
-
 impl LeadFields {
     /// Applies these fields to a lead, checking each; answers the owner id to verify, if set.
     pub fn apply(self, lead: &mut Lead) -> AppResult<Option<UserId>> {
@@ -139,7 +123,7 @@ impl LeadFields {
             lead.priority = priority;
         }
         if let Some(tags) = self.tags {
-            lead.tags = clean_tags(tags)?;
+            lead.tags = model::tags("lead", tags)?;
         }
         if let Some(value) = self.value {
             if value.is_some_and(|v| !v.is_finite() || !(0.0..=1e12).contains(&v)) {
