@@ -1,56 +1,36 @@
-//! `api-content`: the business profile, strategies, posts and their calendar, and their
-//! analytics. Each route reads the membership and what it needs in one store call.
+//! `api-content`: posts and their calendar, their analytics, and content items (the profile
+//! and the strategies are the AI CEO's, in `api-chat`). Each route reads the membership and
+//! what it needs in one store call.
 
 use super::accounts::account_from;
-use super::analytics::{self, Overview};
 use super::items::{self, ContentFields, ContentFilter, ContentItem, ContentStatus, RepurposeRequest};
 use super::posts::{self, NewPost, Post, PostChange, PostStatus, post_from};
-use super::publish::PublishedRecord;
-use super::strategy::{self, Strategy, Versions};
+use super::strategy::{self, Versions};
 use super::writer::{self, GenerateRequest, OptimizeRequest};
 use crate::api::router::Params;
-use crate::api::{Bare, Created, Csv, Json, Reply, Req, route_group};
+use crate::api::{Created, Json, Reply, Req, route_group};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, ContentId, PostId, StrategyId};
+use crate::ids::{AccountId, ContentId, PostId};
 use crate::keys;
 use crate::model::{self, Deleted, PageOf};
 use crate::orgs::org_from;
 use crate::platforms::Platform;
 use crate::ports::Port;
 use crate::ports::table::Item;
-use crate::profile::{self, BusinessProfile, ProfileChange};
 use crate::tasks::autonomy::{Autonomy, AutonomyPolicy};
 use crate::tasks::context::OrgContext;
-use crate::tenancy::{Role, TenantCtx, authorize, authorize_reading, authorize_with};
+use crate::tenancy::{Role, TenantCtx, authorize, authorize_with};
 use serde::{Deserialize, Serialize};
 
 route_group! {
     function: "api-content", tag: "Content",
     prefixes: &[
-        "/v1/orgs/{orgId}/profile",
-        "/v1/orgs/{orgId}/strategies",
         "/v1/orgs/{orgId}/posts",
         "/v1/orgs/{orgId}/calendar",
-        "/v1/orgs/{orgId}/analytics",
         "/v1/orgs/{orgId}/content",
     ],
     body_limit: Some(CONTENT_BODY_LIMIT), ports: &[Port::Ai];
-    /// The business profile: who the org is, whom it serves, its goals and tone.
-    GET "/v1/orgs/{orgId}/profile" => read_profile;
-    /// Replace the business profile (admin); `version` must be the current one.
-    PUT "/v1/orgs/{orgId}/profile" => change_profile, errors [VERSION_CONFLICT];
-    /// Ask the strategy model for a new strategy version (admin; one AI call).
-    POST "/v1/orgs/{orgId}/strategies/generate" => generate_strategy,
-        errors [QUOTA_EXCEEDED, CONFLICT, AI_BAD_OUTPUT, AI_PROVIDER_ERROR, AI_RATE_LIMITED, AI_UNAVAILABLE, AI_NOT_CONFIGURED];
-    /// The strategy versions, newest first.
-    GET "/v1/orgs/{orgId}/strategies" => list_strategies, query [LIMIT, CURSOR];
-    /// The active strategy (404 until one exists).
-    GET "/v1/orgs/{orgId}/strategies/active" => active_strategy;
-    /// Read a strategy version.
-    GET "/v1/orgs/{orgId}/strategies/{strategyId}" => read_strategy;
-    /// Make a version the active strategy (admin).
-    POST "/v1/orgs/{orgId}/strategies/{strategyId}/activate" => activate_strategy, errors [CONFLICT];
     /// The org's posts, newest first.
     GET "/v1/orgs/{orgId}/posts" => list_posts, query [POST_STATUS, PLATFORM, FROM, TO, LIMIT, CURSOR];
     /// Write a draft post by hand.
@@ -77,12 +57,6 @@ route_group! {
     /// Queue a failed post again (admin); it holds a post of the quota again.
     POST "/v1/orgs/{orgId}/posts/{postId}/retry" => retry_post,
         errors [MEDIA_REQUIRED, POST_NOT_FAILED, ACCOUNT_NEEDS_REAUTH, QUOTA_EXCEEDED, VERSION_CONFLICT, EXCLUSIVITY_CONFLICT];
-    /// A published post's latest figures.
-    GET "/v1/orgs/{orgId}/posts/{postId}/analytics" => post_analytics, errors [POST_NOT_PUBLISHED];
-    /// Figures per platform over a period, beside the period before.
-    GET "/v1/orgs/{orgId}/analytics/overview" => analytics_overview, query [PERIOD];
-    /// One CSV row per post published between two times (default: the last 30 days).
-    GET "/v1/orgs/{orgId}/analytics/export" => analytics_export, query [FROM, TO];
     /// Scheduled and published posts between two times, with their local times.
     GET "/v1/orgs/{orgId}/calendar" => calendar, query [FROM, TO];
     /// The org's content items, newest first.
@@ -103,93 +77,15 @@ route_group! {
 /// Content routes take a transcript: bodies up to 256 KiB (the app's default is 64 KiB).
 pub const CONTENT_BODY_LIMIT: usize = 256 * 1024;
 
-async fn read_profile(app: &App, req: Req, params: Params) -> AppResult<Reply<BusinessProfile>> {
-    let also = profile::KEYS.map(String::from);
-    let (_, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
-    Reply::ok(profile::read(items)?.2)
-}
-
-async fn change_profile(app: &App, req: Req<Json<ProfileChange>>, params: Params) -> AppResult<Reply<BusinessProfile>> {
-    let change = req.json()?;
-    let also = profile::KEYS.map(String::from);
-    let (tenant, items) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
-    let (org, config, current) = profile::read(items)?;
-    Reply::ok(profile::update(app, &tenant, org, config.as_ref(), current, change).await?)
-}
-
-/// The org's context for an AI call, and the item `also` names, in one store call.
-async fn with_context<B>(
+/// The org's context for an AI call, and the item `also` names, with the membership.
+async fn context_with<B>(
     app: &App,
     req: &Req<B>,
     params: &Params,
     role: Role,
     also: String,
 ) -> AppResult<(TenantCtx, OrgContext, Option<Item>)> {
-    let now = app.clock.now();
-    let (tenant, items, extra) = authorize_reading(
-        app,
-        req.principal()?,
-        params.get("orgId"),
-        role,
-        OrgContext::sort_keys(now),
-        Some(also),
-    )
-    .await?;
-    Ok((tenant, OrgContext::from_items(items, now)?, extra))
-}
-
-async fn generate_strategy(app: &App, req: Req, params: Params) -> AppResult<Created<Strategy>> {
-    let (tenant, org, versions) = with_context(app, &req, &params, Role::Admin, keys::STRATEGIES_SK.into()).await?;
-    Reply::created(strategy::generate(app, &tenant, &org, Versions::from_stored(versions)?).await?)
-}
-
-/// A member's view of the org's strategy versions, read with the membership.
-async fn versions_of(app: &App, req: &Req, params: &Params) -> AppResult<(TenantCtx, Versions)> {
-    let also = [keys::STRATEGIES_SK.into()];
-    let (tenant, [versions]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
-    Ok((tenant, Versions::from_stored(versions)?))
-}
-
-async fn list_strategies(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<Strategy>>> {
-    let limit = model::page_limit(req.query("limit"))?;
-    let (tenant, versions) = versions_of(app, &req, &params).await?;
-    let cursor = req.query("cursor").map(str::to_string);
-    let (mut items, next_cursor) =
-        model::newest_first::<Strategy>(&*app.table, tenant.pk(), keys::STRATEGY_PREFIX.into(), limit, cursor).await?;
-    for s in &mut items {
-        s.active = versions.active_id.as_ref() == Some(&s.id);
-    }
-    Reply::ok(PageOf { items, next_cursor })
-}
-
-fn strategy_sk(params: &Params) -> AppResult<String> {
-    Ok(keys::strategy_sk(&StrategyId::parse(params.get("strategyId"), "the strategy id")?))
-}
-
-async fn active_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
-    let (tenant, versions) = versions_of(app, &req, &params).await?;
-    let id = versions.active_id.clone().ok_or(AppError::NotFound("active strategy"))?;
-    let item = app.table.get(&tenant.key(keys::strategy_sk(&id))).await?;
-    Reply::ok(strategy::strategy_from(item, &versions)?)
-}
-
-/// The strategy the path names, with the org's versions, read with the membership.
-async fn strategy_in_path(app: &App, req: &Req, params: &Params, role: Role) -> AppResult<(TenantCtx, Strategy, Versions)> {
-    let also = [keys::STRATEGIES_SK.into(), strategy_sk(params)?];
-    let (tenant, [versions, item]) = authorize_with(app, req.principal()?, params.get("orgId"), role, also).await?;
-    let versions = Versions::from_stored(versions)?;
-    let found = strategy::strategy_from(item, &versions)?;
-    Ok((tenant, found, versions))
-}
-
-async fn read_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
-    let (_, found, _) = strategy_in_path(app, &req, &params, Role::Member).await?;
-    Reply::ok(found)
-}
-
-async fn activate_strategy(app: &App, req: Req, params: Params) -> AppResult<Reply<Strategy>> {
-    let (tenant, found, versions) = strategy_in_path(app, &req, &params, Role::Admin).await?;
-    Reply::ok(strategy::activate(app, &tenant, found, versions).await?)
+    OrgContext::authorized(app, req.principal()?, params.get("orgId"), role, also).await
 }
 
 #[derive(Debug, Default)]
@@ -266,7 +162,7 @@ pub struct GeneratedPosts {
 
 async fn generate_posts(app: &App, req: Req<Json<GenerateRequest>>, params: Params) -> AppResult<Created<GeneratedPosts>> {
     let input = req.json()?;
-    let (tenant, org, versions) = with_context(app, &req, &params, Role::Member, keys::STRATEGIES_SK.into()).await?;
+    let (tenant, org, versions) = context_with(app, &req, &params, Role::Member, keys::STRATEGIES_SK.into()).await?;
     let versions = Versions::from_stored(versions)?;
     let Some(active) = versions.active_id.clone() else {
         return Err(AppError::conflict(
@@ -306,7 +202,7 @@ async fn delete_post(app: &App, req: Req, params: Params) -> AppResult<Reply<Del
 async fn optimize_post(app: &App, req: Req<Json<OptimizeRequest>>, params: Params) -> AppResult<Reply<Post>> {
     let sk = post_sk(&params)?;
     let input = req.json()?;
-    let (tenant, org, post) = with_context(app, &req, &params, Role::Member, sk).await?;
+    let (tenant, org, post) = context_with(app, &req, &params, Role::Member, sk).await?;
     Reply::ok(writer::optimize(app, &tenant, &org, post_from(post)?, input).await?)
 }
 
@@ -461,35 +357,6 @@ async fn calendar(app: &App, req: Req, params: Params) -> AppResult<Reply<Calend
     })
 }
 
-async fn post_analytics(app: &App, req: Req, params: Params) -> AppResult<Reply<PublishedRecord>> {
-    let sk = post_sk(&params)?;
-    let (tenant, [post]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, [sk]).await?;
-    let post = post_from(post)?;
-    let published = post
-        .published
-        .ok_or_else(|| AppError::conflict("POST_NOT_PUBLISHED", "the post has not gone out yet, so it has no figures"))?;
-    let record = app.table.get(&tenant.key(keys::published_sk(&published.at, &post.id))).await?;
-    Reply::ok(model::from_item(record.ok_or(AppError::NotFound("analytics of this post"))?)?)
-}
-
-async fn analytics_overview(app: &App, req: Req, params: Params) -> AppResult<Reply<Overview>> {
-    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    Reply::ok(analytics::overview(app, &tenant, req.query("period")).await?)
-}
-
-async fn analytics_export(app: &App, req: Req, params: Params) -> AppResult<Bare<Csv>> {
-    let now = app.clock.now();
-    let time = |name: &str| req.query(name).map(|v| model::timestamp_param(name, v)).transpose();
-    let to = time("to")?.unwrap_or(now);
-    let from = time("from")?.unwrap_or(to - chrono::Duration::days(30));
-    if to <= from || to - from > chrono::Duration::days(366) {
-        return Err(AppError::validation("to must be after from, within 366 days"));
-    }
-    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    let records = analytics::published_between(app, &tenant, from, to).await?;
-    Reply::bare(Csv(analytics::csv(&records)))
-}
-
 fn content_sk(params: &Params) -> AppResult<String> {
     Ok(keys::content_sk(&ContentId::parse(params.get("contentId"), "the content item id")?))
 }
@@ -550,7 +417,7 @@ pub struct Repurposed {
 async fn repurpose_content(app: &App, req: Req<Json<RepurposeRequest>>, params: Params) -> AppResult<Created<Repurposed>> {
     let sk = content_sk(&params)?;
     let input = req.json()?;
-    let (tenant, org, item) = with_context(app, &req, &params, Role::Member, sk).await?;
+    let (tenant, org, item) = context_with(app, &req, &params, Role::Member, sk).await?;
     let item = items::item_from(item)?;
     Reply::created(Repurposed {
         posts: items::repurpose(app, &tenant, &org, &item, input).await?,

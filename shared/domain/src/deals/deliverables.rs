@@ -316,18 +316,27 @@ pub async fn delete(app: &App, tenant: &TenantCtx, deliverable: Deliverable) -> 
     })
 }
 
-/// The deliverables a post names, directly or through its content item.
-async fn linked_to(app: &App, tenant: &TenantCtx, ids: &[&str]) -> AppResult<Vec<Deliverable>> {
-    let mut keys = Vec::new();
+/// The links of the deliverables a post names, directly or through its content item.
+async fn links_of(app: &App, tenant: &TenantCtx, ids: &[&str]) -> AppResult<Vec<Link>> {
+    let mut links: Vec<Link> = Vec::new();
     for id in ids {
         for item in query_all(&*app.table, Query::partition(tenant.pk()).prefix(keys::deliverable_link_prefix(id))).await? {
             let link: Link = from_item(item)?;
-            let key = tenant.key(keys::deliverable_sk(&link.deal_id, &link.deliverable_id));
-            if !keys.contains(&key) {
-                keys.push(key);
+            if !links.iter().any(|l| l.deliverable_id == link.deliverable_id) {
+                links.push(link);
             }
         }
     }
+    Ok(links)
+}
+
+/// The deliverables a post names, directly or through its content item.
+async fn linked_to(app: &App, tenant: &TenantCtx, ids: &[&str]) -> AppResult<Vec<Deliverable>> {
+    let keys: Vec<Key> = links_of(app, tenant, ids)
+        .await?
+        .into_iter()
+        .map(|link| tenant.key(keys::deliverable_sk(&link.deal_id, &link.deliverable_id)))
+        .collect();
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -335,10 +344,10 @@ async fn linked_to(app: &App, tenant: &TenantCtx, ids: &[&str]) -> AppResult<Vec
 }
 
 /// The deals whose deliverables a post (or its content item) belongs to: their sponsors are
-/// the post's sponsors, for exclusivity.
+/// the post's sponsors, for exclusivity. Read from the links alone.
 pub async fn deals_of_post(app: &App, tenant: &TenantCtx, post_id: &str, content_id: Option<&str>) -> AppResult<Vec<DealId>> {
     let ids: Vec<&str> = std::iter::once(post_id).chain(content_id).collect();
-    let mut deals: Vec<DealId> = linked_to(app, tenant, &ids).await?.into_iter().map(|d| d.deal_id).collect();
+    let mut deals: Vec<DealId> = links_of(app, tenant, &ids).await?.into_iter().map(|l| l.deal_id).collect();
     deals.sort();
     deals.dedup();
     Ok(deals)

@@ -5,12 +5,13 @@
 //! `EXCLUSIVITY_CONFLICT` naming the deal; an admin may override, and the override is kept on
 //! the post.
 
-use super::{Deal, Sponsor, Stage, all_deals, category_key};
+use super::{Exclusivity, Stage, category_key};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::DealId;
+use crate::ids::{DealId, SponsorId};
 use crate::keys;
 use crate::model::from_item;
+use crate::ports::table::{Query, query_all};
 use crate::tenancy::TenantCtx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,27 @@ impl Conflict {
     }
 }
 
-fn binding(deal: &Deal) -> bool {
+/// What the check reads of a deal: its exclusivity terms and no more (a light read, which
+/// keeps the whole deal's parsing out of `api-content`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Terms {
+    id: DealId,
+    sponsor_id: SponsorId,
+    title: String,
+    stage: Stage,
+    exclusivity: Option<Exclusivity>,
+}
+
+/// What the check reads of a sponsor.
+#[derive(Debug, Deserialize)]
+struct Brand {
+    id: SponsorId,
+    name: String,
+    category: String,
+}
+
+fn binding(deal: &Terms) -> bool {
     matches!(deal.stage, Stage::Contracted | Stage::InProgress | Stage::Delivered)
 }
 
@@ -55,22 +76,27 @@ pub async fn conflict(
     if own_deals.is_empty() {
         return Ok(None);
     }
-    let deals = all_deals(app, tenant).await?;
+    let query = Query::partition(tenant.pk()).prefix(keys::DEAL_PREFIX).limit(super::DEALS_PER_PAGE);
+    let deals: Vec<Terms> = query_all(&*app.table, query)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect::<AppResult<_>>()?;
     let day = at.date_naive();
-    let rivals: Vec<&Deal> = deals
+    let rivals: Vec<&Terms> = deals
         .iter()
         .filter(|d| binding(d) && d.exclusivity.as_ref().is_some_and(|e| e.from <= day && day <= e.to))
         .collect();
     if rivals.is_empty() {
         return Ok(None);
     }
-    let own_sponsors: Vec<&crate::ids::SponsorId> = deals.iter().filter(|d| own_deals.contains(&d.id)).map(|d| &d.sponsor_id).collect();
-    let mut wanted: Vec<crate::ids::SponsorId> = own_sponsors.iter().map(|s| (*s).clone()).collect();
+    let own_sponsors: Vec<&SponsorId> = deals.iter().filter(|d| own_deals.contains(&d.id)).map(|d| &d.sponsor_id).collect();
+    let mut wanted: Vec<SponsorId> = own_sponsors.iter().map(|s| (*s).clone()).collect();
     wanted.extend(rivals.iter().map(|d| d.sponsor_id.clone()));
     wanted.sort();
     wanted.dedup();
     let keys: Vec<_> = wanted.iter().map(|s| tenant.key(keys::sponsor_sk(s))).collect();
-    let sponsors: Vec<Sponsor> = app
+    let sponsors: Vec<Brand> = app
         .table
         .get_many(&keys)
         .await?
@@ -78,7 +104,7 @@ pub async fn conflict(
         .flatten()
         .map(from_item)
         .collect::<AppResult<_>>()?;
-    let category_of = |id: &crate::ids::SponsorId| sponsors.iter().find(|s| s.id == *id).map(|s| category_key(&s.category));
+    let category_of = |id: &SponsorId| sponsors.iter().find(|s| s.id == *id).map(|s| category_key(&s.category));
     let own_categories: Vec<String> = own_sponsors.iter().filter_map(|s| category_of(s)).collect();
     for rival in rivals {
         if own_sponsors.contains(&&rival.sponsor_id) {

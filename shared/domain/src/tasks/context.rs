@@ -58,6 +58,21 @@ impl OrgContext {
         self.config.system_prompt(&self.org.name)
     }
 
+    /// The member's tenant and the org's context, with the item `also` names, read with the
+    /// membership in one store call.
+    pub async fn authorized(
+        app: &App,
+        principal: &crate::auth::Principal,
+        org_id: &str,
+        role: crate::tenancy::Role,
+        also: String,
+    ) -> AppResult<(TenantCtx, OrgContext, Option<Item>)> {
+        let now = app.clock.now();
+        let (tenant, items, extra) =
+            crate::tenancy::authorize_reading(app, principal, org_id, role, OrgContext::sort_keys(now), Some(also)).await?;
+        Ok((tenant, OrgContext::from_items(items, now)?, extra))
+    }
+
     /// One AI call for this org, from its system prompt (see `usage::ai_call`).
     pub async fn ask(&self, app: &App, tenant: &TenantCtx, purpose: AiUse, ask: String, label: &str) -> AppResult<Completion> {
         crate::usage::ai_call(app, tenant, self.plan, Prompt::new(purpose, self.system_prompt(), ask), label).await
