@@ -82,3 +82,30 @@ fn no_function_reads_sdk_profiles_or_root_certificates_before_its_first_poll() {
         );
     }
 }
+
+/// Each function enables the `chief-lambda` feature of every port its `main.rs` wires. The
+/// workspace's own build unifies features, so a missing one shows only when SAM builds the
+/// function alone (as job-run-task's `social` did): this reads the two files instead.
+#[test]
+fn each_function_enables_the_features_of_the_ports_it_wires() {
+    let root = chief_tests::workspace_root().join("functions");
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let features = manifest
+            .lines()
+            .find(|l| l.starts_with("chief-lambda"))
+            .unwrap_or_default()
+            .to_string();
+        for port in ["mailer", "payments", "events", "queue", "ai", "social"] {
+            if main.contains(&format!(".{port}()")) {
+                assert!(
+                    features.contains(&format!("\"{port}\"")),
+                    "{} wires {port} but its Cargo.toml does not enable chief-lambda's {port} feature",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
