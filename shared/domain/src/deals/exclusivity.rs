@@ -14,11 +14,10 @@ use crate::model::from_item;
 use crate::ports::table::{Query, query_all};
 use crate::tenancy::TenantCtx;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// The deal whose exclusivity a scheduled post breaks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
     pub deal_id: DealId,
     pub deal_title: String,
