@@ -109,6 +109,41 @@ async fn an_x_account_connects_by_oauth_publishes_once_pauses_when_revoked_and_r
     assert!(done["published"]["url"].as_str().unwrap().starts_with("https://x.com/"), "{done}");
     assert_eq!(x.tweets_with("Hello from Chief, for real this time"), 1);
 
+    // A thread goes out part by part, each part a reply to the one before.
+    let parts = [
+        "1/3 A thread from Chief.",
+        "2/3 Each part answers the one before.",
+        "3/3 And that is all. #chief",
+    ];
+    let thread = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts"),
+        &owner,
+        Some(json!({"platform": "x", "text": parts[0], "thread": parts})),
+    )
+    .await;
+    let thread_id = thread["id"].as_str().unwrap().to_string();
+    ok(&s, Method::POST, &format!("/v1/orgs/{org}/posts/{thread_id}/approve"), &owner, None).await;
+    let at = chrono::Utc::now().to_rfc3339();
+    ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/posts/{thread_id}/schedule"),
+        &owner,
+        Some(json!({"accountId": account, "at": at})),
+    )
+    .await;
+    let out = settled(&s, &owner, &org, &thread_id).await;
+    assert_eq!(out["status"], "published", "{out}");
+    let chain = x.thread_of(parts[0]);
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    for (i, (text, _)) in chain.iter().enumerate() {
+        assert_eq!(text, parts[i]);
+    }
+    assert_eq!(chain[0].1, None);
+    assert!(chain[1].1.is_some() && chain[2].1.is_some(), "each later part replies: {chain:?}");
+
     // Revoked at X: the next post pauses, the account needs reauth, a reconnect task waits.
     x.revoke();
     let second = scheduled_now(&s, &owner, &org, &account, "A second post, after the revocation").await;
