@@ -209,6 +209,28 @@ pub async fn put_versioned<T: Serialize>(table: &dyn Table, pk: &str, sk: &str, 
 }
 
 /// The 409 for a change sent with a version other than the stored one.
+/// A create's fields: no `version` (the server sets it), and every required field there
+/// (`required`: each field's name and whether the body has it; the first missing is named).
+pub fn creating(version: Option<u64>, required: &[(&str, bool)]) -> AppResult<()> {
+    if version.is_some() {
+        return Err(AppError::validation("version is set by the server on create"));
+    }
+    match required.iter().find(|(_, present)| !present) {
+        Some((name, _)) => Err(AppError::validation(format!("{name} is required"))),
+        None => Ok(()),
+    }
+}
+
+/// An update's `version`: required, and the one stored now (409 `VERSION_CONFLICT` naming
+/// it when not); answers it.
+pub fn updating(version: Option<u64>, what: &str, current: u64) -> AppResult<u64> {
+    let read = version.ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
+    if read != current {
+        return Err(stale_version(what, current));
+    }
+    Ok(read)
+}
+
 pub fn stale_version(what: &str, current: u64) -> AppError {
     AppError::conflict(
         "VERSION_CONFLICT",

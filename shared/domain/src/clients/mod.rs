@@ -223,12 +223,7 @@ pub async fn create(
     fields: ClientFields,
     owner: Option<&Item>,
 ) -> AppResult<ClientView> {
-    if fields.version.is_some() {
-        return Err(AppError::validation("version is set by the server on create"));
-    }
-    if fields.name.is_none() {
-        return Err(AppError::validation("name is required"));
-    }
+    model::creating(fields.version, &[("name", fields.name.is_some())])?;
     let now = app.clock.now();
     let mut client = Client {
         id: ClientId::generate(),
@@ -285,12 +280,7 @@ pub async fn update(
     fields: ClientFields,
     owner: Option<&Item>,
 ) -> AppResult<Client> {
-    let version = fields
-        .version
-        .ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
-    if version != client.version {
-        return Err(stale(client.version));
-    }
+    let version = model::updating(fields.version, "client", client.version)?;
     let was_churned = client.stage == Stage::Churned;
     let new_owner = fields.apply(&mut client)?;
     owner_must_be_member(owner, &new_owner)?;

@@ -150,12 +150,10 @@ fn to_stored(tenant: &TenantCtx, item: &ContentItem) -> AppResult<Item> {
 }
 
 pub async fn create(app: &App, tenant: &TenantCtx, fields: ContentFields) -> AppResult<ContentItem> {
-    if fields.version.is_some() {
-        return Err(AppError::validation("version is set by the server on create"));
-    }
-    if fields.title.is_none() || fields.kind.is_none() {
-        return Err(AppError::validation("title and kind are required"));
-    }
+    model::creating(
+        fields.version,
+        &[("title", fields.title.is_some()), ("kind", fields.kind.is_some())],
+    )?;
     let now = app.clock.now();
     let mut item = ContentItem {
         id: ContentId::generate(),
@@ -178,12 +176,7 @@ pub async fn create(app: &App, tenant: &TenantCtx, fields: ContentFields) -> App
 }
 
 pub async fn update(app: &App, tenant: &TenantCtx, mut item: ContentItem, fields: ContentFields) -> AppResult<ContentItem> {
-    let read = fields
-        .version
-        .ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
-    if read != item.version {
-        return Err(model::stale_version("content item", item.version));
-    }
+    let read = model::updating(fields.version, "content item", item.version)?;
     fields.apply(&mut item)?;
     // A person's status stands until the posts say otherwise.
     item.status = derived(&post_statuses(app, tenant, &item.id).await?, item.set_status);

@@ -129,9 +129,9 @@ async fn create_deal(app: &App, req: Req<Json<DealFields>>, params: Params) -> A
 }
 
 async fn deal_pipeline(app: &App, req: Req, params: Params) -> AppResult<Reply<Pipeline>> {
-    pipeline::period(req.query("from"), req.query("to"), app.clock.now().date_naive())?;
+    let (from, to) = pipeline::period(req.query("from"), req.query("to"), app.clock.now().date_naive())?;
     let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Member).await?;
-    Reply::ok(pipeline::view(app, &tenant, req.query("from"), req.query("to")).await?)
+    Reply::ok(pipeline::view(app, &tenant, from, to).await?)
 }
 
 async fn read_deal(app: &App, req: Req, params: Params) -> AppResult<Reply<Deal>> {

@@ -138,12 +138,10 @@ pub fn sponsor_from(item: Option<Item>) -> AppResult<Sponsor> {
 }
 
 pub async fn create_sponsor(app: &App, tenant: &TenantCtx, fields: SponsorFields) -> AppResult<Sponsor> {
-    if fields.version.is_some() {
-        return Err(AppError::validation("version is set by the server on create"));
-    }
-    if fields.name.is_none() || fields.category.is_none() {
-        return Err(AppError::validation("name and category are required"));
-    }
+    model::creating(
+        fields.version,
+        &[("name", fields.name.is_some()), ("category", fields.category.is_some())],
+    )?;
     let now = app.clock.now();
     let mut sponsor = Sponsor {
         id: SponsorId::generate(),
@@ -165,12 +163,7 @@ pub async fn create_sponsor(app: &App, tenant: &TenantCtx, fields: SponsorFields
 }
 
 pub async fn update_sponsor(app: &App, tenant: &TenantCtx, mut sponsor: Sponsor, fields: SponsorFields) -> AppResult<Sponsor> {
-    let read = fields
-        .version
-        .ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
-    if read != sponsor.version {
-        return Err(model::stale_version("sponsor", sponsor.version));
-    }
+    let read = model::updating(fields.version, "sponsor", sponsor.version)?;
     fields.apply(&mut sponsor)?;
     sponsor.version += 1;
     sponsor.updated_at = app.clock.now();
@@ -544,20 +537,16 @@ pub fn changed_meanwhile() -> AppError {
 }
 
 pub async fn create_deal(app: &App, tenant: &TenantCtx, fields: DealFields, named: Named) -> AppResult<Deal> {
-    if fields.version.is_some() {
-        return Err(AppError::validation("version is set by the server on create"));
-    }
-    for (missing, name) in [
-        (fields.sponsor_id.is_none(), "sponsorId"),
-        (fields.title.is_none(), "title"),
-        (fields.value.is_none(), "value"),
-        (fields.currency.is_none(), "currency"),
-        (fields.kind.is_none(), "type"),
-    ] {
-        if missing {
-            return Err(AppError::validation(format!("{name} is required")));
-        }
-    }
+    model::creating(
+        fields.version,
+        &[
+            ("sponsorId", fields.sponsor_id.is_some()),
+            ("title", fields.title.is_some()),
+            ("value", fields.value.is_some()),
+            ("currency", fields.currency.is_some()),
+            ("type", fields.kind.is_some()),
+        ],
+    )?;
     let now = app.clock.now();
     let stage = fields.stage.unwrap_or(Stage::Inquiry);
     let reason = model::optional_text("reason", fields.reason.as_deref(), 1_000)?;
@@ -602,12 +591,7 @@ pub async fn create_deal(app: &App, tenant: &TenantCtx, fields: DealFields, name
 }
 
 pub async fn update_deal(app: &App, tenant: &TenantCtx, mut deal: Deal, fields: DealFields, named: Named) -> AppResult<Deal> {
-    let read = fields
-        .version
-        .ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
-    if read != deal.version {
-        return Err(model::stale_version("deal", deal.version));
-    }
+    let read = model::updating(fields.version, "deal", deal.version)?;
     if fields.stage.is_some() || fields.reason.is_some() {
         return Err(AppError::validation(
             "stage: move a deal with POST …/deals/{dealId}/stage, which records the change",

@@ -107,7 +107,7 @@ pub fn summarise(deals: &[Deal], from: NaiveDate, to: NaiveDate) -> Pipeline {
     }
 }
 
-pub async fn view(app: &App, tenant: &TenantCtx, from: Option<&str>, to: Option<&str>) -> AppResult<Pipeline> {
-    let (from, to) = period(from, to, app.clock.now().date_naive())?;
+/// The view of the org's deals now, over the period `from..=to`.
+pub async fn view(app: &App, tenant: &TenantCtx, from: NaiveDate, to: NaiveDate) -> AppResult<Pipeline> {
     Ok(summarise(&all_deals(app, tenant).await?, from, to))
 }

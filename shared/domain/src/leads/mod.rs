@@ -159,12 +159,7 @@ fn owner_must_be_member(owner: Option<&Item>, new_owner: &Option<UserId>) -> App
 /// Creates a lead. `owner` is the membership item of the chosen owner, read by the caller
 /// in its authorisation call.
 pub fn new_lead(app: &App, tenant: &TenantCtx, fields: LeadFields, owner: Option<&Item>) -> AppResult<Lead> {
-    if fields.version.is_some() {
-        return Err(AppError::validation("version is set by the server on create"));
-    }
-    if fields.name.is_none() {
-        return Err(AppError::validation("name is required"));
-    }
+    model::creating(fields.version, &[("name", fields.name.is_some())])?;
     let now = app.clock.now();
     let mut lead = Lead {
         id: LeadId::generate(),
@@ -198,20 +193,12 @@ pub async fn insert(app: &App, tenant: &TenantCtx, lead: &Lead) -> AppResult<()>
 }
 
 fn stale(current: u64) -> AppError {
-    AppError::conflict(
-        "VERSION_CONFLICT",
-        format!("the lead changed meanwhile (now at version {current}): read it again"),
-    )
+    model::stale_version("lead", current)
 }
 
 /// Applies a patch to a lead read in the authorisation call; a stale `version` is 409.
 pub async fn update(app: &App, tenant: &TenantCtx, mut lead: Lead, fields: LeadFields, owner: Option<&Item>) -> AppResult<Lead> {
-    let version = fields
-        .version
-        .ok_or_else(|| AppError::validation("version is required: send the version you read"))?;
-    if version != lead.version {
-        return Err(stale(lead.version));
-    }
+    let version = model::updating(fields.version, "lead", lead.version)?;
     let new_owner = fields.apply(&mut lead)?;
     owner_must_be_member(owner, &new_owner)?;
     lead.version += 1;
