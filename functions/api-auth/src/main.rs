@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chief_lambda::run_api(&chief::auth::http::ROUTES, Ok).await
+    chief_lambda::run_api(&chief::auth::http::ROUTES, |w| Ok(w.mailer()?.google())).await
 }

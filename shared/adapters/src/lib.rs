@@ -8,6 +8,8 @@ pub mod aws;
 pub mod dynamo_table;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge_bus;
+#[cfg(feature = "google")]
+pub mod google_keys;
 pub mod local_secrets;
 pub mod offline_ai;
 #[cfg(feature = "openai")]
@@ -33,7 +35,7 @@ pub mod stripe_http;
 pub mod stripe_payments;
 pub mod unwired;
 
-#[cfg(any(feature = "mail", feature = "openai", feature = "social"))]
+#[cfg(any(feature = "mail", feature = "openai", feature = "social", feature = "google"))]
 pub mod tls;
 
 #[cfg(feature = "test-support")]

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use chief::ports::ai::{Ai, AiError, Completion, Prompt};
 use chief::ports::events::{DomainEvent, EventBus, EventBusError};
+use chief::ports::keys::{Jwk, KeySet, KeysError};
 use chief::ports::mailer::{Email, MailError, Mailer};
 use chief::ports::payments::{CheckoutRequest, HostedSession, NewCustomer, Payments, PaymentsError};
 use chief::ports::queue::{JobQueue, Message, QueueError, QueueName};
@@ -34,6 +35,13 @@ impl Payments for Unwired {
     }
     async fn cancel_subscription(&self, _: &str) -> Result<(), PaymentsError> {
         Err(PaymentsError::NotConfigured(WHY.into()))
+    }
+}
+
+#[async_trait]
+impl KeySet for Unwired {
+    async fn key(&self, _: &str, _: chrono::DateTime<chrono::Utc>) -> Result<Option<Jwk>, KeysError> {
+        Err(KeysError::NotConfigured(WHY.into()))
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::ports::ai::Ai;
 use crate::ports::events::EventBus;
+use crate::ports::keys::KeySet;
 use crate::ports::mailer::Mailer;
 use crate::ports::payments::Payments;
 use crate::ports::queue::JobQueue;
@@ -23,7 +24,12 @@ pub struct Settings {
     pub platforms: PlatformVersions,
     /// Request bodies above this many bytes get 413.
     pub body_limit: usize,
-    pub token_ttl: chrono::Duration,
+    /// How long an access token is good for (`CHIEF_ACCESS_TOKEN_MINUTES`, 15): the longest a
+    /// stolen one works; the refresh token renews it.
+    pub access_token_ttl: chrono::Duration,
+    /// The OAuth client id of the web app's Google sign-in (`CHIEF_GOOGLE_CLIENT_ID`), the
+    /// audience its ID tokens must name; unset, Google sign-in is off.
+    pub google_client_id: Option<String>,
     /// Failed sign-ins allowed per (email, client address) and per client address in one
     /// window, and those on one email (from anywhere) after which each attempt waits longer.
     pub login_failures_per_pair: i64,
@@ -63,7 +69,8 @@ impl Default for Settings {
             api_url: "http://localhost:9000".into(),
             platforms: PlatformVersions::default(),
             body_limit: 64 * 1024,
-            token_ttl: chrono::Duration::hours(12),
+            access_token_ttl: chrono::Duration::minutes(15),
+            google_client_id: None,
             login_failures_per_pair: 5,
             login_failures_per_address: 20,
             login_slowdown_after: 10,
@@ -100,6 +107,7 @@ pub struct App {
     pub queue: Arc<dyn JobQueue>,
     pub ai: Arc<dyn Ai>,
     pub social: Arc<dyn Social>,
+    pub google_keys: Arc<dyn KeySet>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
 }

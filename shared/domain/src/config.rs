@@ -26,6 +26,24 @@ pub fn on_off(name: &str, default: bool) -> Result<bool, ConfigError> {
     }
 }
 
+/// `CHIEF_ACCESS_TOKEN_MINUTES` (default 15): an access token's lifetime, 1 to 1440 minutes.
+pub fn access_token_ttl_from_env() -> Result<chrono::Duration, ConfigError> {
+    match optional("CHIEF_ACCESS_TOKEN_MINUTES") {
+        None => Ok(chrono::Duration::minutes(15)),
+        Some(v) => match v.parse::<i64>() {
+            Ok(minutes) if (1..=1440).contains(&minutes) => Ok(chrono::Duration::minutes(minutes)),
+            _ => Err(ConfigError::Invalid(format!(
+                "CHIEF_ACCESS_TOKEN_MINUTES={v}: a number of minutes from 1 to 1440"
+            ))),
+        },
+    }
+}
+
+/// Where Google's signing keys are fetched: `CHIEF_GOOGLE_JWKS_URL`, or Google's own.
+pub fn google_jwks_url() -> String {
+    optional("CHIEF_GOOGLE_JWKS_URL").unwrap_or_else(|| crate::auth::google::JWKS_URL.into())
+}
+
 /// Billing settings both front doors read from the environment: `STRIPE_PRICE_PRO`,
 /// `STRIPE_PRICE_ENTERPRISE`, and optionally `CHIEF_BILLING_SUCCESS_URL`,
 /// `CHIEF_BILLING_CANCEL_URL`, `CHIEF_BILLING_PORTAL_RETURN_URL`.

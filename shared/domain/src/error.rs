@@ -24,8 +24,14 @@ pub enum AppError {
     Unauthorized(String),
     #[error("the token has expired: sign in again")]
     TokenExpired,
+    /// The session the token belongs to was signed out (or its refresh token reused).
+    #[error("{0}")]
+    SessionRevoked(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Forbidden for a reason the caller can fix, named by `code` (an unverified address).
+    #[error("{message}")]
+    ForbiddenUntil { code: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// The path is served, by the methods in `allow` (`GET, POST`), which go out as `Allow`.
@@ -175,10 +181,12 @@ impl AppError {
             | AppError::Conflict { code, .. }
             | AppError::Gone { code, .. }
             | AppError::Disabled { code, .. }
+            | AppError::ForbiddenUntil { code, .. }
             | AppError::Upstream { code, .. } => code,
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             AppError::Unauthorized(_) => "UNAUTHORIZED",
             AppError::TokenExpired => "TOKEN_EXPIRED",
+            AppError::SessionRevoked(_) => "SESSION_REVOKED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",

@@ -143,6 +143,10 @@ impl UserId {
 pub const BACKGROUND_USER: &str = "agent";
 
 id_type!(
+    /// One sign-in of a user: its access tokens name it, its refresh tokens rotate within it.
+    SessionId
+);
+id_type!(
     /// A lead of an org's CRM.
     LeadId
 );

@@ -148,6 +148,27 @@ pub fn email_pk(email: &str) -> String {
     format!("EMAIL#{}", email.to_lowercase())
 }
 pub const CLAIM_SK: &str = "CLAIM";
+/// A user's sessions, in the user's partition so that signing out everywhere is one query.
+pub const SESSION_PREFIX: &str = "SESSION#";
+pub fn session_sk(session_id: &str) -> String {
+    format!("{SESSION_PREFIX}{session_id}")
+}
+/// A refresh token, by the SHA-256 of the token (never the token), in its user's partition.
+pub fn refresh_sk(token_hash: &str) -> String {
+    format!("REFRESH#{token_hash}")
+}
+/// A password-reset or email-verification link, by the SHA-256 of its token.
+pub const RESET_PREFIX: &str = "RESET#";
+pub fn reset_sk(token_hash: &str) -> String {
+    format!("{RESET_PREFIX}{token_hash}")
+}
+pub fn verify_sk(token_hash: &str) -> String {
+    format!("VERIFY#{token_hash}")
+}
+/// The claim that ties a Google account (its `sub`) to one user.
+pub fn google_pk(subject: &str) -> String {
+    format!("GOOGLE#{subject}")
+}
 /// Invitations are found by the SHA-256 of their token; the token itself is never stored.
 pub fn invitation_pk(token_hash: &str) -> String {
     format!("INVITATION#{token_hash}")

@@ -30,6 +30,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// 256 random bits in base64url: a secret a link or a client holds, stored only as a hash.
+pub fn secret_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
 pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
 }

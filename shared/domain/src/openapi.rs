@@ -300,7 +300,7 @@ mod tests {
             op["responses"][status]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["enum"].clone()
         };
         assert_eq!(codes(lead, "402"), json!(["QUOTA_EXCEEDED"]));
-        assert_eq!(codes(lead, "401"), json!(["TOKEN_EXPIRED", "UNAUTHORIZED"]));
+        assert_eq!(codes(lead, "401"), json!(["SESSION_REVOKED", "TOKEN_EXPIRED", "UNAUTHORIZED"]));
         assert!(lead["responses"]["503"]["headers"]["Retry-After"].is_object());
         let list = &document["paths"]["/v1/orgs/{orgId}/leads"]["get"];
         let limit = list["parameters"]

@@ -116,10 +116,13 @@ pub async fn authorize_listed(
     let org_id = OrgId::parse(org_id, "the organisation id")?;
     let pk = keys::org_pk(&org_id);
     let member = Key::new(pk.clone(), keys::member_sk(principal.user_id()));
-    let asked: Vec<Key> = std::iter::once(member)
+    // The token's session rides along: a signed-out token is refused at no extra call.
+    let asked: Vec<Key> = [crate::auth::sessions::key_of(principal), member]
+        .into_iter()
         .chain(also.into_iter().map(|sk| Key::new(pk.clone(), sk)))
         .collect();
     let mut read = app.table.get_many(&asked).await?.into_iter();
+    crate::auth::sessions::check_read(principal, read.next().flatten(), app.clock.now())?;
     let membership = read.next().flatten().ok_or(AppError::NotFound("organisation"))?;
     let role = membership
         .get("role")

@@ -292,6 +292,10 @@ pub struct Recorder {
     scripted: Mutex<std::collections::VecDeque<String>>,
     /// While set, every mail fails (the mail server is down).
     pub mail_down: std::sync::atomic::AtomicBool,
+    /// The key set Google's stand-in publishes (none: it cannot be reached), and how many
+    /// times it was fetched.
+    pub google_key_set: Mutex<Option<crate::ports::keys::Fetched>>,
+    pub google_fetches: std::sync::atomic::AtomicUsize,
 }
 
 impl Recorder {
@@ -403,6 +407,15 @@ impl Payments for Recorder {
 
 /// A signing key and nothing else.
 #[async_trait]
+impl crate::ports::keys::KeySource for Recorder {
+    async fn fetch(&self) -> Result<crate::ports::keys::Fetched, crate::ports::keys::KeysError> {
+        self.google_fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let published = self.google_key_set.lock().ok().and_then(|set| set.clone());
+        published.ok_or_else(|| crate::ports::keys::KeysError::Unavailable("the test's key server is down".into()))
+    }
+}
+
+#[async_trait]
 impl Secrets for Recorder {
     async fn get(&self, name: SecretName) -> Result<String, SecretsError> {
         match name {
@@ -433,8 +446,74 @@ pub fn app() -> TestApp {
         payments: recorder.clone(),
         mailer: recorder.clone(),
         secrets: recorder.clone(),
+        google_keys: Arc::new(crate::auth::google::CachedKeys::new(recorder.clone())),
         clock: clock.clone(),
         settings: Settings::default(),
     };
     TestApp { app, clock, recorder }
+}
+
+/// Google's side of a sign-in, for tests: an RSA key of the test fixtures that signs ID
+/// tokens under a `kid`, and publishes itself as a JSON Web Key.
+pub struct GoogleSigner {
+    key: jsonwebtoken::EncodingKey,
+    kid: String,
+}
+
+impl GoogleSigner {
+    /// `pem`: a PKCS#1 RSA private key (`tests/fixtures/google/*.pem`).
+    pub fn new(pem: &str, kid: &str) -> GoogleSigner {
+        use base64::Engine;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).expect("a PEM key");
+        GoogleSigner {
+            key: jsonwebtoken::EncodingKey::from_rsa_der(&der),
+            kid: kid.to_string(),
+        }
+    }
+
+    pub fn first() -> GoogleSigner {
+        Self::new(include_str!("../../../tests/fixtures/google/first.pem"), "first-key")
+    }
+
+    pub fn second() -> GoogleSigner {
+        Self::new(include_str!("../../../tests/fixtures/google/second.pem"), "second-key")
+    }
+
+    /// The public half as Google publishes it: `{kty, n, e, alg, use, kid}`.
+    pub fn jwk(&self) -> serde_json::Value {
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&self.key, jsonwebtoken::Algorithm::RS256).expect("an RSA key");
+        let mut value = serde_json::to_value(jwk).expect("a JWK");
+        value["kid"] = self.kid.clone().into();
+        value["use"] = "sig".into();
+        value
+    }
+
+    /// A key set of these signers' keys.
+    pub fn key_set(signers: &[&GoogleSigner]) -> String {
+        serde_json::json!({"keys": signers.iter().map(|s| s.jwk()).collect::<Vec<_>>()}).to_string()
+    }
+
+    /// An ID token with these claims, signed RS256 under this key's `kid`.
+    pub fn sign(&self, claims: &serde_json::Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("signed")
+    }
+
+    /// The claims of a good token for `email` of Google account `sub`, for `client_id`,
+    /// issued at `now` for an hour.
+    pub fn claims(client_id: &str, sub: &str, email: &str, now: i64) -> serde_json::Value {
+        serde_json::json!({
+            "iss": "https://accounts.google.com",
+            "azp": client_id,
+            "aud": client_id,
+            "sub": sub,
+            "email": email,
+            "email_verified": true,
+            "name": "Grace Hopper",
+            "iat": now,
+            "exp": now + 3600,
+        })
+    }
 }

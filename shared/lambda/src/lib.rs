@@ -62,6 +62,13 @@ pub struct CloudConfig {
     /// answers 503 `PLATFORM_NOT_CONFIGURED`.
     pub social_secret_ids: Vec<(SecretName, String)>,
     pub platform_versions: chief::app::PlatformVersions,
+    /// `CHIEF_ACCESS_TOKEN_MINUTES` (15).
+    pub access_token_ttl: chrono::Duration,
+    /// `CHIEF_GOOGLE_CLIENT_ID` (optional): the web app's Google client; unset, Google
+    /// sign-in answers 503 `GOOGLE_NOT_CONFIGURED`. `CHIEF_GOOGLE_JWKS_URL` (optional): where
+    /// its keys are fetched (Google's by default).
+    pub google_client_id: Option<String>,
+    pub google_jwks_url: String,
 }
 
 impl CloudConfig {
@@ -121,6 +128,9 @@ impl CloudConfig {
             .filter_map(|(name, var)| optional(var).map(|id| (name, id)))
             .collect(),
             platform_versions: chief::config::platform_versions_from_env()?,
+            access_token_ttl: chief::config::access_token_ttl_from_env()?,
+            google_client_id: optional("CHIEF_GOOGLE_CLIENT_ID"),
+            google_jwks_url: chief::config::google_jwks_url(),
         })
     }
 }
@@ -141,7 +151,8 @@ pub struct Wiring {
             feature = "payments",
             feature = "events",
             feature = "queue",
-            feature = "social"
+            feature = "social",
+            feature = "google"
         )),
         expect(dead_code)
     )]
@@ -182,13 +193,16 @@ impl Wiring {
             events: unwired.clone(),
             queue: unwired.clone(),
             ai: unwired.clone(),
-            social: unwired,
+            social: unwired.clone(),
+            google_keys: unwired,
             clock,
             settings: Settings {
                 app_url: config.app_url.clone(),
                 api_url: config.api_url.clone(),
                 platforms: config.platform_versions.clone(),
                 billing: config.billing.clone(),
+                access_token_ttl: config.access_token_ttl,
+                google_client_id: config.google_client_id.clone(),
                 dependencies: chief::app::Dependencies {
                     ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| "openai".into()),
                     queues: config.queue_urls.keys().copied().collect(),
@@ -289,6 +303,17 @@ impl Wiring {
             self.config.platform_versions.clone(),
         ));
         self.wired.push(Port::Social);
+        self
+    }
+}
+
+impl Wiring {
+    /// Google's signing keys, for sign-in with Google (fetched on the first one, then cached).
+    #[cfg(feature = "google")]
+    pub fn google(mut self) -> Self {
+        let source = Arc::new(chief_adapters::google_keys::HttpKeys::new(self.config.google_jwks_url.clone()));
+        self.app.google_keys = Arc::new(chief::auth::google::CachedKeys::new(source));
+        self.wired.push(Port::GoogleKeys);
         self
     }
 }
@@ -418,6 +443,9 @@ mod tests {
             api_url: "http://localhost".into(),
             social_secret_ids: Vec::new(),
             platform_versions: chief::app::PlatformVersions::default(),
+            access_token_ttl: chrono::Duration::minutes(15),
+            google_client_id: None,
+            google_jwks_url: chief::auth::google::JWKS_URL.into(),
         }
     }
 

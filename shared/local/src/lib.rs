@@ -159,10 +159,15 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
         table,
         secrets,
         mailer: Arc::new(mailer),
+        google_keys: Arc::new(chief::auth::google::CachedKeys::new(Arc::new(
+            chief_adapters::google_keys::HttpKeys::new(chief::config::google_jwks_url()),
+        ))),
         clock,
         settings: Settings {
             app_url,
             platforms,
+            access_token_ttl: chief::config::access_token_ttl_from_env()?,
+            google_client_id: optional("CHIEF_GOOGLE_CLIENT_ID"),
             billing: billing_from_env(),
             dependencies: chief::app::Dependencies {
                 ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| OFFLINE_PROVIDER.into()),
@@ -245,6 +250,7 @@ const LOCAL_ROUTES: &RouteTable<LocalRoute> = &[
 async fn local_route(app: &App, config: &LocalConfig, req: &hyper::Request<Incoming>) -> Result<Answer, AppError> {
     let (route, params) = router::find(LOCAL_ROUTES, req.method(), req.uri().path())?;
     let principal = chief::auth::token::verify(app, chief::api::bearer_token(req.headers())).await?;
+    chief::auth::sessions::check(app, &principal).await?;
     let dev_only = || {
         if config.dev_routes {
             Ok(())

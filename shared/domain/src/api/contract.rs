@@ -252,8 +252,10 @@ pub mod codes {
         MEDIA_REQUIRED 400 "The platform (Instagram) posts only with an image: add one to the post.";
         UNAUTHORIZED 401 "No valid bearer token, or the account is gone.";
         TOKEN_EXPIRED 401 "The token has expired: sign in again.";
+        SESSION_REVOKED 401 "The token's session was signed out (or its refresh token was used twice): sign in again.";
         QUOTA_EXCEEDED 402 "The plan's monthly quota is spent.";
         FORBIDDEN 403 "Not a member of the org, or the role is too low.";
+        EMAIL_NOT_VERIFIED 403 "Verify the account's email address first (the link mailed at sign-up).";
         NOT_FOUND 404 "The org or the item in the path does not exist.";
         CONFLICT 409 "The item changed meanwhile: read it again.";
         VERSION_CONFLICT 409 "The version sent is not the current one.";
@@ -290,6 +292,7 @@ pub mod codes {
         AI_NOT_CONFIGURED 503 "No AI provider is configured.";
         BILLING_NOT_CONFIGURED 503 "Billing is off until Stripe is configured.";
         WEBHOOK_NOT_CONFIGURED 503 "No webhook signing secret is configured.";
+        GOOGLE_NOT_CONFIGURED 503 "Sign-in with Google is off until CHIEF_GOOGLE_CLIENT_ID is set.";
         PLATFORM_NOT_CONFIGURED 503 "The social platform's app (or the token key) is not set up here; the message names what to set.";
     }
 }
@@ -299,7 +302,7 @@ pub fn errors_of(pattern: &str, endpoint: &super::Endpoint) -> Vec<ErrorCode> {
     use codes::*;
     let mut errors = vec![PAYLOAD_TOO_LARGE, INTERNAL, UNAVAILABLE];
     if endpoint.signed_in {
-        errors.extend([UNAUTHORIZED, TOKEN_EXPIRED]);
+        errors.extend([UNAUTHORIZED, TOKEN_EXPIRED, SESSION_REVOKED]);
     }
     if pattern.contains('{') {
         errors.extend([INVALID_ID, NOT_FOUND]);
@@ -470,6 +473,7 @@ mod tests {
                 "INVALID_ID",
                 "INVALID_JSON",
                 "VALIDATION_ERROR",
+                "SESSION_REVOKED",
                 "TOKEN_EXPIRED",
                 "UNAUTHORIZED",
                 "QUOTA_EXCEEDED",

@@ -291,6 +291,18 @@ pub struct Reply<T, const STATUS: u16 = 200, const ENVELOPED: bool = true> {
 /// A handler's answer that made something: 201.
 pub type Created<T> = Reply<T, 201>;
 
+/// A handler's answer to work it took on and does not report on (a mail sent or not): 202.
+pub type Accepted<T> = Reply<T, 202>;
+
+impl<T: Serialize> Reply<T, 202> {
+    pub fn accepted(data: T) -> AppResult<Self> {
+        Ok(Reply {
+            status: StatusCode::ACCEPTED,
+            data,
+        })
+    }
+}
+
 /// A handler's answer that is a document read by tools as it is: no envelope.
 pub type Bare<T> = Reply<T, 200, false>;
 
@@ -480,8 +492,8 @@ pub fn status(err: &AppError) -> StatusCode {
     match err {
         AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
         AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        AppError::Unauthorized(_) | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Unauthorized(_) | AppError::TokenExpired | AppError::SessionRevoked(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) | AppError::ForbiddenUntil { .. } => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
@@ -557,13 +569,37 @@ pub async fn serve(app: &App, group: &RouteGroup, req: Req) -> Response {
 /// hands the request to the route's handler.
 async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Answer> {
     let (endpoint, params) = router::find(group.routes, &req.method, &req.path)?;
+    let pattern = group
+        .routes
+        .iter()
+        .find(|(m, _, e)| *m == req.method && e.name == endpoint.name)
+        .map(|(_, p, _)| *p);
+    // An org's route reads the membership, and the session with it in one store call
+    // (`tenancy::authorize_listed`); any other signed-in route reads the session here.
+    let in_org = pattern.is_some_and(|p| p.contains("{orgId}"));
     if endpoint.signed_in {
-        req.principal = Some(crate::auth::token::verify(app, req.bearer_token()).await?);
+        let principal = crate::auth::token::verify(app, req.bearer_token()).await?;
+        if !in_org {
+            crate::auth::sessions::check(app, &principal).await?;
+        }
+        req.principal = Some(principal);
     }
+    let principal = req.principal.clone();
     contract::check_query(endpoint.query, &req.query)?;
     req.declared_query = Some(endpoint.query);
     let method = req.method.clone();
     let outcome = (endpoint.handler)(app, req, params).await;
+    if cfg!(debug_assertions)
+        && outcome.is_ok()
+        && let Some(principal) = &principal
+    {
+        assert!(
+            principal.is_session_checked(),
+            "{} {} answered without checking the session",
+            endpoint.name,
+            pattern.unwrap_or_default()
+        );
+    }
     if cfg!(debug_assertions)
         && let Err(err) = &outcome
         && let Some((_, pattern, _)) = group.routes.iter().find(|(m, _, e)| *m == method && e.name == endpoint.name)

@@ -1,12 +1,16 @@
 //! Users, passwords and session tokens.
 
+pub mod account;
+pub mod google;
 pub mod http;
+pub mod links;
 pub mod password;
+pub mod sessions;
 pub mod token;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::keys;
 use crate::model::{from_item, to_item};
 use crate::ports::table::{Condition, Key, TableError, TxOp};
@@ -18,10 +22,39 @@ pub struct User {
     pub id: UserId,
     pub email: String,
     pub name: String,
+    /// Empty for an account made by a Google sign-in until its owner sets a password.
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub password_hash: String,
+    /// Proven by a link mailed to the address, or by Google saying so.
+    #[serde(default)]
+    pub email_verified: bool,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// 0 for an account stored before users had versions.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl User {
+    pub fn to_item(&self) -> AppResult<crate::ports::table::Item> {
+        to_item(&keys::user_pk(&self.id), keys::PROFILE_SK, self)
+    }
+
+    /// The write of this user's next state, over the state it was read in.
+    pub fn updated(&self) -> AppResult<TxOp> {
+        let condition = match self.version {
+            0 => Condition::Exists,
+            v => Condition::VersionEquals(v),
+        };
+        let next = User {
+            version: self.version + 1,
+            ..self.clone()
+        };
+        Ok(TxOp::Put {
+            item: next.to_item()?,
+            condition: Some(condition),
+        })
+    }
 }
 
 /// What a client sees of a user: never the hash.
@@ -31,6 +64,9 @@ pub struct PublicUser {
     pub id: UserId,
     pub email: String,
     pub name: String,
+    pub email_verified: bool,
+    /// Whether the account can sign in with a password (one made by Google has none yet).
+    pub has_password: bool,
     #[serde(serialize_with = "crate::clock::rfc3339::serialize")]
     #[schemars(with = "crate::clock::Timestamp")]
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -39,24 +75,46 @@ pub struct PublicUser {
 impl From<User> for PublicUser {
     fn from(u: User) -> Self {
         PublicUser {
+            has_password: !u.password_hash.is_empty(),
             id: u.id,
             email: u.email,
             name: u.name,
+            email_verified: u.email_verified,
             created_at: u.created_at,
         }
     }
 }
 
-/// The verified caller of a request: made only by [`token::verify`].
+/// The verified caller of a request: made only by [`token::verify`]. Its session is checked
+/// by the read that serves the request (see [`sessions::check_read`]).
 #[derive(Debug, Clone)]
 pub struct Principal {
     user_id: UserId,
     email: String,
+    session_id: SessionId,
+    /// Set once the session was found live; shared with the dispatcher, which in debug
+    /// builds refuses an answer given on an unchecked session.
+    session_checked: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Principal {
-    pub(crate) fn verified(user_id: UserId, email: String) -> Self {
-        Principal { user_id, email }
+    pub(crate) fn verified(user_id: UserId, email: String, session_id: SessionId) -> Self {
+        Principal {
+            user_id,
+            email,
+            session_id,
+            session_checked: Default::default(),
+        }
+    }
+    pub fn session_id(&self) -> &SessionId {
+        &self.session_id
+    }
+    fn session_checked(&self) {
+        self.session_checked.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Whether this request found its session live.
+    pub fn is_session_checked(&self) -> bool {
+        self.session_checked.load(std::sync::atomic::Ordering::Relaxed)
     }
     pub fn user_id(&self) -> &UserId {
         &self.user_id
@@ -66,29 +124,42 @@ impl Principal {
     }
 }
 
-/// Creates the user and claims its email in one transaction: two signups with one address
-/// (in any case) leave one user.
+/// Creates a user with a password (unverified until the mailed link is used).
 pub async fn create_user(app: &App, email: &str, name: &str, password: &str) -> AppResult<User> {
     let user = User {
         id: UserId::generate(),
         email: email.to_string(),
         name: name.to_string(),
         password_hash: password::hash(password)?,
+        email_verified: false,
         created_at: app.clock.now(),
+        version: 1,
     };
-    let claim = to_item(&keys::email_pk(email), keys::CLAIM_SK, &serde_json::json!({"userId": user.id}))?;
-    let ops = vec![
+    insert_user(app, &user, Vec::new()).await?;
+    Ok(user)
+}
+
+/// Stores a new user and claims its email in one transaction with `also`: two sign-ups with
+/// one address (in any case) leave one user.
+pub(crate) async fn insert_user(app: &App, user: &User, also: Vec<TxOp>) -> AppResult<()> {
+    let claim = to_item(
+        &keys::email_pk(&user.email),
+        keys::CLAIM_SK,
+        &serde_json::json!({"userId": user.id}),
+    )?;
+    let mut ops = vec![
         TxOp::Put {
             item: claim,
             condition: Some(Condition::NotExists),
         },
         TxOp::Put {
-            item: to_item(&keys::user_pk(&user.id), keys::PROFILE_SK, &user)?,
+            item: user.to_item()?,
             condition: Some(Condition::NotExists),
         },
     ];
+    ops.extend(also);
     match app.table.transact(ops).await {
-        Ok(()) => Ok(user),
+        Ok(()) => Ok(()),
         Err(TableError::ConditionFailed { .. }) => Err(AppError::conflict(
             "EMAIL_TAKEN",
             "an account with this email exists: sign in instead",
@@ -121,40 +192,52 @@ pub async fn user_id_by_email(app: &App, email: &str) -> AppResult<Option<UserId
 ///   `login_slowdown_after` waits longer before it is answered (see [`slowdown`]).
 ///
 /// A sign-in that succeeds gives its reservation back; a failed one keeps it as the failure.
-struct LoginAttempt {
+pub(crate) struct LoginAttempt {
     windows: Vec<crate::ratelimit::Window>,
 }
 
 const TOO_MANY: &str = "too many failed sign-ins: wait a few minutes and try again";
 
 impl LoginAttempt {
-    async fn reserve(app: &App, email: &str, address: Option<&str>) -> AppResult<(LoginAttempt, std::time::Duration)> {
+    /// `kind` keeps apart what is counted: sign-ins (`LOGIN`), password-reset mails (`RESET`).
+    pub(crate) async fn reserve(
+        app: &App,
+        kind: &str,
+        email: &str,
+        address: Option<&str>,
+    ) -> AppResult<(LoginAttempt, std::time::Duration)> {
         use crate::ratelimit::Window;
         let s = &app.settings;
         let seconds = s.login_window_seconds;
         let address = address.unwrap_or("unknown");
         let pair = Window::new(
             app,
-            "LOGIN#PAIR",
+            &format!("{kind}#PAIR"),
             &format!("{email}#{address}"),
             Some(s.login_failures_per_pair),
             seconds,
         );
         pair.take(app, TOO_MANY).await?;
         let mut attempt = LoginAttempt { windows: vec![pair] };
-        let by_address = Window::new(app, "LOGIN#ADDRESS", address, Some(s.login_failures_per_address), seconds);
+        let by_address = Window::new(
+            app,
+            &format!("{kind}#ADDRESS"),
+            address,
+            Some(s.login_failures_per_address),
+            seconds,
+        );
         if let Err(e) = by_address.take(app, TOO_MANY).await {
             attempt.give_back(app).await;
             return Err(e);
         }
         attempt.windows.push(by_address);
-        let by_email = Window::new(app, "LOGIN#EMAIL", email, None, seconds);
+        let by_email = Window::new(app, &format!("{kind}#EMAIL"), email, None, seconds);
         let tries = by_email.take(app, TOO_MANY).await?;
         attempt.windows.push(by_email);
         Ok((attempt, slowdown(tries, s.login_slowdown_after)))
     }
 
-    async fn give_back(&self, app: &App) {
+    pub(crate) async fn give_back(&self, app: &App) {
         for window in &self.windows {
             window.give_back(app).await;
         }
@@ -172,10 +255,10 @@ pub fn slowdown(tries: i64, after: i64) -> std::time::Duration {
     std::time::Duration::from_millis(ms.min(5_000))
 }
 
-/// Checks the password; answers the user. Unknown emails and wrong passwords look alike,
-/// in message and in time (a hash is verified either way).
+/// Checks the password; answers the user. Unknown emails, accounts without a password and
+/// wrong passwords look alike, in message and in time (a hash is verified either way).
 pub async fn login(app: &App, email: &str, password: &str, source: Option<&str>) -> AppResult<User> {
-    let (attempt, wait) = LoginAttempt::reserve(app, email, source).await?;
+    let (attempt, wait) = LoginAttempt::reserve(app, "LOGIN", email, source).await?;
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
@@ -183,19 +266,24 @@ pub async fn login(app: &App, email: &str, password: &str, source: Option<&str>)
         Some(id) => user_by_id(app, &id).await?,
         None => None,
     };
-    let valid = match &user {
-        Some(u) => password::verify(password, &u.password_hash),
-        None => {
-            password::verify(password, password::decoy_hash());
-            false
-        }
-    };
+    let valid = checks(user.as_ref(), password);
     match user {
         Some(user) if valid => {
             attempt.give_back(app).await;
             Ok(user)
         }
         _ => Err(AppError::Unauthorized("wrong email or password".into())),
+    }
+}
+
+/// Whether `password` is the user's (`None`: no such user), in the time a hash takes.
+pub(crate) fn checks(user: Option<&User>, password: &str) -> bool {
+    match user.map(|u| u.password_hash.as_str()) {
+        Some(hash) if !hash.is_empty() => password::verify(password, hash),
+        _ => {
+            password::verify(password, password::decoy_hash());
+            false
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-//! Session tokens: JWT, HS256 only (the algorithm is pinned, so `none` or RS/HS confusion is
-//! refused), with issuer and expiry checked and no leeway.
+//! Access tokens: JWT, HS256 only (the algorithm is pinned, so `none` or RS/HS confusion is
+//! refused), with issuer and expiry checked and no leeway. Each names its session (`sid`),
+//! which the request checks is still live (see `sessions`).
 
 use super::Principal;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::ports::secrets::SecretName;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ const ISSUER: &str = "chief";
 struct Claims {
     sub: String,
     email: String,
+    sid: String,
     iss: String,
     iat: i64,
     exp: i64,
@@ -29,12 +31,13 @@ pub struct Issued {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn issue(app: &App, user_id: &str, email: &str) -> AppResult<Issued> {
+pub async fn issue(app: &App, user_id: &str, email: &str, session_id: &SessionId) -> AppResult<Issued> {
     let now = app.clock.now();
-    let expires_at = now + app.settings.token_ttl;
+    let expires_at = now + app.settings.access_token_ttl;
     let claims = Claims {
         sub: user_id.into(),
         email: email.into(),
+        sid: session_id.to_string(),
         iss: ISSUER.into(),
         iat: now.timestamp(),
         exp: expires_at.timestamp(),
@@ -54,6 +57,7 @@ pub async fn verify(app: &App, token: Option<&str>) -> AppResult<Principal> {
     let key = signing_key(app).await?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
+    // A token without `sid` (issued before sessions) does not decode: its holder signs in again.
     validation.set_required_spec_claims(&["exp", "sub", "iss"]);
     validation.leeway = 0;
     // Expiry is checked against the app's clock below, so tests can move time.
@@ -67,7 +71,8 @@ pub async fn verify(app: &App, token: Option<&str>) -> AppResult<Principal> {
         return Err(AppError::TokenExpired);
     }
     // Signed by this app, but checked as any id from outside: a token is a way in.
-    let user_id = UserId::parse(&data.claims.sub, "the token's subject")
-        .map_err(|_| AppError::Unauthorized("the token is not valid: sign in again".into()))?;
-    Ok(Principal::verified(user_id, data.claims.email))
+    let invalid = |_| AppError::Unauthorized("the token is not valid: sign in again".into());
+    let user_id = UserId::parse(&data.claims.sub, "the token's subject").map_err(invalid)?;
+    let session_id = SessionId::parse(&data.claims.sid, "the token's session").map_err(invalid)?;
+    Ok(Principal::verified(user_id, data.claims.email, session_id))
 }

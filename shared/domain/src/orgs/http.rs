@@ -36,7 +36,7 @@ route_group! {
     /// Revoke a pending invitation (admin).
     DELETE "/v1/orgs/{orgId}/invitations/{email}" => revoke_invitation, errors [VALIDATION_ERROR, CONFLICT];
     /// Accept an invitation sent to the signed-in user's address.
-    POST "/v1/invitations/{token}/accept" => accept, errors [FORBIDDEN, ALREADY_MEMBER, CONFLICT];
+    POST "/v1/invitations/{token}/accept" => accept, errors [FORBIDDEN, EMAIL_NOT_VERIFIED, ALREADY_MEMBER, CONFLICT];
     /// This month's usage against the plan's quotas.
     GET "/v1/orgs/{orgId}/usage" => usage;
 }

@@ -211,6 +211,13 @@ pub async fn accept(app: &App, principal: &Principal, token: &str) -> AppResult<
     let user = crate::auth::user_by_id(app, principal.user_id())
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    // The token proves access to the mailbox once; membership is for an account that owns it.
+    if !user.email_verified {
+        return Err(AppError::ForbiddenUntil {
+            code: "EMAIL_NOT_VERIFIED",
+            message: "verify your email address first: use the link mailed at sign-up, or ask for a new one".into(),
+        });
+    }
     let inviter_key = Key::new(keys::org_pk(&invitation.org_id), keys::member_sk(&invitation.invited_by));
     let inviter: Option<Membership> = app.table.get(&inviter_key).await?.map(from_item).transpose()?;
     if !may_grant(inviter.as_ref(), invitation.role) {

@@ -4,6 +4,7 @@
 pub mod ai;
 pub mod cursor;
 pub mod events;
+pub mod keys;
 pub mod mailer;
 pub mod payments;
 pub mod queue;
@@ -22,6 +23,8 @@ pub enum Port {
     Queue(queue::QueueName),
     Ai,
     Social,
+    /// Google's published keys, for sign-in with Google.
+    GoogleKeys,
 }
 
 impl std::fmt::Display for Port {
@@ -33,6 +36,7 @@ impl std::fmt::Display for Port {
             Port::Queue(queue) => write!(f, "{} queue", queue.as_str()),
             Port::Ai => f.write_str("ai"),
             Port::Social => f.write_str("social"),
+            Port::GoogleKeys => f.write_str("google keys"),
         }
     }
 }
