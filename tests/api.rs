@@ -444,7 +444,7 @@ async fn tokens_are_checked_and_logins_are_throttled() {
     assert_eq!(error_code(status, &body, StatusCode::UNAUTHORIZED), "UNAUTHORIZED");
     // A token signed with the right key but expired, and one with alg "none".
     let key = std::fs::read_to_string(s.data.path().join("secrets/jwt-signing-key")).unwrap();
-    let claims = json!({"sub": user_id, "email": "tok@acme.io", "iss": "chief", "iat": 1_600_000_000, "exp": 1_600_003_600});
+    let claims = json!({"sub": user_id, "email": "tok@acme.io", "sid": "01JD3Z5Q1T6N8WQ4S0F9V7C2XA", "iss": "chief", "iat": 1_600_000_000, "exp": 1_600_003_600});
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,

@@ -1,6 +1,7 @@
 //! Helpers for the black-box tests: build and start the real binaries, talk HTTP to them.
 
 pub mod faults;
+pub mod google_keys;
 pub mod linkedin_platform;
 pub mod meta_platform;
 pub mod stand_in;
@@ -239,8 +240,18 @@ impl Local {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
-    /// Signs up a user and answers (token, user id).
+    /// Signs up a user and verifies their address with the mailed link, as a person would:
+    /// (token, user id).
     pub async fn signup(&self, email: &str) -> (String, String) {
+        let (token, id) = self.signup_unverified(email).await;
+        let verification = self.mailed_token(email, "Or verify it through the API with this token:");
+        let (status, body) = self.post("/v1/auth/verify-email", None, json!({"token": verification})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (token, id)
+    }
+
+    /// Signs up a user and leaves the address unverified: (token, user id).
+    pub async fn signup_unverified(&self, email: &str) -> (String, String) {
         let (status, body) = self
             .post(
                 "/v1/auth/signup",
@@ -291,16 +302,20 @@ impl Local {
     }
 
     pub fn invitation_token(&self, to: &str) -> String {
+        self.mailed_token(to, "Or accept it through the API with this token:")
+    }
+
+    /// The token on the line after `marker` in the newest mail to `to` that has one.
+    pub fn mailed_token(&self, to: &str, marker: &str) -> String {
         let outbox = self.data.path().join("outbox");
         let mut mails: Vec<_> = std::fs::read_dir(&outbox).expect("outbox").map(|e| e.unwrap().path()).collect();
         mails.sort();
         for mail in mails.iter().rev() {
             let text = std::fs::read_to_string(mail).unwrap();
-            if text.contains(&format!("To: {to}")) {
+            // Addresses are kept in lower case.
+            if text.contains(&format!("To: {}", to.to_lowercase())) && text.contains(marker) {
                 // The token has a line of its own, which mail encodings leave whole.
-                let mut lines = text
-                    .lines()
-                    .skip_while(|l| !l.starts_with("Or accept it through the API with this token:"));
+                let mut lines = text.lines().skip_while(|l| !l.starts_with(marker));
                 return lines.nth(1).expect("token line").trim().to_string();
             }
         }
