@@ -44,7 +44,9 @@ async fn me(s: &Local, token: &str) -> String {
 /// Moves local's clock; answers its time, in seconds since the epoch.
 async fn advance(s: &Local, token: &str, minutes: i64) -> i64 {
     let answer = ok(s, Method::POST, &format!("/local/clock?advanceMinutes={minutes}"), token, None).await;
-    chrono::DateTime::parse_from_rfc3339(answer["now"].as_str().unwrap()).unwrap().timestamp()
+    chrono::DateTime::parse_from_rfc3339(answer["now"].as_str().unwrap())
+        .unwrap()
+        .timestamp()
 }
 
 #[tokio::test]
@@ -72,7 +74,15 @@ async fn refresh_tokens_rotate_a_reused_one_ends_its_session_and_signing_out_end
     let org = s.create_org(&field(&there, "token"), "Acme").await;
     ok(&s, Method::POST, "/v1/auth/logout", &field(&here, "token"), Some(json!({}))).await;
     assert_eq!(me(&s, &field(&here, "token")).await, "SESSION_REVOKED");
-    let code = refused(&s, Method::GET, &format!("/v1/orgs/{org}/leads"), Some(&field(&here, "token")), None, StatusCode::UNAUTHORIZED).await;
+    let code = refused(
+        &s,
+        Method::GET,
+        &format!("/v1/orgs/{org}/leads"),
+        Some(&field(&here, "token")),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     assert_eq!(code, "SESSION_REVOKED");
     let (status, _) = refresh(&s, &field(&here, "refreshToken")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -105,12 +115,26 @@ async fn a_new_password_ends_other_sessions_and_a_reset_link_works_once_for_an_h
     let here = sign_in(&s, "ada@acme.io", "a long password").await;
     let there = sign_in(&s, "ada@acme.io", "a long password").await;
     let wrong = json!({"currentPassword": "not my password", "newPassword": "a brand new password"});
-    refused(&s, Method::POST, "/v1/auth/password", Some(&field(&here, "token")), Some(wrong), StatusCode::UNAUTHORIZED).await;
+    refused(
+        &s,
+        Method::POST,
+        "/v1/auth/password",
+        Some(&field(&here, "token")),
+        Some(wrong),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     let right = json!({"currentPassword": "a long password", "newPassword": "a brand new password"});
     ok(&s, Method::POST, "/v1/auth/password", &field(&here, "token"), Some(right)).await;
     assert_eq!(me(&s, &field(&here, "token")).await, "OK");
     assert_eq!(me(&s, &field(&there, "token")).await, "SESSION_REVOKED");
-    let (status, _) = s.post("/v1/auth/login", None, json!({"email": "ada@acme.io", "password": "a long password"})).await;
+    let (status, _) = s
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "ada@acme.io", "password": "a long password"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     sign_in(&s, "ada@acme.io", "a brand new password").await;
 
@@ -127,10 +151,18 @@ async fn a_new_password_ends_other_sessions_and_a_reset_link_works_once_for_an_h
     let confirm = |token: &str| json!({"token": token, "newPassword": "the password after reset"});
     let (status, body) = s.post("/v1/auth/password-reset/confirm", None, confirm(&link)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(me(&s, &field(&here, "token")).await, "SESSION_REVOKED", "a reset ends every session");
+    assert_eq!(
+        me(&s, &field(&here, "token")).await,
+        "SESSION_REVOKED",
+        "a reset ends every session"
+    );
     let after = sign_in(&s, "ada@acme.io", "the password after reset").await;
     let (status, body) = s.post("/v1/auth/password-reset/confirm", None, confirm(&link)).await;
-    assert_eq!(error_code(status, &body, StatusCode::BAD_REQUEST), "VALIDATION_ERROR", "a link works once");
+    assert_eq!(
+        error_code(status, &body, StatusCode::BAD_REQUEST),
+        "VALIDATION_ERROR",
+        "a link works once"
+    );
 
     // A link is good for an hour.
     s.post("/v1/auth/password-reset", None, json!({"email": "ada@acme.io"})).await;
@@ -155,7 +187,14 @@ async fn an_invitation_is_accepted_only_by_an_account_whose_address_is_verified(
     let s = local_with(&[]);
     let (owner, _) = s.signup("owner@acme.io").await;
     let org = s.create_org(&owner, "Acme").await;
-    ok(&s, Method::POST, &format!("/v1/orgs/{org}/members"), &owner, Some(json!({"email": "new@acme.io", "role": "member"}))).await;
+    ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/members"),
+        &owner,
+        Some(json!({"email": "new@acme.io", "role": "member"})),
+    )
+    .await;
     let (newcomer, _) = s.signup_unverified("new@acme.io").await;
     let me_before = ok(&s, Method::GET, "/v1/auth/me", &newcomer, None).await;
     assert_eq!(me_before["emailVerified"], false);
@@ -166,16 +205,24 @@ async fn an_invitation_is_accepted_only_by_an_account_whose_address_is_verified(
 
     let (status, _) = s.call(Method::POST, "/v1/auth/verify-email/resend", Some(&newcomer), None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(s.mails_with(VERIFY_MARKER).iter().filter(|m| m.contains("To: new@acme.io")).count(), 2);
+    assert_eq!(
+        s.mails_with(VERIFY_MARKER).iter().filter(|m| m.contains("To: new@acme.io")).count(),
+        2
+    );
     let link = s.mailed_token("new@acme.io", VERIFY_MARKER);
     let (status, body) = s.post("/v1/auth/verify-email", None, json!({"token": link})).await;
     assert_eq!((status, &data(&body)["emailVerified"]), (StatusCode::OK, &json!(true)), "{body}");
     assert_eq!(ok(&s, Method::GET, "/v1/auth/me", &newcomer, None).await["emailVerified"], true);
     let membership = ok(&s, Method::POST, &accept, &newcomer, Some(json!({}))).await;
     assert_eq!(membership["role"], "member");
-    let (status, body) = s.post("/v1/auth/verify-email", None, json!({"token": "01JD3Z5Q1T6N8WQ4S0F9V7C2XA.forged"})).await;
+    let (status, body) = s
+        .post("/v1/auth/verify-email", None, json!({"token": "01JD3Z5Q1T6N8WQ4S0F9V7C2XA.forged"}))
+        .await;
     error_code(status, &body, StatusCode::BAD_REQUEST);
 }
+
+/// A change to the claims of a good ID token.
+type ClaimChange = Box<dyn FnOnce(&mut Value)>;
 
 fn google_token(signer: &GoogleSigner, now: i64, change: impl FnOnce(&mut Value)) -> String {
     let mut claims = GoogleSigner::claims(CLIENT_ID, "110169484474386276334", "grace@acme.io", now);
@@ -202,11 +249,18 @@ async fn google_sign_in_verifies_its_tokens_against_the_published_keys() {
     assert_eq!(signed_in["user"]["hasPassword"], false);
     assert_eq!(me(&s, &field(&signed_in, "token")).await, "OK");
     let (_, again) = google(&s, &google_token(&first, now, |_| {})).await;
-    assert_eq!(data(&again)["user"]["id"], signed_in["user"]["id"], "the same Google account, the same user");
+    assert_eq!(
+        data(&again)["user"]["id"],
+        signed_in["user"]["id"],
+        "the same Google account, the same user"
+    );
     assert_eq!(keys.fetches(), 1, "the key set is cached per its Cache-Control");
 
-    let bad: [(&str, Box<dyn FnOnce(&mut Value)>); 4] = [
-        ("wrong audience", Box::new(|c| c["aud"] = "another-app.apps.googleusercontent.com".into())),
+    let bad: [(&str, ClaimChange); 4] = [
+        (
+            "wrong audience",
+            Box::new(|c| c["aud"] = "another-app.apps.googleusercontent.com".into()),
+        ),
         ("wrong issuer", Box::new(|c| c["iss"] = "https://accounts.example.com".into())),
         ("expired", Box::new(move |c| c["exp"] = (now - 300).into())),
         ("unverified address", Box::new(|c| c["email_verified"] = false.into())),
@@ -227,10 +281,13 @@ async fn google_sign_in_verifies_its_tokens_against_the_published_keys() {
     // The first sign-in of another Google account with an address that has a verified
     // account ties to it.
     let existing = ok(&s, Method::GET, "/v1/auth/me", &clock_token, None).await;
-    let (status, body) = google(&s, &google_token(&second, rotated, |c| {
-        c["sub"] = "another-google-account".into();
-        c["email"] = "clock@acme.io".into();
-    }))
+    let (status, body) = google(
+        &s,
+        &google_token(&second, rotated, |c| {
+            c["sub"] = "another-google-account".into();
+            c["email"] = "clock@acme.io".into();
+        }),
+    )
     .await;
     assert_eq!((status, &data(&body)["user"]["id"]), (StatusCode::OK, &existing["id"]), "{body}");
 }
@@ -259,9 +316,15 @@ async fn bad_input_on_every_new_route_is_400_and_changes_nothing() {
     let routes: [(&str, Value); 6] = [
         ("/v1/auth/google", json!({"idToken": "x"})),
         ("/v1/auth/refresh", json!({"refreshToken": "x"})),
-        ("/v1/auth/password", json!({"currentPassword": "a long password", "newPassword": "another long one"})),
+        (
+            "/v1/auth/password",
+            json!({"currentPassword": "a long password", "newPassword": "another long one"}),
+        ),
         ("/v1/auth/password-reset", json!({"email": "ada@acme.io"})),
-        ("/v1/auth/password-reset/confirm", json!({"token": "x", "newPassword": "another long one"})),
+        (
+            "/v1/auth/password-reset/confirm",
+            json!({"token": "x", "newPassword": "another long one"}),
+        ),
         ("/v1/auth/verify-email", json!({"token": "x"})),
     ];
     for (path, good) in routes {
@@ -272,17 +335,50 @@ async fn bad_input_on_every_new_route_is_400_and_changes_nothing() {
         unknown["extra"] = json!(true);
         let mut missing = good.clone();
         missing.as_object_mut().unwrap().remove(&field);
-        for bad in ["not json".to_string(), "[]".into(), wrong_type.to_string(), unknown.to_string(), missing.to_string()] {
+        for bad in [
+            "not json".to_string(),
+            "[]".into(),
+            wrong_type.to_string(),
+            unknown.to_string(),
+            missing.to_string(),
+        ] {
             let (status, body) = s.call(Method::POST, path, Some(&token), Some(&bad)).await;
             error_code(status, &body, StatusCode::BAD_REQUEST);
         }
-        let (status, body) = s.call(Method::POST, path, Some(&token), Some(&format!("{{\"x\": \"{}\"}}", "y".repeat(100_000)))).await;
-        assert_eq!(error_code(status, &body, StatusCode::PAYLOAD_TOO_LARGE), "PAYLOAD_TOO_LARGE", "{path}");
+        let (status, body) = s
+            .call(
+                Method::POST,
+                path,
+                Some(&token),
+                Some(&format!("{{\"x\": \"{}\"}}", "y".repeat(100_000))),
+            )
+            .await;
+        assert_eq!(
+            error_code(status, &body, StatusCode::PAYLOAD_TOO_LARGE),
+            "PAYLOAD_TOO_LARGE",
+            "{path}"
+        );
     }
     let short = json!({"currentPassword": "a long password", "newPassword": "short"});
-    refused(&s, Method::POST, "/v1/auth/password", Some(&token), Some(short), StatusCode::BAD_REQUEST).await;
+    refused(
+        &s,
+        Method::POST,
+        "/v1/auth/password",
+        Some(&token),
+        Some(short),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     let reset = json!({"email": "not an address"});
-    refused(&s, Method::POST, "/v1/auth/password-reset", None, Some(reset), StatusCode::BAD_REQUEST).await;
+    refused(
+        &s,
+        Method::POST,
+        "/v1/auth/password-reset",
+        None,
+        Some(reset),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     // Nothing changed: the password is the same and the session lives.
     assert_eq!(me(&s, &token).await, "OK");
     sign_in(&s, "ada@acme.io", "a long password").await;

@@ -282,6 +282,9 @@ mod tests {
 
     const CLIENT: &str = "1234-web.apps.googleusercontent.com";
 
+    /// A change to the claims of a good ID token.
+    type ClaimChange = Box<dyn FnOnce(&mut serde_json::Value)>;
+
     fn app() -> TestApp {
         let mut t = testing::app();
         t.app.settings.google_client_id = Some(CLIENT.into());
@@ -330,7 +333,7 @@ mod tests {
         let t = app();
         let key = GoogleSigner::first();
         publish(&t, &[&key], 3600);
-        let cases: [(&str, Box<dyn FnOnce(&mut serde_json::Value)>); 5] = [
+        let cases: [(&str, ClaimChange); 5] = [
             (
                 "another app",
                 Box::new(|c| c["aud"] = "someone-else.apps.googleusercontent.com".into()),
