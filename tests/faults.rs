@@ -61,6 +61,14 @@ async fn call(
     (status, serde_json::from_str(response.body()).unwrap(), headers)
 }
 
+/// A fresh access token for a user made by `owner_and_org`.
+async fn signed_in(app: &App, email: &str) -> String {
+    let login = json!({"email": email, "password": "correct horse battery"});
+    let (status, body, _) = call(app, &chief::auth::http::ROUTES, Method::POST, "/v1/auth/login", "", Some(login)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"]["token"].as_str().unwrap().to_string()
+}
+
 /// A user with an org, made before any fault: (token, org id).
 async fn owner_and_org(app: &App, email: &str) -> (String, String) {
     let auth = &chief::auth::http::ROUTES;
@@ -450,6 +458,8 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
     assert_eq!(chief::executor::tick(&app).await.unwrap().publish_enqueued, 4);
     let published = chief::jobs::drain_once(&app, QueueName::Publish).await.unwrap();
     assert_eq!(published.received, 4);
+    // The clock moved past the access token's 15 minutes: sign in again.
+    let token = signed_in(&app, "tick@faults.test").await;
     for id in &made {
         let (_, task, _) = call(&app, tasks, Method::GET, &format!("/v1/orgs/{org}/tasks/{id}"), &token, None).await;
         let status = task["data"]["status"].as_str().unwrap();
