@@ -823,3 +823,145 @@ async fn any_scheduled_job_runs_at_once_by_its_function_name() {
         error_code(status, &body, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn the_scheduled_agent_stops_at_its_daily_budget_and_ai_usage_adds_up_to_the_ledger() {
+    let stripe = StripeFixture::start().await;
+    let s = Local::start_with(&[
+        ("CHIEF_LOCAL_SCHEDULES", "off"),
+        ("CHIEF_LOCAL_DEV_ROUTES", "on"),
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
+        ("STRIPE_API_BASE", &stripe.base),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_PRICE_PRO", PRICE_PRO),
+        // The offline writer priced as a real model, so that spend is not all zeros.
+        ("CHIEF_AI_PRICES", r#"{"offline": {"input": 3, "output": 15}}"#),
+    ]);
+    let (owner, owner_id) = s.signup("owner@budget.io").await;
+    let org = pro_org(&s, &stripe, &owner, "budget").await;
+    let member = s.join(&owner, &org, "member@budget.io", "member").await;
+    let policy = format!("/v1/orgs/{org}/autonomy");
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            &policy,
+            Some(&owner),
+            Some(&json!({"agentDailyActions": 500, "version": 0}).to_string()),
+        )
+        .await;
+    assert_eq!(
+        error_code(status, &body, StatusCode::BAD_REQUEST),
+        "VALIDATION_ERROR",
+        "above the pro plan's 20"
+    );
+    let set = json!({"agentDailyActions": 1, "agentDailyUsd": 0.5, "followUp": "auto", "version": 0});
+    let changed = ok(&s, Method::PUT, &policy, &owner, Some(set)).await;
+    assert_eq!(
+        (changed["agentDailyActions"].as_u64(), changed["agentDailyUsd"].as_f64()),
+        (Some(1), Some(0.5))
+    );
+
+    for name in ["One", "Two", "Three"] {
+        let l = lead(&s, &owner, &org, json!({"name": name})).await;
+        let old = json!({"type": "email", "summary": "sent deck", "occurredAt": days_ago(30)});
+        ok(&s, Method::POST, &format!("/v1/orgs/{org}/leads/{l}/activities"), &owner, Some(old)).await;
+    }
+    ok(&s, Method::POST, "/local/agent/run", &owner, None).await;
+    let stale = chief_tests::until(&s, &owner, &format!("/v1/orgs/{org}/insights"), |found| {
+        found["items"].as_array().unwrap().iter().any(|i| i["kind"] == "stale_leads")
+    })
+    .await;
+    let insight = stale["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "stale_leads")
+        .unwrap();
+    let outcomes: Vec<&str> = insight["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "created").count(), 1, "{outcomes:?}");
+    assert!(outcomes.contains(&"over_budget"), "{outcomes:?}");
+    let tasks = ok(&s, Method::GET, &format!("/v1/orgs/{org}/tasks"), &owner, None).await;
+    let by_agent = tasks["items"].as_array().unwrap().iter().filter(|t| t["origin"] == "agent").count();
+    assert_eq!(by_agent, 1, "{tasks}");
+
+    // A member's own AI calls, then the spend report against the ledger in the store.
+    let conversation = ok(
+        &s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/conversations"),
+        &member,
+        Some(json!({"title": "Plans"})),
+    )
+    .await;
+    let messages = format!("/v1/orgs/{org}/conversations/{}/messages", conversation["id"].as_str().unwrap());
+    ok(
+        &s,
+        Method::POST,
+        &messages,
+        &member,
+        Some(json!({"content": "What should we post this week?"})),
+    )
+    .await;
+    let usage = ok(&s, Method::GET, &format!("/v1/orgs/{org}/ai-usage"), &owner, None).await;
+    let db = rusqlite::Connection::open(s.data.path().join("chief.db")).unwrap();
+    let mut query = db.prepare("SELECT body FROM items WHERE pk = ?1 AND sk LIKE 'AICALL#%'").unwrap();
+    let ledger: Vec<Value> = query
+        .query_map([format!("ORG#{org}")], |row| row.get::<_, String>(0))
+        .unwrap()
+        .map(|body| serde_json::from_str(&body.unwrap()).unwrap())
+        .collect();
+    let cost: i64 = ledger.iter().map(|call| call["costMicroUsd"].as_i64().unwrap()).sum();
+    let tokens: u64 = ledger
+        .iter()
+        .map(|call| call["promptTokens"].as_u64().unwrap() + call["completionTokens"].as_u64().unwrap())
+        .sum();
+    assert!(!ledger.is_empty() && cost > 0, "{ledger:?}");
+    assert_eq!(usage["total"]["calls"].as_u64(), Some(ledger.len() as u64), "{usage}");
+    assert_eq!(usage["total"]["microUsd"].as_i64(), Some(cost));
+    assert_eq!(usage["total"]["tokens"].as_u64(), Some(tokens));
+    for group in ["byDay", "byModel", "byUse", "byActor"] {
+        let sum: i64 = usage[group]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["microUsd"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, cost, "{group}");
+    }
+    // The agent spent its one action on a follow-up, so it asked no model for a post topic.
+    let member_id = ok(&s, Method::GET, "/v1/auth/me", &member, None).await["id"].clone();
+    let actors: Vec<&Value> = usage["byActor"].as_array().unwrap().iter().map(|g| &g["key"]).collect();
+    assert_eq!(actors, [&member_id], "the owner made no AI call ({owner_id}), nor did the agent");
+
+    // Admins only, own org only, and a period that parses.
+    let code = chief_tests::refused(
+        &s,
+        Method::GET,
+        &format!("/v1/orgs/{org}/ai-usage"),
+        Some(&member),
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(code, "FORBIDDEN");
+    let (stranger, _) = s.signup("stranger@else.io").await;
+    let code = chief_tests::refused(
+        &s,
+        Method::GET,
+        &format!("/v1/orgs/{org}/ai-usage"),
+        Some(&stranger),
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    for bad in ["?from=yesterday", "?from=2026-01-01&to=2025-01-01", "?from=2020-01-01"] {
+        let path = format!("/v1/orgs/{org}/ai-usage{bad}");
+        chief_tests::refused(&s, Method::GET, &path, Some(&owner), None, StatusCode::BAD_REQUEST).await;
+    }
+}

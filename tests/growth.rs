@@ -299,6 +299,8 @@ async fn profile_strategy_posts_approval_and_a_calendar_across_the_dst_change_pu
         "scheduled"
     );
     advance(&s, &owner, 150).await;
+    // Each move past the access token's 15 minutes takes a fresh sign-in.
+    let owner = s.login("owner@growth.io").await;
     let two = settled(&s, &owner, &org, second).await;
     assert_eq!(two["status"], "published", "{two}");
     for p in [&one, &two] {
@@ -312,6 +314,7 @@ async fn profile_strategy_posts_approval_and_a_calendar_across_the_dst_change_pu
 
     // Analytics: the daily job measures, the overview sums per platform, the export is CSV.
     advance(&s, &owner, 120).await;
+    let owner = s.login("owner@growth.io").await;
     let measured = ok(&s, Method::POST, "/local/jobs/job-analytics/run", &owner, None).await;
     assert!(measured["postsMeasured"].as_u64().unwrap() >= 2, "{measured}");
     let overview = ok(&s, Method::GET, &format!("{base}/analytics/overview?period=7d"), &owner, None).await;

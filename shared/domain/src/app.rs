@@ -30,6 +30,8 @@ pub struct Settings {
     /// The OAuth client id of the web app's Google sign-in (`CHIEF_GOOGLE_CLIENT_ID`), the
     /// audience its ID tokens must name; unset, Google sign-in is off.
     pub google_client_id: Option<String>,
+    /// What each AI model costs (`CHIEF_AI_PRICES` over the defaults).
+    pub ai_prices: crate::ports::ai_pricing::Prices,
     /// Failed sign-ins allowed per (email, client address) and per client address in one
     /// window, and those on one email (from anywhere) after which each attempt waits longer.
     pub login_failures_per_pair: i64,
@@ -71,6 +73,7 @@ impl Default for Settings {
             body_limit: 64 * 1024,
             access_token_ttl: chrono::Duration::minutes(15),
             google_client_id: None,
+            ai_prices: crate::ports::ai_pricing::Prices::default(),
             login_failures_per_pair: 5,
             login_failures_per_address: 20,
             login_slowdown_after: 10,

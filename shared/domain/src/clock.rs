@@ -66,6 +66,18 @@ pub fn parse(at: &str) -> Option<DateTime<Utc>> {
 }
 
 /// RFC 3339 with milliseconds and `Z`: sorts as text in time order.
+/// The day `at` falls on in the time zone named `time_zone` (UTC for a name it does not know).
+pub fn local_date(time_zone: &str, at: DateTime<Utc>) -> chrono::NaiveDate {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_second(at.timestamp())
+        .ok()
+        .and_then(|t| {
+            let date = t.to_zoned_datetime(tz).date();
+            chrono::NaiveDate::from_ymd_opt(i32::from(date.year()), date.month() as u32, date.day() as u32)
+        })
+        .unwrap_or_else(|| at.date_naive())
+}
+
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -39,6 +39,15 @@ pub fn access_token_ttl_from_env() -> Result<chrono::Duration, ConfigError> {
     }
 }
 
+/// The AI price table: the defaults, with `CHIEF_AI_PRICES` (a JSON object of model to
+/// `{"input", "output"}` dollars per million tokens) over them.
+pub fn ai_prices_from_env() -> Result<crate::ports::ai_pricing::Prices, ConfigError> {
+    match optional("CHIEF_AI_PRICES") {
+        None => Ok(crate::ports::ai_pricing::Prices::default()),
+        Some(v) => crate::ports::ai_pricing::Prices::with_overrides(&v).map_err(ConfigError::Invalid),
+    }
+}
+
 /// Where Google's signing keys are fetched: `CHIEF_GOOGLE_JWKS_URL`, or Google's own.
 pub fn google_jwks_url() -> String {
     optional("CHIEF_GOOGLE_JWKS_URL").unwrap_or_else(|| crate::auth::google::JWKS_URL.into())

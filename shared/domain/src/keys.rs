@@ -126,6 +126,10 @@ pub fn message_sk(conversation_id: &str, message_id: &str) -> String {
 pub fn ai_call_sk(call_id: &str) -> String {
     format!("AICALL#{call_id}")
 }
+/// The scheduled agent's actions and AI spend on one local day (`YYYY-MM-DD`).
+pub fn agent_day_sk(day: &str) -> String {
+    format!("AGENTDAY#{day}")
+}
 /// The agent's findings, newest hour last; one per kind per hour.
 pub const INSIGHT_PREFIX: &str = "INSIGHT#";
 pub fn insight_sk(hour: &str, kind: &str) -> String {

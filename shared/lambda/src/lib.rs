@@ -69,6 +69,8 @@ pub struct CloudConfig {
     /// its keys are fetched (Google's by default).
     pub google_client_id: Option<String>,
     pub google_jwks_url: String,
+    /// `CHIEF_AI_PRICES` (optional): model prices over the defaults, for AI spend.
+    pub ai_prices: chief::ports::ai_pricing::Prices,
 }
 
 impl CloudConfig {
@@ -131,6 +133,7 @@ impl CloudConfig {
             access_token_ttl: chief::config::access_token_ttl_from_env()?,
             google_client_id: optional("CHIEF_GOOGLE_CLIENT_ID"),
             google_jwks_url: chief::config::google_jwks_url(),
+            ai_prices: chief::config::ai_prices_from_env()?,
         })
     }
 }
@@ -203,6 +206,7 @@ impl Wiring {
                 billing: config.billing.clone(),
                 access_token_ttl: config.access_token_ttl,
                 google_client_id: config.google_client_id.clone(),
+                ai_prices: config.ai_prices.clone(),
                 dependencies: chief::app::Dependencies {
                     ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| "openai".into()),
                     queues: config.queue_urls.keys().copied().collect(),
@@ -446,6 +450,7 @@ mod tests {
             access_token_ttl: chrono::Duration::minutes(15),
             google_client_id: None,
             google_jwks_url: chief::auth::google::JWKS_URL.into(),
+            ai_prices: chief::ports::ai_pricing::Prices::default(),
         }
     }
 

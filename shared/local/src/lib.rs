@@ -168,6 +168,7 @@ pub fn local_app(config: &LocalConfig, app_url: String) -> Result<App, ConfigErr
             platforms,
             access_token_ttl: chief::config::access_token_ttl_from_env()?,
             google_client_id: optional("CHIEF_GOOGLE_CLIENT_ID"),
+            ai_prices: chief::config::ai_prices_from_env()?,
             billing: billing_from_env(),
             dependencies: chief::app::Dependencies {
                 ai_provider: optional("CHIEF_AI_PROVIDER").unwrap_or_else(|| OFFLINE_PROVIDER.into()),

@@ -8,6 +8,7 @@
 //! creates has an id derived from (org, hour, kind, subject) and is written only if absent,
 //! so a re-run, a duplicate job or a second fan-out in the same hour creates nothing twice.
 
+pub mod budget;
 pub mod detect;
 
 use crate::app::App;
@@ -142,6 +143,8 @@ pub enum Outcome {
     RecentlyDeclined,
     /// No task left this month.
     OverQuota,
+    /// The scheduled agent has taken its day's actions or spent its day's AI budget.
+    OverBudget,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -235,12 +238,15 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
     let hour_start = hour_start(this_hour).unwrap_or(now);
     let (seen, numbers, leads_scored) = gather(app, tenant, org, now).await?;
     let declined = recently_declined(&seen.tasks, now);
+    // What the agent does by itself is within its daily budget; what a member asks for is
+    // theirs, within the quotas.
+    let budget = (trigger == Trigger::Schedule).then(|| budget::Budget::of(tenant, org, now));
     let mut recorded = Vec::new();
     for finding in detect::all(&seen, now) {
         let mut actions = Vec::new();
         if detect::acts(finding.confidence) {
             for planned in &finding.plan {
-                actions.push(act(app, tenant, org, hour_start, finding.kind, planned, &declined).await?);
+                actions.push(budgeted(app, tenant, org, hour_start, finding.kind, planned, &declined, budget.as_ref()).await?);
             }
         }
         recorded.push((finding, actions));
@@ -483,10 +489,73 @@ fn proposal_subject(kind: TaskType, input: &Value) -> String {
     }
 }
 
+/// An action within the day's budget: reserved first, given back when nothing was created.
+#[allow(clippy::too_many_arguments)]
+async fn budgeted(
+    app: &App,
+    tenant: &TenantCtx,
+    org: &OrgContext,
+    hour_start: DateTime<Utc>,
+    kind: InsightKind,
+    planned: &Planned,
+    declined: &[(TaskType, String)],
+    budget: Option<&budget::Budget>,
+) -> AppResult<Action> {
+    let Some(budget) = budget.filter(|_| !matches!(planned, Planned::Warning)) else {
+        return act(app, tenant, org, hour_start, kind, planned, declined, None).await;
+    };
+    if !budget.reserve(app).await? {
+        let mut action = act_kind(planned);
+        action.outcome = Outcome::OverBudget;
+        return Ok(action);
+    }
+    let action = act(app, tenant, org, hour_start, kind, planned, declined, Some(budget)).await;
+    if !matches!(
+        action,
+        Ok(Action {
+            outcome: Outcome::Created,
+            ..
+        })
+    ) {
+        budget.give_back(app).await;
+    }
+    action
+}
+
 /// How long a declined proposal is not made again for the same subject.
 pub const DECLINED_DAYS: i64 = 7;
 const POST_SUBJECT: &str = "week";
 
+/// What a planned action is: its kind, the task type it makes, its subject.
+fn planned_as(planned: &Planned) -> Option<(ActionKind, TaskType, String)> {
+    Some(match planned {
+        Planned::Warning => return None,
+        Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.to_string()),
+        Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
+        Planned::ClientFollowup { alert_id, .. } => (ActionKind::CreateClientFollowup, TaskType::ClientFollowup, alert_id.to_string()),
+        Planned::DealFollowUp { deal_id, .. } => (ActionKind::SetDealFollowUp, TaskType::SponsorFollowup, deal_id.to_string()),
+    })
+}
+
+/// The action a plan is, before anything is done about it (a warning is recorded as it is).
+fn act_kind(planned: &Planned) -> Action {
+    match planned_as(planned) {
+        None => Action {
+            kind: ActionKind::RecordWarning,
+            subject: None,
+            task_id: None,
+            outcome: Outcome::Recorded,
+        },
+        Some((kind, _, subject)) => Action {
+            kind,
+            subject: Some(subject),
+            task_id: None,
+            outcome: Outcome::Recorded,
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn act(
     app: &App,
     tenant: &TenantCtx,
@@ -495,20 +564,10 @@ async fn act(
     kind: InsightKind,
     planned: &Planned,
     declined: &[(TaskType, String)],
+    budget: Option<&budget::Budget>,
 ) -> AppResult<Action> {
-    let (action_kind, task_type, subject) = match planned {
-        Planned::Warning => {
-            return Ok(Action {
-                kind: ActionKind::RecordWarning,
-                subject: None,
-                task_id: None,
-                outcome: Outcome::Recorded,
-            });
-        }
-        Planned::Followup { lead_id, .. } => (ActionKind::CreateFollowupTask, TaskType::LeadFollowup, lead_id.to_string()),
-        Planned::Post => (ActionKind::CreatePostTask, TaskType::SocialMediaPost, POST_SUBJECT.to_string()),
-        Planned::ClientFollowup { alert_id, .. } => (ActionKind::CreateClientFollowup, TaskType::ClientFollowup, alert_id.to_string()),
-        Planned::DealFollowUp { deal_id, .. } => (ActionKind::SetDealFollowUp, TaskType::SponsorFollowup, deal_id.to_string()),
+    let Some((action_kind, task_type, subject)) = planned_as(planned) else {
+        return Ok(act_kind(planned));
     };
     let not_taken = |outcome| Action {
         kind: action_kind,
@@ -576,7 +635,7 @@ async fn act(
         },
         _ => NewTask {
             kind: TaskType::SocialMediaPost,
-            input: json!({"topic": post_topic(app, tenant, org).await}),
+            input: json!({"topic": post_topic(app, tenant, org, budget).await}),
             run_at: None,
         },
     };
@@ -597,7 +656,7 @@ async fn act(
 
 /// What to post about: the strategy model's pick from the org's goals, or, without AI calls
 /// left or a provider, the first goal (or the industry).
-async fn post_topic(app: &App, tenant: &TenantCtx, org: &OrgContext) -> String {
+async fn post_topic(app: &App, tenant: &TenantCtx, org: &OrgContext, budget: Option<&budget::Budget>) -> String {
     let fallback = org
         .config
         .goals
@@ -607,7 +666,14 @@ async fn post_topic(app: &App, tenant: &TenantCtx, org: &OrgContext) -> String {
         .unwrap_or_else(|| format!("what {} is working on this week", org.org.name));
     let ask = "Propose one topic for this week's social post, in one sentence, that serves the goals.".to_string();
     match org.ask(app, tenant, AiUse::Strategy, ask, "agent_post_topic").await {
-        Ok(completion) => model::text("topic", &completion.text, 1_000).unwrap_or(fallback),
+        Ok(completion) => {
+            if let Some(budget) = budget {
+                let prices = &app.settings.ai_prices;
+                let cost = prices.cost_micro_usd(&completion.model, completion.prompt_tokens, completion.completion_tokens);
+                budget.spent(app, cost.unwrap_or(0)).await;
+            }
+            model::text("topic", &completion.text, 1_000).unwrap_or(fallback)
+        }
         Err(e) => {
             tracing::info!(error = %e, "post topic without the AI");
             fallback
@@ -757,6 +823,84 @@ mod tests {
     async fn task_count(t: &TestApp) -> usize {
         let q = Query::partition(keys::org_pk(&ORG.into())).prefix(keys::TASK_PREFIX);
         t.app.table.query(q).await.unwrap().items.len()
+    }
+
+    async fn set_budget(t: &TestApp, actions: Option<u32>, usd: Option<f64>) {
+        let policy = AutonomyPolicy {
+            follow_up: Autonomy::Auto,
+            agent_daily_actions: actions,
+            agent_daily_usd: usd,
+            version: 1,
+            ..AutonomyPolicy::default()
+        };
+        let item = to_item(&keys::org_pk(&ORG.into()), keys::AUTONOMY_SK, &policy).unwrap();
+        t.app.table.put(item, None).await.unwrap();
+    }
+
+    fn count(outcomes: &[Outcome], outcome: Outcome) -> usize {
+        outcomes.iter().filter(|o| **o == outcome).count()
+    }
+
+    #[tokio::test]
+    async fn past_its_daily_budget_the_scheduled_agent_records_what_it_sees_and_acts_again_the_next_day() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        for _ in 0..3 {
+            stale_lead(&t, &tenant).await;
+        }
+        set_budget(&t, Some(1), None).await;
+        let report = analyse(&t, &tenant).await;
+        let seen = outcomes(&report, InsightKind::StaleLeads);
+        assert_eq!(
+            (count(&seen, Outcome::Created), count(&seen, Outcome::OverBudget)),
+            (1, 2),
+            "{seen:?}"
+        );
+        assert_eq!(task_count(&t).await, 1);
+        // A duplicated job in the same hour takes nothing more.
+        analyse(&t, &tenant).await;
+        assert_eq!(task_count(&t).await, 1);
+        t.clock.advance(Duration::days(1));
+        let tomorrow = analyse(&t, &tenant).await;
+        assert_eq!(count(&outcomes(&tomorrow, InsightKind::StaleLeads), Outcome::Created), 1);
+        assert_eq!(task_count(&t).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_spent_ai_budget_or_the_free_plan_stops_the_scheduled_agent_but_not_a_members_analysis() {
+        let t = testing::app();
+        let tenant = org(&t, Plan::Pro).await;
+        stale_lead(&t, &tenant).await;
+        set_budget(&t, None, Some(0.0)).await;
+        let report = analyse(&t, &tenant).await;
+        assert_eq!(outcomes(&report, InsightKind::StaleLeads), [Outcome::OverBudget]);
+        assert_eq!(task_count(&t).await, 0);
+        let now = t.app.clock.now();
+        let keys: Vec<_> = OrgContext::sort_keys(now).into_iter().map(|sk| tenant.key(sk)).collect();
+        let mut ctx = OrgContext::from_items(t.app.table.get_many(&keys).await.unwrap(), now).unwrap();
+        ctx.plan = Plan::Free;
+        let scheduled = analyze_hour(&t.app, &tenant, &ctx, Trigger::Schedule, &hour(now)).await.unwrap();
+        assert_eq!(
+            outcomes(&scheduled, InsightKind::StaleLeads),
+            [Outcome::OverBudget],
+            "free: the agent is off"
+        );
+        let asked = analyze_hour(&t.app, &tenant, &ctx, Trigger::Member, &hour(now)).await.unwrap();
+        // The hour's insight holds every run's actions: the member's is the last.
+        assert_eq!(outcomes(&asked, InsightKind::StaleLeads).last(), Some(&Outcome::Created));
+    }
+
+    #[test]
+    fn an_org_may_set_a_lower_budget_than_its_plans_never_a_higher_one() {
+        let policy = AutonomyPolicy {
+            agent_daily_actions: Some(500),
+            agent_daily_usd: Some(0.25),
+            ..AutonomyPolicy::default()
+        };
+        assert_eq!(policy.agent_budget(Plan::Pro), (20, 250_000));
+        assert_eq!(policy.agent_budget(Plan::Enterprise), (200, 250_000));
+        assert_eq!(AutonomyPolicy::default().agent_budget(Plan::Enterprise), (200, 10_000_000));
+        assert_eq!(AutonomyPolicy::default().agent_budget(Plan::Free), (0, 0));
     }
 
     #[tokio::test]

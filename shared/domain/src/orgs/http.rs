@@ -39,6 +39,9 @@ route_group! {
     POST "/v1/invitations/{token}/accept" => accept, errors [FORBIDDEN, EMAIL_NOT_VERIFIED, ALREADY_MEMBER, CONFLICT];
     /// This month's usage against the plan's quotas.
     GET "/v1/orgs/{orgId}/usage" => usage;
+    /// AI spend over a period (local days, `?from=&to=`, the last 30 by default, at most 90):
+    /// calls, tokens and dollars in total, by day, by model, by use and by actor (admin).
+    GET "/v1/orgs/{orgId}/ai-usage" => ai_usage, query [DATE_FROM, DATE_TO];
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -178,6 +181,12 @@ async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Rep
 
 async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply<Membership>> {
     Reply::ok(invitations::accept(app, req.principal()?, params.get("token")).await?)
+}
+
+async fn ai_usage(app: &App, req: Req, params: Params) -> AppResult<Reply<crate::usage::spend::AiUsage>> {
+    let (tenant, [org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [keys::ORG_SK.into()]).await?;
+    let org = super::org_from(org)?;
+    Reply::ok(crate::usage::spend::report(app, &tenant, &org.time_zone, req.query("from"), req.query("to")).await?)
 }
 
 async fn usage(app: &App, req: Req, params: Params) -> AppResult<Reply<crate::usage::UsageReport>> {

@@ -2,6 +2,7 @@
 //! clock are in every function; the rest ([`Port`]) only where a route group or job uses them.
 
 pub mod ai;
+pub mod ai_pricing;
 pub mod cursor;
 pub mod events;
 pub mod keys;

@@ -126,10 +126,11 @@ async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply<Autonomy
 
 async fn change_policy(app: &App, req: Req<Json<PolicyChange>>, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
     let change = req.json()?;
-    let also = [keys::AUTONOMY_SK.into()];
-    let (tenant, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let also = [keys::AUTONOMY_SK.into(), keys::ORG_SK.into()];
+    let (tenant, [policy, org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
     let policy = AutonomyPolicy::from_stored(policy)?;
-    Reply::ok(super::autonomy::update(app, &tenant, policy, change).await?)
+    let plan = crate::orgs::org_from(org)?.plan_at(app.clock.now());
+    Reply::ok(super::autonomy::update(app, &tenant, plan, policy, change).await?)
 }
 
 async fn insights(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<crate::agent::Insight>>> {

@@ -2,6 +2,8 @@
 //! creation adds to an atomic counter bounded by the plan's limit, in the same transaction
 //! as what it creates, so a request over quota changes nothing.
 
+pub mod spend;
+
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::keys;
@@ -50,6 +52,16 @@ impl Plan {
             Plan::Free => 25,
             Plan::Pro => 500,
             Plan::Enterprise => 5_000,
+        }
+    }
+
+    /// What the scheduled agent may do by itself in a day: actions, and millionths of a
+    /// dollar of its own AI calls (free: the agent is off).
+    pub fn agent_budget(self) -> (i64, i64) {
+        match self {
+            Plan::Free => (0, 0),
+            Plan::Pro => (20, 1_000_000),
+            Plan::Enterprise => (200, 10_000_000),
         }
     }
 
@@ -309,32 +321,41 @@ async fn refund_ai_call(app: &App, key: &Key) {
     }
 }
 
-/// Calls the model and records the call's tokens.
+/// Calls the model and records the call: a ledger item (its use, who it was for, its tokens
+/// and what they cost) and the month's totals. The ledger's ids sort by the app's clock, so a
+/// period of it is one range of keys.
 async fn complete_recorded(app: &App, tenant: &TenantCtx, prompt: Prompt, purpose: &str) -> AppResult<Completion> {
     let now = app.clock.now();
     let completion = app.ai.complete(prompt).await?;
-    let id = crate::model::new_id();
-    let ledger = serde_json::json!({
-        "id": id,
-        "purpose": purpose,
-        "provider": completion.provider,
-        "model": completion.model,
-        "promptTokens": completion.prompt_tokens,
-        "completionTokens": completion.completion_tokens,
-        "at": crate::clock::timestamp(now),
-        "ttl": (now + chrono::Duration::days(AI_LEDGER_DAYS)).timestamp(),
-    });
+    let id = ulid::Ulid::from_parts(now.timestamp_millis().max(0) as u64, rand::random()).to_string();
+    let cost = app
+        .settings
+        .ai_prices
+        .cost_micro_usd(&completion.model, completion.prompt_tokens, completion.completion_tokens);
+    let call = spend::AiCall {
+        id,
+        use_: purpose.to_string(),
+        actor: tenant.user_id().to_string(),
+        provider: completion.provider.clone(),
+        model: completion.model.clone(),
+        prompt_tokens: completion.prompt_tokens,
+        completion_tokens: completion.completion_tokens,
+        cost_micro_usd: cost,
+        at: now,
+    };
+    let mut ledger = crate::model::to_item(&tenant.pk(), &keys::ai_call_sk(&call.id), &call)?;
+    ledger.insert("ttl".into(), (now + chrono::Duration::days(AI_LEDGER_DAYS)).timestamp().into());
     let tokens = i64::from(completion.prompt_tokens) + i64::from(completion.completion_tokens);
     let recorded = app
         .table
         .transact(vec![
             TxOp::Put {
-                item: crate::model::to_item(&tenant.pk(), &keys::ai_call_sk(&id), &ledger)?,
+                item: ledger,
                 condition: None,
             },
-            TxOp::Add {
+            TxOp::AddAll {
                 key: usage_key(tenant, now),
-                counter: Counter::new(AI_TOKENS, tokens),
+                counters: vec![Counter::new(AI_TOKENS, tokens), Counter::new(AI_MICRO_USD, cost.unwrap_or(0))],
             },
         ])
         .await;
@@ -349,6 +370,8 @@ async fn complete_recorded(app: &App, tenant: &TenantCtx, prompt: Prompt, purpos
 pub const AI_LEDGER_DAYS: i64 = 90;
 /// The month's total of AI tokens (prompt and completion), beside the quota counters.
 pub const AI_TOKENS: &str = "aiTokens";
+/// The month's AI spend in millionths of a dollar (calls of a model without a price add 0).
+pub const AI_MICRO_USD: &str = "aiMicroUsd";
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -371,6 +394,8 @@ pub struct UsageReport {
     pub emails: MetricUsage,
     pub ai_calls: MetricUsage,
     pub ai_tokens: i64,
+    /// This month's AI spend in dollars, at `ports::ai_pricing`'s prices.
+    pub ai_spend_usd: f64,
 }
 
 pub fn report(plan: Plan, usage: Option<&crate::ports::table::Item>, at: DateTime<Utc>) -> UsageReport {
@@ -392,6 +417,7 @@ pub fn report(plan: Plan, usage: Option<&crate::ports::table::Item>, at: DateTim
         emails: of(Metric::Emails),
         ai_calls: of(Metric::AiCalls),
         ai_tokens: usage.and_then(|u| u.get(AI_TOKENS)).and_then(|v| v.as_i64()).unwrap_or(0),
+        ai_spend_usd: spend::usd(usage.and_then(|u| u.get(AI_MICRO_USD)).and_then(|v| v.as_i64()).unwrap_or(0)),
     }
 }
 
