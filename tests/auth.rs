@@ -384,3 +384,177 @@ async fn bad_input_on_every_new_route_is_400_and_changes_nothing() {
     sign_in(&s, "ada@acme.io", "a long password").await;
     assert_eq!(keys.fetches(), 0, "no malformed token reached Google");
 }
+
+#[tokio::test]
+async fn the_audit_log_records_each_change_with_who_and_from_where_for_admins_of_that_org_only() {
+    let s = local_with(&[]);
+    let (owner, owner_id) = s.signup("owner@audit.io").await;
+    let org = s.create_org(&owner, "Audited").await;
+    let member = s.join(&owner, &org, "member@audit.io", "member").await;
+    let member_id = ok(&s, Method::GET, "/v1/auth/me", &member, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let base = format!("/v1/orgs/{org}");
+    ok(
+        &s,
+        Method::PATCH,
+        &format!("{base}/members/{member_id}"),
+        &owner,
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    ok(
+        &s,
+        Method::PATCH,
+        &format!("{base}/members/{member_id}"),
+        &owner,
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    ok(&s, Method::PATCH, &base, &owner, Some(json!({"name": "Audited Ltd"}))).await;
+    ok(
+        &s,
+        Method::PUT,
+        &format!("{base}/autonomy"),
+        &owner,
+        Some(json!({"post": "off", "version": 0})),
+    )
+    .await;
+    let lead = ok(
+        &s,
+        Method::POST,
+        &format!("{base}/leads"),
+        &owner,
+        Some(json!({"name": "Gone soon"})),
+    )
+    .await;
+    ok(
+        &s,
+        Method::DELETE,
+        &format!("{base}/leads/{}", lead["id"].as_str().unwrap()),
+        &owner,
+        None,
+    )
+    .await;
+    let account = ok(
+        &s,
+        Method::POST,
+        &format!("{base}/social/accounts"),
+        &owner,
+        Some(json!({"platform": "sandbox", "name": "Main"})),
+    )
+    .await;
+    ok(
+        &s,
+        Method::DELETE,
+        &format!("{base}/social/accounts/{}", account["id"].as_str().unwrap()),
+        &owner,
+        None,
+    )
+    .await;
+    ok(
+        &s,
+        Method::POST,
+        &format!("{base}/members"),
+        &owner,
+        Some(json!({"email": "later@audit.io", "role": "admin"})),
+    )
+    .await;
+    ok(&s, Method::DELETE, &format!("{base}/invitations/later@audit.io"), &owner, None).await;
+    ok(&s, Method::DELETE, &format!("{base}/members/{member_id}"), &owner, None).await;
+
+    let log = ok(&s, Method::GET, &format!("{base}/audit?limit=100"), &owner, None).await;
+    let entries = log["items"].as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in [
+        "invitation.sent",
+        "invitation.accepted",
+        "member.role_changed",
+        "org.updated",
+        "autonomy.changed",
+        "lead.deleted",
+        "social_account.connected",
+        "social_account.removed",
+        "invitation.revoked",
+        "member.removed",
+    ] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    assert_eq!(actions.iter().filter(|a| **a == "member.role_changed").count(), 2);
+    assert_eq!(actions[0], "member.removed", "newest first");
+    let removal = &entries[0];
+    assert_eq!(removal["actor"], owner_id.as_str());
+    assert_eq!(removal["target"], format!("member:{member_id}"));
+    assert!(removal["ip"].as_str().is_some_and(|ip| ip.starts_with("127.")), "{removal}");
+    assert!(removal["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{removal}");
+    let accepted = entries.iter().find(|e| e["action"] == "invitation.accepted").unwrap();
+    assert_eq!(accepted["actor"], member_id.as_str(), "the one who accepted");
+    let role = entries.iter().find(|e| e["action"] == "member.role_changed").unwrap();
+    assert_eq!(
+        (role["details"]["from"].as_str(), role["details"]["to"].as_str()),
+        (Some("admin"), Some("member"))
+    );
+    // Never a secret: no invitation token, password or session token in the log.
+    let text = log.to_string();
+    let invitation = s.invitation_token("later@audit.io");
+    for secret in [invitation.as_str(), "a long password", owner.as_str()] {
+        assert!(!text.contains(secret), "the log holds a secret");
+    }
+
+    // Filters: a family of actions, an actor, a period.
+    let family = ok(&s, Method::GET, &format!("{base}/audit?action=member"), &owner, None).await;
+    assert!(
+        family["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"].as_str().unwrap().starts_with("member."))
+    );
+    let by_member = ok(&s, Method::GET, &format!("{base}/audit?actorId={member_id}"), &owner, None).await;
+    let theirs: Vec<&str> = by_member["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(theirs, ["invitation.accepted"]);
+    let future = ok(&s, Method::GET, &format!("{base}/audit?from=2999-01-01T00:00:00Z"), &owner, None).await;
+    assert_eq!(future["items"], json!([]));
+    refused(
+        &s,
+        Method::GET,
+        &format!("{base}/audit?from=yesterday"),
+        Some(&owner),
+        None,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // Admins of this org only.
+    let rejoined = s.join(&owner, &org, "plain@audit.io", "member").await;
+    let code = refused(
+        &s,
+        Method::GET,
+        &format!("{base}/audit"),
+        Some(&rejoined),
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(code, "FORBIDDEN");
+    let (stranger, _) = s.signup("stranger@else.io").await;
+    let their_org = s.create_org(&stranger, "Elsewhere").await;
+    let code = refused(
+        &s,
+        Method::GET,
+        &format!("{base}/audit"),
+        Some(&stranger),
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
+    let theirs = ok(&s, Method::GET, &format!("/v1/orgs/{their_org}/audit"), &stranger, None).await;
+    assert_eq!(theirs["items"], json!([]), "nothing of another org");
+}

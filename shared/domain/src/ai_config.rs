@@ -169,6 +169,13 @@ pub async fn update(
             }),
         },
         business.write(tenant, profile_read)?,
+        crate::audit::entry(
+            tenant,
+            now,
+            "settings.ai_config_changed",
+            format!("org:{}", tenant.org_id()),
+            serde_json::json!({"version": current + 1}),
+        )?,
     ];
     app.table.transact(ops).await.map_err(|e| match e {
         TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the config changed meanwhile: read it again"),

@@ -126,6 +126,10 @@ pub fn message_sk(conversation_id: &str, message_id: &str) -> String {
 pub fn ai_call_sk(call_id: &str) -> String {
     format!("AICALL#{call_id}")
 }
+/// An audit log entry, by the ULID of when it was written (kept a year).
+pub fn audit_sk(id: &str) -> String {
+    format!("AUDIT#{id}")
+}
 /// The scheduled agent's actions and AI spend on one local day (`YYYY-MM-DD`).
 pub fn agent_day_sk(day: &str) -> String {
     format!("AGENTDAY#{day}")

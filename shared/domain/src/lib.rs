@@ -6,6 +6,7 @@ pub mod agent;
 pub mod ai_config;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod ceo;

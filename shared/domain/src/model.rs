@@ -1,7 +1,7 @@
 //! Helpers every capability uses: items to and from models, ids, input checks.
 
 use crate::error::{AppError, AppResult};
-use crate::ports::table::{Condition, Item, PK, Query, SK, Table, TableError};
+use crate::ports::table::{Condition, Item, PK, Query, SK, Table, TableError, TxOp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -201,12 +201,36 @@ pub async fn newest_matching<T: DeserializeOwned>(
 /// Saves a versioned model (an org's settings) over the version read: absent when that was
 /// 0, at that version otherwise; a change in between is 409 `VERSION_CONFLICT` naming `what`.
 pub async fn put_versioned<T: Serialize>(table: &dyn Table, pk: &str, sk: &str, model: &T, read: u64, what: &str) -> AppResult<()> {
+    put_versioned_with(table, pk, sk, model, read, what, None).await
+}
+
+/// As [`put_versioned`], in one transaction with `also` (its audit entry, say).
+pub async fn put_versioned_with<T: Serialize>(
+    table: &dyn Table,
+    pk: &str,
+    sk: &str,
+    model: &T,
+    read: u64,
+    what: &str,
+    also: Option<TxOp>,
+) -> AppResult<()> {
     let condition = if read == 0 {
         Condition::NotExists
     } else {
         Condition::VersionEquals(read)
     };
-    table.put(to_item(pk, sk, model)?, Some(condition)).await.map_err(|e| match e {
+    let item = to_item(pk, sk, model)?;
+    let written = match also {
+        None => table.put(item, Some(condition)).await,
+        Some(also) => {
+            let put = TxOp::Put {
+                item,
+                condition: Some(condition),
+            };
+            table.transact(vec![put, also]).await
+        }
+    };
+    written.map_err(|e| match e {
         TableError::ConditionFailed { .. } => {
             AppError::conflict("VERSION_CONFLICT", format!("the {what} changed meanwhile: read it again"))
         }

@@ -256,7 +256,16 @@ pub async fn update(
         updated_at: Some(now),
         version: profile.version.max(config.map_or(0, crate::ports::table::item_version)) + 1,
     };
-    let mut ops = vec![updated.write(tenant, profile.version)?];
+    let mut ops = vec![
+        updated.write(tenant, profile.version)?,
+        crate::audit::entry(
+            tenant,
+            now,
+            "settings.profile_changed",
+            format!("org:{}", tenant.org_id()),
+            serde_json::json!({"version": updated.version, "timeZone": time_zone}),
+        )?,
+    ];
     if time_zone != org.time_zone {
         let read = org.version;
         let org = Org {

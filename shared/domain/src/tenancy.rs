@@ -34,6 +34,17 @@ pub struct TenantCtx {
     org_id: OrgId,
     user_id: UserId,
     role: Role,
+    /// Who acts and from where, for the audit log.
+    origin: Origin,
+}
+
+/// Who a change is made by, as the audit log names them: a member (with the request's client
+/// address and id), `agent` (background work) or `stripe` (its webhook).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub actor: String,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl TenantCtx {
@@ -45,6 +56,9 @@ impl TenantCtx {
     }
     pub fn role(&self) -> Role {
         self.role
+    }
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
     pub fn pk(&self) -> String {
         keys::org_pk(&self.org_id)
@@ -60,6 +74,36 @@ impl TenantCtx {
             org_id: org_id.clone(),
             user_id: UserId::background(),
             role: Role::Owner,
+            origin: Origin {
+                actor: crate::ids::BACKGROUND_USER.into(),
+                ..Origin::default()
+            },
+        }
+    }
+
+    /// The context of a user who joins an org by accepting its invitation, for the record of
+    /// that acceptance (written in the transaction that makes the membership).
+    pub(crate) fn joined(org_id: &OrgId, principal: &Principal, role: Role) -> TenantCtx {
+        TenantCtx {
+            org_id: org_id.clone(),
+            user_id: principal.user_id().clone(),
+            role,
+            origin: Origin {
+                actor: principal.user_id().to_string(),
+                ip: principal.source_ip.clone(),
+                request_id: principal.request_id.clone(),
+            },
+        }
+    }
+
+    /// The context of a verified Stripe event for the org whose customer it names.
+    pub(crate) fn stripe(org_id: &OrgId) -> TenantCtx {
+        TenantCtx {
+            origin: Origin {
+                actor: "stripe".into(),
+                ..Origin::default()
+            },
+            ..TenantCtx::background(org_id)
         }
     }
 
@@ -133,6 +177,11 @@ pub async fn authorize_listed(
         org_id,
         user_id: principal.user_id().clone(),
         role,
+        origin: Origin {
+            actor: principal.user_id().to_string(),
+            ip: principal.source_ip.clone(),
+            request_id: principal.request_id.clone(),
+        },
     };
     tenant.require(min_role)?;
     Ok((tenant, read.collect()))
@@ -155,6 +204,10 @@ pub async fn authorize_member(app: &App, org_id: &OrgId, user_id: &UserId, min_r
         org_id: org_id.clone(),
         user_id: user_id.clone(),
         role,
+        origin: Origin {
+            actor: user_id.to_string(),
+            ..Origin::default()
+        },
     };
     tenant.require(min_role)?;
     Ok(tenant)

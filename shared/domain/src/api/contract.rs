@@ -189,6 +189,16 @@ pub mod query {
         description: "Only content items with this status.",
         kind: QueryKind::OneOf(&["idea", "drafting", "ready", "scheduled", "published"]),
     };
+    pub const AUDIT_ACTION: QueryParam = QueryParam {
+        name: "action",
+        description: "Only entries of this action (`member.role_changed`), or of this family (`member`).",
+        kind: QueryKind::Text { max_length: 100 },
+    };
+    pub const ACTOR_ID: QueryParam = QueryParam {
+        name: "actorId",
+        description: "Only entries by this actor: a user id, `agent` or `stripe`.",
+        kind: QueryKind::Text { max_length: 40 },
+    };
     pub const SINCE: QueryParam = QueryParam {
         name: "from",
         description: "From this time (RFC 3339), inclusive.",

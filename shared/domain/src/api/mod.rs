@@ -578,7 +578,9 @@ async fn dispatch(app: &App, group: &RouteGroup, mut req: Req) -> AppResult<Answ
     // (`tenancy::authorize_listed`); any other signed-in route reads the session here.
     let in_org = pattern.is_some_and(|p| p.contains("{orgId}"));
     if endpoint.signed_in {
-        let principal = crate::auth::token::verify(app, req.bearer_token()).await?;
+        let principal = crate::auth::token::verify(app, req.bearer_token())
+            .await?
+            .from_request(req.source_ip.clone(), req.request_id.clone());
         if !in_org {
             crate::auth::sessions::check(app, &principal).await?;
         }

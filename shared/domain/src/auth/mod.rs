@@ -95,6 +95,9 @@ pub struct Principal {
     /// Set once the session was found live; shared with the dispatcher, which in debug
     /// builds refuses an answer given on an unchecked session.
     session_checked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Where the request came from, for the audit log.
+    pub(crate) source_ip: Option<String>,
+    pub(crate) request_id: Option<String>,
 }
 
 impl Principal {
@@ -104,6 +107,16 @@ impl Principal {
             email,
             session_id,
             session_checked: Default::default(),
+            source_ip: None,
+            request_id: None,
+        }
+    }
+    /// The same caller, with where the request came from.
+    pub fn from_request(self, source_ip: Option<String>, request_id: Option<String>) -> Self {
+        Principal {
+            source_ip,
+            request_id,
+            ..self
         }
     }
     pub fn session_id(&self) -> &SessionId {

@@ -86,7 +86,7 @@ async fn checkout(app: &App, req: Req<Json<StartCheckout>>, params: Params) -> A
 async fn portal(app: &App, req: Req, params: Params) -> AppResult<Created<super::SessionView>> {
     let c = billing_context(app, &req, &params, Role::Owner, None).await?;
     super::ensure_configured(app).await?;
-    Reply::created(super::portal(app, &c.org, c.subscription).await?)
+    Reply::created(super::portal(app, &c.tenant, &c.org, c.subscription).await?)
 }
 
 /// What a delivery did.

@@ -387,7 +387,20 @@ async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> A
         current.open_checkout = Some(opened.clone());
         current.version += 1;
         current.updated_at = app.clock.now();
-        match app.table.put(current.to_item()?, Some(Condition::VersionEquals(read))).await {
+        let put = TxOp::Put {
+            item: current.to_item()?,
+            condition: Some(Condition::VersionEquals(read)),
+        };
+        // The session's id names it in Stripe; its URL (a bearer link to pay) is not kept here.
+        let details = serde_json::json!({"plan": opened.plan, "checkoutSession": opened.session_id});
+        let record = crate::audit::entry(
+            tenant,
+            current.updated_at,
+            "billing.checkout_started",
+            format!("org:{}", tenant.org_id()),
+            details,
+        )?;
+        match app.table.transact(vec![put, record]).await {
             Ok(()) => return Ok(opened),
             Err(TableError::ConditionFailed { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -399,7 +412,10 @@ async fn keep_one_open(app: &App, tenant: &TenantCtx, opened: OpenCheckout) -> A
     })
 }
 
-pub async fn portal(app: &App, org: &Org, stored: Option<Subscription>) -> AppResult<SessionView> {
+/// A billing-portal session. What the owner then does in the portal comes back as Stripe's
+/// events (a plan change is recorded with them); the opening is recorded here, once Stripe
+/// made the session.
+pub async fn portal(app: &App, tenant: &TenantCtx, org: &Org, stored: Option<Subscription>) -> AppResult<SessionView> {
     let Some(customer_id) = stored.map(|s| s.customer_id).filter(|c| !c.is_empty()) else {
         return Err(AppError::conflict(
             "NO_BILLING_ACCOUNT",
@@ -414,6 +430,9 @@ pub async fn portal(app: &App, org: &Org, stored: Option<Subscription>) -> AppRe
         .clone()
         .unwrap_or_else(|| format!("{app_url}/orgs/{}/billing", org.id));
     let session = app.payments.portal(&customer_id, &return_url).await.map_err(AppError::from)?;
+    let details = serde_json::json!({"portalSession": session.id});
+    let record = crate::audit::entry(tenant, app.clock.now(), "billing.portal_opened", format!("org:{}", org.id), details)?;
+    app.table.transact(vec![record]).await?;
     Ok(SessionView {
         url: session.url,
         session_id: session.id,

@@ -410,6 +410,20 @@ async fn apply(app: &App, org_id: &OrgId, event: &Event) -> AppResult<Outcome> {
                     item: changed.to_item()?,
                     condition: Some(Condition::VersionEquals(org.version)),
                 });
+                let details = serde_json::json!({
+                    "from": {"plan": org.plan, "until": org.plan_until.map(crate::clock::timestamp)},
+                    "to": {"plan": plan, "until": until.map(crate::clock::timestamp)},
+                    "stripeEvent": event.id,
+                    "eventType": event.kind,
+                });
+                let stripe = crate::tenancy::TenantCtx::stripe(org_id);
+                ops.push(crate::audit::entry(
+                    &stripe,
+                    now,
+                    "billing.plan_changed",
+                    format!("org:{org_id}"),
+                    details,
+                )?);
             }
             ops.push(TxOp::Put {
                 item: next.to_item()?,

@@ -328,6 +328,14 @@ pub async fn delete(app: &App, tenant: &TenantCtx, client: Client) -> AppResult<
     if client.stage != Stage::Churned {
         ops.push(one_less_active(tenant));
     }
+    let details = serde_json::json!({"name": client.name});
+    ops.push(crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "client.deleted",
+        format!("client:{}", client.id),
+        details,
+    )?);
     app.table.transact(ops).await.map_err(|e| match e {
         TableError::ConditionFailed { .. } => stale(client.version),
         other => other.into(),

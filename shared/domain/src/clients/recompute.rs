@@ -254,16 +254,20 @@ pub async fn change_settings(
         }
         settings.alert_after_days_silent = days;
     }
+    let now = app.clock.now();
     settings.updated_by = Some(tenant.user_id().to_string());
-    settings.updated_at = Some(app.clock.now());
+    settings.updated_at = Some(now);
     settings.version += 1;
-    model::put_versioned(
+    let details = serde_json::to_value(&settings)?;
+    let record = crate::audit::entry(tenant, now, "settings.health_changed", format!("org:{}", tenant.org_id()), details)?;
+    model::put_versioned_with(
         &*app.table,
         &tenant.pk(),
         keys::HEALTH_SETTINGS_SK,
         &settings,
         change.version,
         "health settings",
+        Some(record),
     )
     .await?;
     Ok(settings)

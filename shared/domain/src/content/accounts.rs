@@ -138,7 +138,19 @@ pub async fn create(app: &App, tenant: &TenantCtx, input: NewAccount) -> AppResu
         updated_at: now,
         version: 1,
     };
-    app.table.put(account.to_item(tenant)?, Some(Condition::NotExists)).await?;
+    let put = TxOp::Put {
+        item: account.to_item(tenant)?,
+        condition: Some(Condition::NotExists),
+    };
+    let details = serde_json::json!({"platform": account.platform, "name": account.name});
+    let record = crate::audit::entry(
+        tenant,
+        now,
+        "social_account.connected",
+        format!("social_account:{}", account.id),
+        details,
+    )?;
+    crate::audit::with_entry(app, put, record).await?;
     Ok(account)
 }
 
@@ -292,6 +304,13 @@ pub async fn delete(app: &App, tenant: &TenantCtx, account: SocialAccount) -> Ap
             key: tenant.key(keys::account_tokens_sk(&account.id)),
             condition: None,
         },
+        crate::audit::entry(
+            tenant,
+            app.clock.now(),
+            "social_account.removed",
+            format!("social_account:{}", account.id),
+            serde_json::json!({"platform": account.platform, "name": account.name, "postsPaused": paused}),
+        )?,
     ];
     ops.extend(pause_steps(
         tenant,

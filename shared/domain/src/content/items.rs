@@ -189,16 +189,16 @@ pub async fn update(app: &App, tenant: &TenantCtx, mut item: ContentItem, fields
 /// Deletes an item and its links; its posts stay (they are posts of their own), unlinked
 /// from nothing: their `contentId` names an item that is gone.
 pub async fn delete(app: &App, tenant: &TenantCtx, item: ContentItem) -> AppResult<()> {
-    app.table
-        .delete(
-            &tenant.key(keys::content_sk(&item.id)),
-            Some(Condition::VersionEquals(item.version)),
-        )
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => model::stale_version("content item", item.version),
-            other => other.into(),
-        })?;
+    let delete = TxOp::Delete {
+        key: tenant.key(keys::content_sk(&item.id)),
+        condition: Some(Condition::VersionEquals(item.version)),
+    };
+    let details = serde_json::json!({"title": item.title});
+    let record = crate::audit::entry(tenant, app.clock.now(), "content.deleted", format!("content:{}", item.id), details)?;
+    app.table.transact(vec![delete, record]).await.map_err(|e| match e {
+        TableError::ConditionFailed { .. } => model::stale_version("content item", item.version),
+        other => other.into(),
+    })?;
     let links: Vec<_> = query_all(
         &*app.table,
         Query::partition(tenant.pk()).prefix(keys::content_post_prefix(&item.id)),

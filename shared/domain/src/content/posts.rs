@@ -466,6 +466,14 @@ pub async fn delete(app: &App, tenant: &TenantCtx, mut post: Post) -> AppResult<
     }];
     ops.extend(release);
     ops.extend(super::items::unlink_step(tenant, &post));
+    let details = serde_json::json!({"platform": post.platform, "status": post.status});
+    ops.push(crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "post.deleted",
+        format!("post:{}", post.id),
+        details,
+    )?);
     app.table.transact(ops).await.map_err(|e| match e {
         TableError::ConditionFailed { op: Some(0) } => changed_meanwhile(),
         other => other.into(),

@@ -310,6 +310,15 @@ pub async fn delete(app: &App, tenant: &TenantCtx, deliverable: Deliverable) -> 
             .into_iter()
             .map(|key| TxOp::Delete { key, condition: None }),
     );
+    let target = format!("deliverable:{}", deliverable.id);
+    let details = serde_json::json!({"dealId": deliverable.deal_id});
+    ops.push(crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "deliverable.deleted",
+        target,
+        details,
+    )?);
     app.table.transact(ops).await.map_err(|e| match e {
         TableError::ConditionFailed { .. } => model::stale_version("deliverable", deliverable.version),
         other => other.into(),

@@ -116,7 +116,13 @@ pub async fn set_by_agent(app: &App, tenant: &TenantCtx, deal_id: &DealId) -> Ap
     deal.next_follow_up_at = Some(now);
     deal.version += 1;
     deal.updated_at = now;
-    match app.table.put(deal.to_item(tenant)?, Some(Condition::VersionEquals(read))).await {
+    let put = TxOp::Put {
+        item: deal.to_item(tenant)?,
+        condition: Some(Condition::VersionEquals(read)),
+    };
+    let details = serde_json::json!({"title": deal.title, "nextFollowUpAt": crate::clock::timestamp(now)});
+    let record = crate::audit::entry(tenant, now, "agent.deal_follow_up_set", format!("deal:{deal_id}"), details)?;
+    match app.table.transact(vec![put, record]).await {
         Ok(()) => Ok(true),
         Err(TableError::ConditionFailed { .. }) => Ok(false),
         Err(e) => Err(e.into()),

@@ -176,16 +176,22 @@ pub async fn delete_sponsor(app: &App, tenant: &TenantCtx, sponsor: Sponsor) -> 
     if all_deals(app, tenant).await?.iter().any(|d| d.sponsor_id == sponsor.id) {
         return Err(AppError::conflict("CONFLICT", "the sponsor has deals: delete them first"));
     }
-    app.table
-        .delete(
-            &tenant.key(keys::sponsor_sk(&sponsor.id)),
-            Some(Condition::VersionEquals(sponsor.version)),
-        )
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => model::stale_version("sponsor", sponsor.version),
-            other => other.into(),
-        })
+    let delete = TxOp::Delete {
+        key: tenant.key(keys::sponsor_sk(&sponsor.id)),
+        condition: Some(Condition::VersionEquals(sponsor.version)),
+    };
+    let details = serde_json::json!({"name": sponsor.name});
+    let record = crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "sponsor.deleted",
+        format!("sponsor:{}", sponsor.id),
+        details,
+    )?;
+    app.table.transact(vec![delete, record]).await.map_err(|e| match e {
+        TableError::ConditionFailed { .. } => model::stale_version("sponsor", sponsor.version),
+        other => other.into(),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
@@ -623,13 +629,16 @@ pub async fn delete_deal(app: &App, tenant: &TenantCtx, deal: Deal) -> AppResult
             .require(Role::Admin)
             .map_err(|_| AppError::Forbidden("only an admin, the deal's owner or its creator can delete a deal".into()))?;
     }
-    app.table
-        .delete(&tenant.key(keys::deal_sk(&deal.id)), Some(Condition::VersionEquals(deal.version)))
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => changed_meanwhile(),
-            other => other.into(),
-        })?;
+    let delete = TxOp::Delete {
+        key: tenant.key(keys::deal_sk(&deal.id)),
+        condition: Some(Condition::VersionEquals(deal.version)),
+    };
+    let details = serde_json::json!({"title": deal.title, "stage": deal.stage});
+    let record = crate::audit::entry(tenant, app.clock.now(), "deal.deleted", format!("deal:{}", deal.id), details)?;
+    app.table.transact(vec![delete, record]).await.map_err(|e| match e {
+        TableError::ConditionFailed { .. } => changed_meanwhile(),
+        other => other.into(),
+    })?;
     let mut children = Vec::new();
     for item in query_all(
         &*app.table,

@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{LeadId, UserId};
 use crate::keys;
 use crate::model::{self, from_item, to_item};
-use crate::ports::table::{Condition, Item, Query, TableError, delete_all, item_key, query_all};
+use crate::ports::table::{Condition, Item, Query, TableError, TxOp, delete_all, item_key, query_all};
 use crate::tenancy::TenantCtx;
 use serde::{Deserialize, Serialize};
 
@@ -229,13 +229,21 @@ pub async fn delete(app: &App, tenant: &TenantCtx, lead: Lead) -> AppResult<()> 
             .map_err(|_| AppError::Forbidden("only an admin or the lead's owner can delete a lead".into()))?;
     }
     let lead_id = &lead.id;
-    app.table
-        .delete(&tenant.key(keys::lead_sk(lead_id)), Some(Condition::VersionEquals(lead.version)))
-        .await
-        .map_err(|e| match e {
-            TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the lead changed meanwhile: read it again"),
-            other => other.into(),
-        })?;
+    let delete = TxOp::Delete {
+        key: tenant.key(keys::lead_sk(lead_id)),
+        condition: Some(Condition::VersionEquals(lead.version)),
+    };
+    let record = crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "lead.deleted",
+        format!("lead:{lead_id}"),
+        serde_json::json!({"name": lead.name}),
+    )?;
+    app.table.transact(vec![delete, record]).await.map_err(|e| match e {
+        TableError::ConditionFailed { .. } => AppError::conflict("VERSION_CONFLICT", "the lead changed meanwhile: read it again"),
+        other => other.into(),
+    })?;
     let mut children = Vec::new();
     for prefix in [keys::activity_prefix(lead_id), keys::meeting_prefix(lead_id)] {
         for item in query_all(&*app.table, Query::partition(tenant.pk()).prefix(prefix)).await? {

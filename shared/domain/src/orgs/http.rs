@@ -42,6 +42,8 @@ route_group! {
     /// AI spend over a period (local days, `?from=&to=`, the last 30 by default, at most 90):
     /// calls, tokens and dollars in total, by day, by model, by use and by actor (admin).
     GET "/v1/orgs/{orgId}/ai-usage" => ai_usage, query [DATE_FROM, DATE_TO];
+    /// The audit log, newest first (admin): who changed what, when and from where.
+    GET "/v1/orgs/{orgId}/audit" => audit_log, query [AUDIT_ACTION, ACTOR_ID, SINCE, UNTIL, LIMIT, CURSOR];
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -181,6 +183,20 @@ async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Rep
 
 async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply<Membership>> {
     Reply::ok(invitations::accept(app, req.principal()?, params.get("token")).await?)
+}
+
+async fn audit_log(app: &App, req: Req, params: Params) -> AppResult<Reply<model::PageOf<crate::audit::AuditEntry>>> {
+    let limit = model::page_limit(req.query("limit"))?;
+    let filter = crate::audit::Filter {
+        action: req.query("action").map(str::to_string),
+        actor: req.query("actorId").map(str::to_string),
+        from: crate::audit::time("from", req.query("from"))?,
+        to: crate::audit::time("to", req.query("to"))?,
+    };
+    let tenant = authorize(app, req.principal()?, params.get("orgId"), Role::Admin).await?;
+    let cursor = req.query("cursor").map(str::to_string);
+    let (items, next_cursor) = crate::audit::list(app, &tenant, &filter, limit, cursor).await?;
+    Reply::ok(model::PageOf { items, next_cursor })
 }
 
 async fn ai_usage(app: &App, req: Req, params: Params) -> AppResult<Reply<crate::usage::spend::AiUsage>> {

@@ -114,6 +114,14 @@ pub async fn invite(
             condition: None,
         });
     }
+    let details = serde_json::json!({"role": role, "expiresAt": crate::clock::timestamp(expires)});
+    ops.push(crate::audit::entry(
+        tenant,
+        now,
+        "invitation.sent",
+        format!("invitation:{email}"),
+        details,
+    )?);
     app.table.transact(ops).await?;
 
     let link = format!("{}/invitations/{token}", app.settings.app_url.trim_end_matches('/'));
@@ -177,6 +185,14 @@ pub async fn revoke(app: &App, tenant: &TenantCtx, pending: Option<Item>) -> App
             condition: None,
         });
     }
+    let target = format!("invitation:{}", invitation.email);
+    ops.push(crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "invitation.revoked",
+        target,
+        serde_json::json!({"role": invitation.role}),
+    )?);
     match app.table.transact(ops).await {
         Ok(()) => Ok(()),
         Err(TableError::ConditionFailed { .. }) => Err(AppError::NotFound("invitation")),
@@ -262,6 +278,15 @@ pub async fn accept(app: &App, principal: &Principal, token: &str) -> AppResult<
     if invitation.role == Role::Owner {
         ops.push(owners_change(&invitation.org_id, 1));
     }
+    let joined = crate::tenancy::TenantCtx::joined(&invitation.org_id, principal, invitation.role);
+    let details = serde_json::json!({"role": invitation.role, "invitedBy": invitation.invited_by});
+    ops.push(crate::audit::entry(
+        &joined,
+        membership.joined_at,
+        "invitation.accepted",
+        format!("member:{}", membership.user_id),
+        details,
+    )?);
     match app.table.transact(ops).await {
         Ok(()) => Ok(membership),
         Err(TableError::ConditionFailed { op: Some(0) }) => Err(AppError::conflict(

@@ -74,6 +74,7 @@ pub async fn change_role(app: &App, tenant: &TenantCtx, user_id: &UserId, role: 
         (_, Role::Owner) => 1,
         _ => 0,
     };
+    let details = serde_json::json!({"from": member.role, "to": role});
     member.role = role;
     member.version += 1;
     let mut ops = vec![TxOp::Put {
@@ -84,6 +85,13 @@ pub async fn change_role(app: &App, tenant: &TenantCtx, user_id: &UserId, role: 
         ops.push(owners_change(tenant.org_id(), owners_delta));
     }
     let owners_op = (owners_delta != 0).then_some(1);
+    ops.push(crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        "member.role_changed",
+        format!("member:{user_id}"),
+        details,
+    )?);
     app.table.transact(ops).await.map_err(|e| owner_failure(e, owners_op))?;
     Ok(member)
 }
@@ -104,6 +112,19 @@ pub async fn remove(app: &App, tenant: &TenantCtx, user_id: &UserId) -> AppResul
         ops.push(owners_change(tenant.org_id(), -1));
         1
     });
+    let action = if user_id == tenant.user_id() {
+        "member.left"
+    } else {
+        "member.removed"
+    };
+    let details = serde_json::json!({"role": member.role, "email": member.email});
+    ops.push(crate::audit::entry(
+        tenant,
+        app.clock.now(),
+        action,
+        format!("member:{user_id}"),
+        details,
+    )?);
     app.table.transact(ops).await.map_err(|e| owner_failure(e, owners_op))?;
     tracing::info!(org_id = %tenant.org_id(), "member removed");
     Ok(())

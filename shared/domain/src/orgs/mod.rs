@@ -270,24 +270,27 @@ pub async fn update(
         ));
     }
     let read_version = org.version;
+    let mut changed = serde_json::Map::new();
     if let Some(name) = name {
+        changed.insert("name".into(), serde_json::json!({"from": org.name, "to": name}));
         org.name = name;
     }
     if let Some(tz) = time_zone {
+        changed.insert("timeZone".into(), serde_json::json!({"from": org.time_zone, "to": tz}));
         org.time_zone = tz;
     }
     org.version += 1;
     org.updated_at = app.clock.now();
     debug_assert_eq!(org.id, tenant.org_id());
-    app.table
-        .put(org.to_item()?, Some(Condition::VersionEquals(read_version)))
-        .await
-        .map_err(|e| match e {
-            crate::ports::table::TableError::ConditionFailed { .. } => {
-                AppError::conflict("VERSION_CONFLICT", "the organisation changed meanwhile: read it again")
-            }
-            other => other.into(),
-        })?;
+    let change = TxOp::Put {
+        item: org.to_item()?,
+        condition: Some(Condition::VersionEquals(read_version)),
+    };
+    let record = crate::audit::entry(tenant, org.updated_at, "org.updated", format!("org:{}", org.id), changed.into())?;
+    crate::audit::with_entry(app, change, record).await.map_err(|e| match e {
+        AppError::Conflict { .. } => AppError::conflict("VERSION_CONFLICT", "the organisation changed meanwhile: read it again"),
+        other => other,
+    })?;
     Ok(org)
 }
 

@@ -297,6 +297,17 @@ async fn store_identities(app: &App, vault: &Vault, tenant: &TenantCtx, grant: &
                 item: credentials::tokens_item(vault, tenant, &account.id, &own, tokens_version + 1)?,
                 condition: None,
             },
+            crate::audit::entry(
+                tenant,
+                now,
+                if read == 0 {
+                    "social_account.connected"
+                } else {
+                    "social_account.reconnected"
+                },
+                format!("social_account:{}", account.id),
+                serde_json::json!({"platform": account.platform, "name": account.name}),
+            )?,
         ];
         app.table.transact(ops).await.map_err(|e| match e {
             TableError::ConditionFailed { .. } => AppError::conflict("CONFLICT", "the account changed meanwhile: connect again"),

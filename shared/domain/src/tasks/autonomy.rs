@@ -135,9 +135,27 @@ pub async fn update(
     policy.follow_up = change.follow_up.unwrap_or(policy.follow_up);
     policy.agent_daily_actions = change.agent_daily_actions.unwrap_or(policy.agent_daily_actions);
     policy.agent_daily_usd = change.agent_daily_usd.unwrap_or(policy.agent_daily_usd);
+    let now = app.clock.now();
     policy.updated_by = Some(tenant.user_id().to_string());
-    policy.updated_at = Some(app.clock.now());
+    policy.updated_at = Some(now);
     policy.version += 1;
-    model::put_versioned(&*app.table, &tenant.pk(), keys::AUTONOMY_SK, &policy, change.version, "policy").await?;
+    let details = serde_json::json!({
+        "post": policy.post,
+        "email": policy.email,
+        "followUp": policy.follow_up,
+        "agentDailyActions": policy.agent_daily_actions,
+        "agentDailyUsd": policy.agent_daily_usd,
+    });
+    let record = crate::audit::entry(tenant, now, "autonomy.changed", format!("org:{}", tenant.org_id()), details)?;
+    model::put_versioned_with(
+        &*app.table,
+        &tenant.pk(),
+        keys::AUTONOMY_SK,
+        &policy,
+        change.version,
+        "policy",
+        Some(record),
+    )
+    .await?;
     Ok(policy)
 }

@@ -404,7 +404,12 @@ pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> A
     };
     let ops = match task.origin {
         Origin::Member => vec![put, usage::spend(tenant, plan, Metric::Tasks, 1, app.clock.now())],
-        Origin::Agent => vec![put],
+        // What Chief makes by itself is in the audit log (the agent's proposals, to-dos).
+        Origin::Agent => {
+            let details = serde_json::json!({"kind": task.kind, "runAt": crate::clock::timestamp(task.run_at)});
+            let record = crate::audit::entry(tenant, app.clock.now(), "agent.task_created", format!("task:{}", task.id), details)?;
+            vec![put, record]
+        }
     };
     app.table
         .transact(ops)
@@ -444,15 +449,20 @@ pub async fn sent_so_far(app: &App, tenant: &TenantCtx, task: &Task) -> AppResul
 
 /// Saves a task that ends without completing (failed or cancelled) at the version read, and
 /// gives back in the same transaction what its reservation holds beyond what it sent.
-pub async fn end_releasing(app: &App, tenant: &TenantCtx, mut task: Task) -> AppResult<Task> {
+pub async fn end_releasing(app: &App, tenant: &TenantCtx, task: Task) -> AppResult<Task> {
+    end_releasing_with(app, tenant, task, Vec::new()).await
+}
+
+/// [`end_releasing`], with `also` in its transaction (the decision's audit entry).
+async fn end_releasing_with(app: &App, tenant: &TenantCtx, mut task: Task, mut also: Vec<TxOp>) -> AppResult<Task> {
     let Some(held) = task.reserved else {
-        return save(app, tenant.org_id(), task).await;
+        return save_with(app, tenant.org_id(), task, also).await;
     };
     let sent = sent_so_far(app, tenant, &task).await?;
     task.reserved = Some(sent);
     let month = task.reserved_in.clone().unwrap_or_else(|| usage::month(app.clock.now()));
-    let release = usage::release(tenant, &held.beyond(&sent), &month);
-    save_with(app, tenant.org_id(), task, release.into_iter().collect()).await
+    also.extend(usage::release(tenant, &held.beyond(&sent), &month));
+    save_with(app, tenant.org_id(), task, also).await
 }
 
 pub fn task_from(item: Option<Item>) -> AppResult<Task> {
@@ -545,6 +555,11 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
     }
     let now = app.clock.now();
     task.decided_by = Some(tenant.user_id().to_string());
+    let (action, details) = (
+        if approve { "task.approved" } else { "task.rejected" },
+        serde_json::json!({"kind": task.kind, "origin": task.origin}),
+    );
+    let record = crate::audit::entry(tenant, now, action, format!("task:{}", task.id), details)?;
     if approve {
         task.approval = Approval::Approved;
         // Sending is a run of its own, with its own attempts (writing the draft took one).
@@ -555,9 +570,9 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
         task.status = TaskStatus::Cancelled;
         task.finished_at = Some(now);
         // A rejected draft gives back all it held: only the AI call that wrote it is spent.
-        return end_releasing(app, tenant, task).await;
+        return end_releasing_with(app, tenant, task, vec![record]).await;
     }
-    save(app, tenant.org_id(), task).await
+    save_with(app, tenant.org_id(), task, vec![record]).await
 }
 
 /// A task that Chief makes (`kind` is one that `made_by_chief`): a person's to-do, where
