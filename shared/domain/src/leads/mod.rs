@@ -90,6 +90,10 @@ pub struct LeadFields {
     pub owner_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "model::nullable")]
     pub value: Option<Option<f64>>,
+    /// When to follow up next (RFC 3339); `null` clears it.
+    #[serde(default, deserialize_with = "model::nullable")]
+    #[schemars(with = "Option<crate::clock::Timestamp>")]
+    pub next_follow_up_at: Option<Option<String>>,
     /// Required on update (optimistic concurrency), refused on create.
     pub version: Option<u64>,
 }
@@ -130,6 +134,13 @@ impl LeadFields {
                 return Err(AppError::validation("value must be a number from 0 to 1e12"));
             }
             lead.value = value;
+        }
+        if let Some(next) = self.next_follow_up_at {
+            lead.next_follow_up_at = next
+                .map(|at| {
+                    crate::clock::parse(&at).ok_or_else(|| AppError::validation("nextFollowUpAt must be a time like 2026-12-01T09:00:00Z"))
+                })
+                .transpose()?;
         }
         let mut new_owner = None;
         if let Some(owner) = self.owner_id {
@@ -293,4 +304,24 @@ pub async fn list(
         |lead| filter.matches(lead),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_follow_up_time_is_set_cleared_and_refused_when_it_is_no_time() {
+        let t = crate::testing::app();
+        let tenant = crate::executor::tests::org(&t, crate::usage::Plan::Pro).await;
+        let fields = |json: serde_json::Value| serde_json::from_value::<LeadFields>(json).unwrap();
+        let mut lead = new_lead(&t.app, &tenant, fields(serde_json::json!({"name": "Ada"})), None).unwrap();
+        fields(serde_json::json!({"nextFollowUpAt": "2026-12-01T09:00:00+01:00"}))
+            .apply(&mut lead)
+            .unwrap();
+        assert_eq!(lead.next_follow_up_at, crate::clock::parse("2026-12-01T08:00:00Z"));
+        fields(serde_json::json!({"nextFollowUpAt": null})).apply(&mut lead).unwrap();
+        assert_eq!(lead.next_follow_up_at, None);
+        assert!(fields(serde_json::json!({"nextFollowUpAt": "next week"})).apply(&mut lead).is_err());
+    }
 }
