@@ -579,17 +579,24 @@ async fn pro_org(s: &Local, stripe: &StripeFixture, owner: &str, name: &str) -> 
     org
 }
 
-#[tokio::test]
-async fn the_hourly_agent_analyses_paying_orgs_only_and_never_twice_an_hour() {
-    let stripe = StripeFixture::start().await;
-    let s = Local::start_with(&[
+/// `local` with billing against the Stripe fixture (so that orgs can be made pro), and `extra`.
+fn start_billed(stripe: &StripeFixture, extra: &[(&str, &str)]) -> Local {
+    let mut env = vec![
         ("CHIEF_LOCAL_SCHEDULES", "off"),
         ("CHIEF_LOCAL_DEV_ROUTES", "on"),
         ("STRIPE_SECRET_KEY", SECRET_KEY),
-        ("STRIPE_API_BASE", &stripe.base),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("STRIPE_PRICE_PRO", PRICE_PRO),
-    ]);
+    ];
+    env.extend_from_slice(extra);
+    Local::start_with(&env)
+}
+
+#[tokio::test]
+async fn the_hourly_agent_analyses_paying_orgs_only_and_never_twice_an_hour() {
+    let stripe = StripeFixture::start().await;
+    let s = start_billed(&stripe, &[]);
     let (owner, _) = s.signup("owner@acme.io").await;
     let paying = [pro_org(&s, &stripe, &owner, "one").await, pro_org(&s, &stripe, &owner, "two").await];
     let free = s.create_org(&owner, "free").await;
@@ -827,16 +834,8 @@ async fn any_scheduled_job_runs_at_once_by_its_function_name() {
 #[tokio::test]
 async fn the_scheduled_agent_stops_at_its_daily_budget_and_ai_usage_adds_up_to_the_ledger() {
     let stripe = StripeFixture::start().await;
-    let s = Local::start_with(&[
-        ("CHIEF_LOCAL_SCHEDULES", "off"),
-        ("CHIEF_LOCAL_DEV_ROUTES", "on"),
-        ("STRIPE_SECRET_KEY", SECRET_KEY),
-        ("STRIPE_API_BASE", &stripe.base),
-        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("STRIPE_PRICE_PRO", PRICE_PRO),
-        // The offline writer priced as a real model, so that spend is not all zeros.
-        ("CHIEF_AI_PRICES", r#"{"offline": {"input": 3, "output": 15}}"#),
-    ]);
+    // The offline writer priced as a real model, so that spend is not all zeros.
+    let s = start_billed(&stripe, &[("CHIEF_AI_PRICES", r#"{"offline": {"input": 3, "output": 15}}"#)]);
     let (owner, owner_id) = s.signup("owner@budget.io").await;
     let org = pro_org(&s, &stripe, &owner, "budget").await;
     let member = s.join(&owner, &org, "member@budget.io", "member").await;

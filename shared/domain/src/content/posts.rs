@@ -466,7 +466,7 @@ pub async fn delete(app: &App, tenant: &TenantCtx, mut post: Post) -> AppResult<
     }];
     ops.extend(release);
     ops.extend(super::items::unlink_step(tenant, &post));
-    let details = serde_json::json!({"platform": post.platform, "status": post.status});
+    let details = serde_json::json!({"platform": post.platform.as_str(), "status": status_name(post.status)});
     ops.push(crate::audit::entry(
         tenant,
         app.clock.now(),

@@ -139,13 +139,8 @@ pub async fn update(
     policy.updated_by = Some(tenant.user_id().to_string());
     policy.updated_at = Some(now);
     policy.version += 1;
-    let details = serde_json::json!({
-        "post": policy.post,
-        "email": policy.email,
-        "followUp": policy.follow_up,
-        "agentDailyActions": policy.agent_daily_actions,
-        "agentDailyUsd": policy.agent_daily_usd,
-    });
+    // The policy as stored (the kinds' autonomy, the budgets, who and when).
+    let details = serde_json::to_value(&policy)?;
     let record = crate::audit::entry(tenant, now, "autonomy.changed", format!("org:{}", tenant.org_id()), details)?;
     model::put_versioned_with(
         &*app.table,

@@ -406,7 +406,7 @@ pub async fn insert(app: &App, tenant: &TenantCtx, plan: Plan, task: &Task) -> A
         Origin::Member => vec![put, usage::spend(tenant, plan, Metric::Tasks, 1, app.clock.now())],
         // What Chief makes by itself is in the audit log (the agent's proposals, to-dos).
         Origin::Agent => {
-            let details = serde_json::json!({"kind": task.kind, "runAt": crate::clock::timestamp(task.run_at)});
+            let details = serde_json::json!({"kind": task.kind.as_str(), "runAt": crate::clock::timestamp(task.run_at)});
             let record = crate::audit::entry(tenant, app.clock.now(), "agent.task_created", format!("task:{}", task.id), details)?;
             vec![put, record]
         }
@@ -557,7 +557,7 @@ pub async fn decide(app: &App, tenant: &TenantCtx, mut task: Task, approve: bool
     task.decided_by = Some(tenant.user_id().to_string());
     let (action, details) = (
         if approve { "task.approved" } else { "task.rejected" },
-        serde_json::json!({"kind": task.kind, "origin": task.origin}),
+        serde_json::json!({"kind": task.kind.as_str(), "byAgent": task.origin == Origin::Agent}),
     );
     let record = crate::audit::entry(tenant, now, action, format!("task:{}", task.id), details)?;
     if approve {
