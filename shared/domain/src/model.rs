@@ -30,6 +30,35 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The days a query asks for (`from`, `to`: `YYYY-MM-DD`, both inclusive): by default the
+/// `default_days` before `to` (today by default); at most `longest_days` apart, else 400 with
+/// `too_long`.
+pub fn day_period(
+    from: Option<&str>,
+    to: Option<&str>,
+    today: chrono::NaiveDate,
+    default_days: i64,
+    longest_days: i64,
+    too_long: &str,
+) -> AppResult<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let date = |name: &str, value: &str| {
+        chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map_err(|_| AppError::validation(format!("{name} must be a date like 2026-11-27")))
+    };
+    let to = to.map(|v| date("to", v)).transpose()?.unwrap_or(today);
+    let from = from
+        .map(|v| date("from", v))
+        .transpose()?
+        .unwrap_or(to - chrono::Duration::days(default_days));
+    if from > to {
+        return Err(AppError::validation("from must be on or before to"));
+    }
+    if (to - from).num_days() > longest_days {
+        return Err(AppError::validation(too_long));
+    }
+    Ok((from, to))
+}
+
 /// 256 random bits in base64url: a secret a link or a client holds, stored only as a hash.
 pub fn secret_token() -> String {
     use base64::Engine;

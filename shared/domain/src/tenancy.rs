@@ -47,6 +47,17 @@ pub struct Origin {
     pub request_id: Option<String>,
 }
 
+impl Origin {
+    /// A signed-in caller, and where their request came from.
+    fn of(principal: &Principal) -> Origin {
+        Origin {
+            actor: principal.user_id().to_string(),
+            ip: principal.source_ip.clone(),
+            request_id: principal.request_id.clone(),
+        }
+    }
+}
+
 impl TenantCtx {
     pub fn org_id(&self) -> &OrgId {
         &self.org_id
@@ -88,11 +99,7 @@ impl TenantCtx {
             org_id: org_id.clone(),
             user_id: principal.user_id().clone(),
             role,
-            origin: Origin {
-                actor: principal.user_id().to_string(),
-                ip: principal.source_ip.clone(),
-                request_id: principal.request_id.clone(),
-            },
+            origin: Origin::of(principal),
         }
     }
 
@@ -177,11 +184,7 @@ pub async fn authorize_listed(
         org_id,
         user_id: principal.user_id().clone(),
         role,
-        origin: Origin {
-            actor: principal.user_id().to_string(),
-            ip: principal.source_ip.clone(),
-            request_id: principal.request_id.clone(),
-        },
+        origin: Origin::of(principal),
     };
     tenant.require(min_role)?;
     Ok((tenant, read.collect()))

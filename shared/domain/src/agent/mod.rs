@@ -240,13 +240,20 @@ async fn analyze_hour(app: &App, tenant: &TenantCtx, org: &OrgContext, trigger: 
     let declined = recently_declined(&seen.tasks, now);
     // What the agent does by itself is within its daily budget; what a member asks for is
     // theirs, within the quotas.
-    let budget = (trigger == Trigger::Schedule).then(|| budget::Budget::of(tenant, org, now));
+    let run = Run {
+        app,
+        tenant,
+        org,
+        hour_start,
+        declined: &declined,
+        budget: (trigger == Trigger::Schedule).then(|| budget::Budget::of(tenant, org, now)),
+    };
     let mut recorded = Vec::new();
     for finding in detect::all(&seen, now) {
         let mut actions = Vec::new();
         if detect::acts(finding.confidence) {
             for planned in &finding.plan {
-                actions.push(budgeted(app, tenant, org, hour_start, finding.kind, planned, &declined, budget.as_ref()).await?);
+                actions.push(run.budgeted(finding.kind, planned).await?);
             }
         }
         recorded.push((finding, actions));
@@ -489,37 +496,40 @@ fn proposal_subject(kind: TaskType, input: &Value) -> String {
     }
 }
 
-/// An action within the day's budget: reserved first, given back when nothing was created.
-#[allow(clippy::too_many_arguments)]
-async fn budgeted(
-    app: &App,
-    tenant: &TenantCtx,
-    org: &OrgContext,
+/// What every action of one analysis shares: the org, the hour its tasks are keyed by, what
+/// people turned down lately, and (for a scheduled run) the day's budget.
+struct Run<'a> {
+    app: &'a App,
+    tenant: &'a TenantCtx,
+    org: &'a OrgContext,
     hour_start: DateTime<Utc>,
-    kind: InsightKind,
-    planned: &Planned,
-    declined: &[(TaskType, String)],
-    budget: Option<&budget::Budget>,
-) -> AppResult<Action> {
-    let Some(budget) = budget.filter(|_| !matches!(planned, Planned::Warning)) else {
-        return act(app, tenant, org, hour_start, kind, planned, declined, None).await;
-    };
-    if !budget.reserve(app).await? {
-        let mut action = act_kind(planned);
-        action.outcome = Outcome::OverBudget;
-        return Ok(action);
+    declined: &'a [(TaskType, String)],
+    budget: Option<budget::Budget>,
+}
+
+impl Run<'_> {
+    /// An action within the day's budget: reserved first, given back when nothing was created.
+    async fn budgeted(&self, kind: InsightKind, planned: &Planned) -> AppResult<Action> {
+        let Some(budget) = self.budget.as_ref().filter(|_| !matches!(planned, Planned::Warning)) else {
+            return act(self, kind, planned).await;
+        };
+        if !budget.reserve(self.app).await? {
+            let mut action = act_kind(planned);
+            action.outcome = Outcome::OverBudget;
+            return Ok(action);
+        }
+        let action = act(self, kind, planned).await;
+        if !matches!(
+            action,
+            Ok(Action {
+                outcome: Outcome::Created,
+                ..
+            })
+        ) {
+            budget.give_back(self.app).await;
+        }
+        action
     }
-    let action = act(app, tenant, org, hour_start, kind, planned, declined, Some(budget)).await;
-    if !matches!(
-        action,
-        Ok(Action {
-            outcome: Outcome::Created,
-            ..
-        })
-    ) {
-        budget.give_back(app).await;
-    }
-    action
 }
 
 /// How long a declined proposal is not made again for the same subject.
@@ -555,17 +565,8 @@ fn act_kind(planned: &Planned) -> Action {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn act(
-    app: &App,
-    tenant: &TenantCtx,
-    org: &OrgContext,
-    hour_start: DateTime<Utc>,
-    kind: InsightKind,
-    planned: &Planned,
-    declined: &[(TaskType, String)],
-    budget: Option<&budget::Budget>,
-) -> AppResult<Action> {
+async fn act(run: &Run<'_>, kind: InsightKind, planned: &Planned) -> AppResult<Action> {
+    let (app, tenant, org, hour_start, declined) = (run.app, run.tenant, run.org, run.hour_start, run.declined);
     let Some((action_kind, task_type, subject)) = planned_as(planned) else {
         return Ok(act_kind(planned));
     };
@@ -635,7 +636,7 @@ async fn act(
         },
         _ => NewTask {
             kind: TaskType::SocialMediaPost,
-            input: json!({"topic": post_topic(app, tenant, org, budget).await}),
+            input: json!({"topic": post_topic(app, tenant, org, run.budget.as_ref()).await}),
             run_at: None,
         },
     };

@@ -327,15 +327,21 @@ pub async fn end_all_with(app: &App, user_id: &UserId, keep: Option<&SessionId>,
 
 /// Whether the session an access token names is still live: 401 `SESSION_REVOKED` when it
 /// was signed out, ended by a new password, or has expired. `item` is the session as read.
+/// Read from its attributes as stored (no revocation; `ttl`, its expiry, ahead), not as a
+/// whole [`Session`]: every function checks sessions, and only api-auth needs the model.
 pub fn check_read(principal: &Principal, item: Option<Item>, now: DateTime<Utc>) -> AppResult<()> {
-    let session: Option<Session> = item.map(from_item).transpose()?;
-    match session {
-        Some(session) if session.live(now) => {
-            principal.session_checked();
-            Ok(())
-        }
-        _ => Err(AppError::SessionRevoked("this session was signed out: sign in again".into())),
+    let live = item.is_some_and(|item| {
+        item.get("revokedAt").is_none_or(serde_json::Value::is_null)
+            && item
+                .get("ttl")
+                .and_then(serde_json::Value::as_i64)
+                .is_some_and(|ttl| ttl > now.timestamp())
+    });
+    if !live {
+        return Err(AppError::SessionRevoked("this session was signed out: sign in again".into()));
     }
+    principal.session_checked();
+    Ok(())
 }
 
 /// The session's key, for a caller that reads it with other items in one store call.

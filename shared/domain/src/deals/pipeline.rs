@@ -7,9 +7,9 @@
 
 use super::{Deal, Stage, all_deals};
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::tenancy::TenantCtx;
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -53,21 +53,7 @@ pub struct Pipeline {
 /// The period a query asks for: dates `YYYY-MM-DD`, both inclusive; by default the last 90
 /// days up to `today`.
 pub fn period(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> AppResult<(NaiveDate, NaiveDate)> {
-    let date = |name: &str, value: &str| {
-        NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| AppError::validation(format!("{name} must be a date like 2026-11-27")))
-    };
-    let to = to.map(|v| date("to", v)).transpose()?.unwrap_or(today);
-    let from = from
-        .map(|v| date("from", v))
-        .transpose()?
-        .unwrap_or(to - Duration::days(DEFAULT_DAYS));
-    if from > to {
-        return Err(AppError::validation("from must be on or before to"));
-    }
-    if (to - from).num_days() > 5 * 366 {
-        return Err(AppError::validation("the period is at most five years"));
-    }
-    Ok((from, to))
+    crate::model::day_period(from, to, today, DEFAULT_DAYS, 5 * 366, "the period is at most five years")
 }
 
 /// The view over `deals`: a pure sum.

@@ -2,7 +2,7 @@
 //! by day (in the org's time zone), by model, by use and by who it was for.
 
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::keys;
 use crate::model::from_item;
 use crate::ports::ai_pricing::PRICES_READ_ON;
@@ -98,24 +98,8 @@ const DEFAULT_DAYS: i64 = 29;
 /// `from` and `to` as days (`YYYY-MM-DD`, inclusive) in the org's time zone, within the
 /// ledger's 90 days.
 pub fn period(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> AppResult<(NaiveDate, NaiveDate)> {
-    let date = |name: &str, value: &str| {
-        NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| AppError::validation(format!("{name} must be a date like 2026-11-27")))
-    };
-    let to = to.map(|v| date("to", v)).transpose()?.unwrap_or(today);
-    let from = from
-        .map(|v| date("from", v))
-        .transpose()?
-        .unwrap_or(to - chrono::Duration::days(DEFAULT_DAYS));
-    if from > to {
-        return Err(AppError::validation("from must be on or before to"));
-    }
-    if (to - from).num_days() >= super::AI_LEDGER_DAYS {
-        return Err(AppError::validation(format!(
-            "the period is at most {} days: the ledger keeps each call that long",
-            super::AI_LEDGER_DAYS
-        )));
-    }
-    Ok((from, to))
+    let too_long = "the period is at most 90 days: the ledger keeps each call that long";
+    crate::model::day_period(from, to, today, DEFAULT_DAYS, super::AI_LEDGER_DAYS - 1, too_long)
 }
 
 /// The first instant of a local day in `tz`, in UTC.
