@@ -72,7 +72,7 @@ pub fn local_date(time_zone: &str, at: DateTime<Utc>) -> chrono::NaiveDate {
     jiff::Timestamp::from_second(at.timestamp())
         .ok()
         .and_then(|t| {
-            let date = t.to_zoned_datetime(tz).date();
+            let date = tz.to_datetime(t).date();
             chrono::NaiveDate::from_ymd_opt(i32::from(date.year()), date.month() as u32, date.day() as u32)
         })
         .unwrap_or_else(|| at.date_naive())

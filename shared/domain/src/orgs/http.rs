@@ -10,6 +10,7 @@ use crate::ids::UserId;
 use crate::keys;
 use crate::model::{self, Deleted, nullable};
 use crate::ports::Port;
+use crate::tasks::autonomy::{AutonomyPolicy, PolicyChange};
 use crate::tenancy::{authorize, authorize_with};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,11 @@ route_group! {
     /// AI spend over a period (local days, `?from=&to=`, the last 30 by default, at most 90):
     /// calls, tokens and dollars in total, by day, by model, by use and by actor (admin).
     GET "/v1/orgs/{orgId}/ai-usage" => ai_usage, query [DATE_FROM, DATE_TO];
+    /// The autonomy policy: what the AI may do alone, with approval, or not at all, and the
+    /// agent's daily budget.
+    GET "/v1/orgs/{orgId}/autonomy" => policy;
+    /// Change the autonomy policy (admin).
+    PUT "/v1/orgs/{orgId}/autonomy" => change_policy, errors [VERSION_CONFLICT, CONFLICT];
     /// The audit log, newest first (admin): who changed what, when and from where.
     GET "/v1/orgs/{orgId}/audit" => audit_log, query [AUDIT_ACTION, ACTOR_ID, SINCE, UNTIL, LIMIT, CURSOR];
 }
@@ -183,6 +189,21 @@ async fn revoke_invitation(app: &App, req: Req, params: Params) -> AppResult<Rep
 
 async fn accept(app: &App, req: Req, params: Params) -> AppResult<Reply<Membership>> {
     Reply::ok(invitations::accept(app, req.principal()?, params.get("token")).await?)
+}
+
+async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
+    let also = [keys::AUTONOMY_SK.into()];
+    let (_, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
+    Reply::ok(AutonomyPolicy::from_stored(policy)?)
+}
+
+async fn change_policy(app: &App, req: Req<Json<PolicyChange>>, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
+    let change = req.json()?;
+    let also = [keys::AUTONOMY_SK.into(), keys::ORG_SK.into()];
+    let (tenant, [policy, org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
+    let policy = AutonomyPolicy::from_stored(policy)?;
+    let plan = super::org_from(org)?.plan_at(app.clock.now());
+    Reply::ok(crate::tasks::autonomy::update(app, &tenant, plan, policy, change).await?)
 }
 
 async fn audit_log(app: &App, req: Req, params: Params) -> AppResult<Reply<model::PageOf<crate::audit::AuditEntry>>> {

@@ -3,8 +3,6 @@
 //! [`PRICES_READ_ON`]; `CHIEF_AI_PRICES` replaces or adds models (see [`Prices::with_overrides`]).
 //! Costs are kept in millionths of a dollar, so that sums are exact.
 
-use std::collections::BTreeMap;
-
 /// The day the default prices were read from OpenAI's pricing page.
 pub const PRICES_READ_ON: &str = "2026-06-21";
 
@@ -42,40 +40,36 @@ const DEFAULTS: [(&str, Price); 11] = [
     ("offline", Price { input: 0.0, output: 0.0 }),
 ];
 
-#[derive(Debug, Clone, PartialEq)]
+/// The configured models first, then the defaults they did not replace. A short list read
+/// front to back: a map's code would weigh more in every function than the lookups cost.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Prices {
-    by_model: BTreeMap<String, Price>,
-}
-
-impl Default for Prices {
-    fn default() -> Self {
-        Prices {
-            by_model: DEFAULTS.iter().map(|(model, price)| (model.to_string(), *price)).collect(),
-        }
-    }
+    configured: Vec<(String, Price)>,
 }
 
 impl Prices {
     /// The defaults with `setting`'s models replaced or added: a JSON object of model to
     /// `{"input": dollars, "output": dollars}` per million tokens.
     pub fn with_overrides(setting: &str) -> Result<Prices, String> {
-        let parsed: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(setting).map_err(|e| format!("CHIEF_AI_PRICES is not a JSON object of models: {e}"))?;
+        let parsed: serde_json::Value = serde_json::from_str(setting).map_err(|e| format!("CHIEF_AI_PRICES is not JSON: {e}"))?;
+        let models = parsed
+            .as_object()
+            .ok_or_else(|| "CHIEF_AI_PRICES is not a JSON object of models".to_string())?;
         let mut prices = Prices::default();
-        for (model, price) in parsed {
+        for (model, price) in models {
             let dollars = |side: &str| {
                 price[side]
                     .as_f64()
                     .filter(|d| d.is_finite() && *d >= 0.0)
                     .ok_or_else(|| format!("CHIEF_AI_PRICES: {model} needs \"{side}\", dollars per million tokens"))
             };
-            prices.by_model.insert(
+            prices.configured.push((
                 model.clone(),
                 Price {
                     input: dollars("input")?,
                     output: dollars("output")?,
                 },
-            );
+            ));
         }
         Ok(prices)
     }
@@ -83,14 +77,24 @@ impl Prices {
     /// A model's price: its own, or that of the longest known name it starts with (a dated
     /// snapshot such as `gpt-4.1-mini-2025-04-14` costs what `gpt-4.1-mini` does).
     pub fn of(&self, model: &str) -> Option<Price> {
-        if let Some(price) = self.by_model.get(model) {
-            return Some(*price);
+        let known = || {
+            self.configured
+                .iter()
+                .map(|(name, price)| (name.as_str(), *price))
+                .chain(DEFAULTS.iter().copied())
+        };
+        if let Some((_, price)) = known().find(|(name, _)| *name == model) {
+            return Some(price);
         }
-        self.by_model
-            .iter()
-            .filter(|(known, _)| model.starts_with(known.as_str()) && model[known.len()..].starts_with('-'))
-            .max_by_key(|(known, _)| known.len())
-            .map(|(_, price)| *price)
+        // The longest name that prefixes it; of two as long, the configured one (it comes first).
+        let mut best: Option<(usize, Price)> = None;
+        for (name, price) in known() {
+            let prefixes = model.starts_with(name) && model[name.len()..].starts_with('-');
+            if prefixes && best.is_none_or(|(len, _)| name.len() > len) {
+                best = Some((name.len(), price));
+            }
+        }
+        best.map(|(_, price)| price)
     }
 
     /// A call's cost in millionths of a dollar, `None` for a model without a price.
@@ -125,6 +129,11 @@ mod tests {
     fn configuration_replaces_and_adds_models_and_refuses_nonsense() {
         let prices = Prices::with_overrides(r#"{"gpt-4.1": {"input": 1, "output": 4}, "llama3": {"input": 0, "output": 0}}"#).unwrap();
         assert_eq!(prices.cost_micro_usd("gpt-4.1", 1_000, 500), Some(3_000));
+        assert_eq!(
+            prices.cost_micro_usd("gpt-4.1-2025-04-14", 1_000, 500),
+            Some(3_000),
+            "a snapshot of a configured model"
+        );
         assert_eq!(prices.cost_micro_usd("llama3", 100, 100), Some(0));
         assert_eq!(prices.cost_micro_usd("gpt-4.1-mini", 1_000_000, 0), Some(400_000));
         for bad in ["[]", r#"{"m": {"input": -1, "output": 1}}"#, r#"{"m": {"input": 1}}"#, "nonsense"] {

@@ -124,9 +124,10 @@ pub async fn update(
     if let Some(Some(usd)) = change.agent_daily_usd
         && !(usd.is_finite() && usd >= 0.0 && (usd * 1_000_000.0).round() as i64 <= most_micro)
     {
+        // Whole dollars (the plans' limits are): no float formatting linked for one message.
         return Err(AppError::validation(format!(
             "agentDailyUsd is from 0 to {} on the {} plan",
-            crate::usage::spend::usd(most_micro),
+            most_micro / 1_000_000,
             plan.as_str()
         )));
     }

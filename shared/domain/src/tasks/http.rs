@@ -1,6 +1,6 @@
-//! api-tasks: tasks, their approval, the autonomy policy, and the agent's insights.
+//! api-tasks: tasks, their approval, and the agent's insights and analysis (the autonomy policy is served by api-orgs, with the org's other settings).
 
-use super::autonomy::{Autonomy, AutonomyPolicy, PolicyChange};
+use super::autonomy::{Autonomy, AutonomyPolicy};
 use super::{NewTask, Origin, Task, TaskFilter, TaskStatus, TaskType};
 use crate::api::router::Params;
 use crate::api::{Created, Json, Reply, Req, route_group};
@@ -18,7 +18,7 @@ use crate::usage;
 
 route_group! {
     function: "api-tasks", tag: "Tasks",
-    prefixes: &["/v1/orgs/{orgId}/tasks", "/v1/orgs/{orgId}/autonomy", "/v1/orgs/{orgId}/insights", "/v1/orgs/{orgId}/agent"],
+    prefixes: &["/v1/orgs/{orgId}/tasks", "/v1/orgs/{orgId}/insights", "/v1/orgs/{orgId}/agent"],
     body_limit: None, ports: &[Port::Ai, Port::Events];
     /// List the org's tasks, soonest due first.
     GET "/v1/orgs/{orgId}/tasks" => list, query [TASK_STATUS, TASK_TYPE, LIMIT, CURSOR];
@@ -32,10 +32,6 @@ route_group! {
     POST "/v1/orgs/{orgId}/tasks/{taskId}/approve" => approve, errors [MEDIA_REQUIRED, TASK_NOT_AWAITING_APPROVAL, CONFLICT];
     /// Reject a task that waits for approval (admin).
     POST "/v1/orgs/{orgId}/tasks/{taskId}/reject" => reject, errors [TASK_NOT_AWAITING_APPROVAL, CONFLICT];
-    /// The autonomy policy: what the AI may do alone, with approval, or not at all.
-    GET "/v1/orgs/{orgId}/autonomy" => policy;
-    /// Change the autonomy policy (admin).
-    PUT "/v1/orgs/{orgId}/autonomy" => change_policy, errors [VERSION_CONFLICT, CONFLICT];
     /// The agent's insights, newest first.
     GET "/v1/orgs/{orgId}/insights" => insights, query [LIMIT, CURSOR];
     /// Run the agent's analysis for the org now (one AI call).
@@ -116,21 +112,6 @@ async fn decide(app: &App, req: Req, params: Params, approve: bool) -> AppResult
     let (tenant, [task]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, [task_sk]).await?;
     let task = super::task_from(task)?;
     Reply::ok(crate::runner::decide(app, &tenant, task, approve).await?)
-}
-
-async fn policy(app: &App, req: Req, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
-    let also = [keys::AUTONOMY_SK.into()];
-    let (_, [policy]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Member, also).await?;
-    Reply::ok(AutonomyPolicy::from_stored(policy)?)
-}
-
-async fn change_policy(app: &App, req: Req<Json<PolicyChange>>, params: Params) -> AppResult<Reply<AutonomyPolicy>> {
-    let change = req.json()?;
-    let also = [keys::AUTONOMY_SK.into(), keys::ORG_SK.into()];
-    let (tenant, [policy, org]) = authorize_with(app, req.principal()?, params.get("orgId"), Role::Admin, also).await?;
-    let policy = AutonomyPolicy::from_stored(policy)?;
-    let plan = crate::orgs::org_from(org)?.plan_at(app.clock.now());
-    Reply::ok(super::autonomy::update(app, &tenant, plan, policy, change).await?)
 }
 
 async fn insights(app: &App, req: Req, params: Params) -> AppResult<Reply<PageOf<crate::agent::Insight>>> {
