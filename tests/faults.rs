@@ -405,7 +405,7 @@ async fn sqs_send_failures_during_the_executors_tick_lose_no_task_and_run_none_t
     // Posts go out without review, so that what the runs send can be counted.
     let (status, body, _) = call(
         &app,
-        tasks,
+        &chief::orgs::http::ROUTES,
         Method::PUT,
         &format!("/v1/orgs/{org}/autonomy"),
         &token,
