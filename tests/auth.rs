@@ -558,3 +558,54 @@ async fn the_audit_log_records_each_change_with_who_and_from_where_for_admins_of
     let theirs = ok(&s, Method::GET, &format!("/v1/orgs/{their_org}/audit"), &stranger, None).await;
     assert_eq!(theirs["items"], json!([]), "nothing of another org");
 }
+
+#[tokio::test]
+async fn each_member_turns_each_kind_of_mail_on_or_off_for_themselves_only() {
+    let s = local_with(&[]);
+    let (owner, _) = s.signup("owner@prefs.io").await;
+    let org = s.create_org(&owner, "Prefs").await;
+    let member = s.join(&owner, &org, "member@prefs.io", "member").await;
+    let path = format!("/v1/orgs/{org}/notifications");
+    let mine = ok(&s, Method::GET, &path, &member, None).await;
+    assert_eq!(
+        mine,
+        json!({"followUpReminders": true, "weeklySummary": true, "quotaWarnings": true, "billingNotices": true, "version": 0})
+    );
+    let changed = ok(&s, Method::PUT, &path, &member, Some(json!({"weeklySummary": false, "version": 0}))).await;
+    assert_eq!(
+        (changed["weeklySummary"].as_bool(), changed["version"].as_u64()),
+        (Some(false), Some(1))
+    );
+    assert_eq!(
+        ok(&s, Method::GET, &path, &owner, None).await["weeklySummary"],
+        true,
+        "the owner's own are untouched"
+    );
+    let code = refused(
+        &s,
+        Method::PUT,
+        &path,
+        Some(&member),
+        Some(json!({"quotaWarnings": false, "version": 0})),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "VERSION_CONFLICT");
+    for bad in [
+        json!({"weeklySummary": "no", "version": 1}),
+        json!({"weeklySummary": false}),
+        json!({"weeklySummary": false, "digest": true, "version": 1}),
+    ] {
+        refused(&s, Method::PUT, &path, Some(&member), Some(bad), StatusCode::BAD_REQUEST).await;
+    }
+    let (stranger, _) = s.signup("stranger@else.io").await;
+    for method in [Method::GET, Method::PUT] {
+        let body = (method == Method::PUT).then(|| json!({"weeklySummary": true, "version": 1}));
+        refused(&s, method, &path, Some(&stranger), body, StatusCode::NOT_FOUND).await;
+    }
+    assert_eq!(
+        ok(&s, Method::GET, &path, &member, None).await,
+        changed,
+        "nothing else changed them"
+    );
+}

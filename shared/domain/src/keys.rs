@@ -126,6 +126,10 @@ pub fn message_sk(conversation_id: &str, message_id: &str) -> String {
 pub fn ai_call_sk(call_id: &str) -> String {
     format!("AICALL#{call_id}")
 }
+/// A member's notification preferences in an org.
+pub fn notify_sk(user_id: &str) -> String {
+    format!("NOTIFY#{user_id}")
+}
 /// An audit log entry, by the ULID of when it was written (kept a year).
 pub fn audit_sk(id: &str) -> String {
     format!("AUDIT#{id}")

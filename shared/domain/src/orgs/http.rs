@@ -1,6 +1,7 @@
 //! `api-orgs`: organisations, members, invitations and usage.
 
 use super::invitations::Invitation;
+use super::notifications::Preferences;
 use super::{Membership, OrgView, Role, invitations, members};
 use crate::api::router::Params;
 use crate::api::{Created, Json, Reply, Req, route_group};
@@ -48,6 +49,10 @@ route_group! {
     GET "/v1/orgs/{orgId}/autonomy" => policy;
     /// Change the autonomy policy (admin).
     PUT "/v1/orgs/{orgId}/autonomy" => change_policy, errors [VERSION_CONFLICT, CONFLICT];
+    /// The caller's notification preferences in the org: each kind of mail on or off.
+    GET "/v1/orgs/{orgId}/notifications" => notifications;
+    /// Turn kinds of mail on or off for the caller; `version` must be the one read.
+    PUT "/v1/orgs/{orgId}/notifications" => change_notifications, errors [VERSION_CONFLICT, CONFLICT];
     /// The audit log, newest first (admin): who changed what, when and from where.
     GET "/v1/orgs/{orgId}/audit" => audit_log, query [AUDIT_ACTION, ACTOR_ID, SINCE, UNTIL, LIMIT, CURSOR];
 }
@@ -204,6 +209,34 @@ async fn change_policy(app: &App, req: Req<Json<PolicyChange>>, params: Params) 
     let policy = AutonomyPolicy::from_stored(policy)?;
     let plan = super::org_from(org)?.plan_at(app.clock.now());
     Reply::ok(crate::tasks::autonomy::update(app, &tenant, plan, policy, change).await?)
+}
+
+async fn notifications(app: &App, req: Req, params: Params) -> AppResult<Reply<Preferences>> {
+    let principal = req.principal()?;
+    let (_, [stored]) = authorize_with(
+        app,
+        principal,
+        params.get("orgId"),
+        Role::Member,
+        [keys::notify_sk(principal.user_id())],
+    )
+    .await?;
+    Reply::ok(Preferences::from_stored(stored)?)
+}
+
+async fn change_notifications(app: &App, req: Req<Json<super::notifications::Change>>, params: Params) -> AppResult<Reply<Preferences>> {
+    let change = req.json()?;
+    let principal = req.principal()?;
+    let (tenant, [stored]) = authorize_with(
+        app,
+        principal,
+        params.get("orgId"),
+        Role::Member,
+        [keys::notify_sk(principal.user_id())],
+    )
+    .await?;
+    let preferences = Preferences::from_stored(stored)?;
+    Reply::ok(super::notifications::change(app, &tenant, preferences, change).await?)
 }
 
 async fn audit_log(app: &App, req: Req, params: Params) -> AppResult<Reply<model::PageOf<crate::audit::AuditEntry>>> {

@@ -3,6 +3,7 @@
 pub mod http;
 pub mod invitations;
 pub mod members;
+pub mod notifications;
 
 use crate::app::App;
 use crate::auth::Principal;
