@@ -220,6 +220,19 @@ async fn tasks_run_by_the_executor_post_mail_and_follow_up_with_usage_counted() 
     assert_eq!(listed["items"].as_array().unwrap().len(), 3);
 }
 
+/// A new conversation of `token`'s member in `org`: the path of its messages.
+async fn conversation(s: &Local, token: &str, org: &str) -> String {
+    let started = ok(
+        s,
+        Method::POST,
+        &format!("/v1/orgs/{org}/conversations"),
+        token,
+        Some(json!({"title": "Plans"})),
+    )
+    .await;
+    format!("/v1/orgs/{org}/conversations/{}/messages", started["id"].as_str().unwrap())
+}
+
 fn insight<'a>(report: &'a Value, kind: &str) -> &'a Value {
     report["insights"]
         .as_array()
@@ -505,15 +518,7 @@ async fn chat_answers_from_config_history_and_numbers_within_the_ai_quota() {
         .await;
     assert_eq!(error_code(status, &body, StatusCode::CONFLICT), "VERSION_CONFLICT");
 
-    let conversation = ok(
-        &s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/conversations"),
-        &member,
-        Some(json!({"title": "Plans"})),
-    )
-    .await;
-    let messages = format!("/v1/orgs/{org}/conversations/{}/messages", conversation["id"].as_str().unwrap());
+    let messages = conversation(&s, &member, &org).await;
     let exchange = ok(
         &s,
         Method::POST,
@@ -889,15 +894,7 @@ async fn the_scheduled_agent_stops_at_its_daily_budget_and_ai_usage_adds_up_to_t
     assert_eq!(by_agent, 1, "{tasks}");
 
     // A member's own AI calls, then the spend report against the ledger in the store.
-    let conversation = ok(
-        &s,
-        Method::POST,
-        &format!("/v1/orgs/{org}/conversations"),
-        &member,
-        Some(json!({"title": "Plans"})),
-    )
-    .await;
-    let messages = format!("/v1/orgs/{org}/conversations/{}/messages", conversation["id"].as_str().unwrap());
+    let messages = conversation(&s, &member, &org).await;
     ok(
         &s,
         Method::POST,

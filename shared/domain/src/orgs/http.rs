@@ -211,31 +211,21 @@ async fn change_policy(app: &App, req: Req<Json<PolicyChange>>, params: Params) 
     Reply::ok(crate::tasks::autonomy::update(app, &tenant, plan, policy, change).await?)
 }
 
-async fn notifications(app: &App, req: Req, params: Params) -> AppResult<Reply<Preferences>> {
+/// The caller's membership and their own preferences, in one store call.
+async fn own_preferences<B>(app: &App, req: &Req<B>, params: &Params) -> AppResult<(crate::tenancy::TenantCtx, Preferences)> {
     let principal = req.principal()?;
-    let (_, [stored]) = authorize_with(
-        app,
-        principal,
-        params.get("orgId"),
-        Role::Member,
-        [keys::notify_sk(principal.user_id())],
-    )
-    .await?;
-    Reply::ok(Preferences::from_stored(stored)?)
+    let mine = [keys::notify_sk(principal.user_id())];
+    let (tenant, [stored]) = authorize_with(app, principal, params.get("orgId"), Role::Member, mine).await?;
+    Ok((tenant, Preferences::from_stored(stored)?))
+}
+
+async fn notifications(app: &App, req: Req, params: Params) -> AppResult<Reply<Preferences>> {
+    Reply::ok(own_preferences(app, &req, &params).await?.1)
 }
 
 async fn change_notifications(app: &App, req: Req<Json<super::notifications::Change>>, params: Params) -> AppResult<Reply<Preferences>> {
     let change = req.json()?;
-    let principal = req.principal()?;
-    let (tenant, [stored]) = authorize_with(
-        app,
-        principal,
-        params.get("orgId"),
-        Role::Member,
-        [keys::notify_sk(principal.user_id())],
-    )
-    .await?;
-    let preferences = Preferences::from_stored(stored)?;
+    let (tenant, preferences) = own_preferences(app, &req, &params).await?;
     Reply::ok(super::notifications::change(app, &tenant, preferences, change).await?)
 }
 
